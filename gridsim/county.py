@@ -1,0 +1,338 @@
+"""The county: a networkx hierarchy of units with their staff, built from a Scenario.
+
+county → towns and streets → basic grids → micro-grids, exclusive grids under towns,
+county departments and one-stop-centre desks. Every node is an integer unit id with
+attributes ``kind``, ``level``, ``name``, ``town``, ``households``, ``population`` and
+``staff`` (a list of staff ids). Staff members are rows of :attr:`County.staff` with their
+role, home unit, sex, skills and effective availability for work orders.
+
+The builder draws only the things the scenario leaves to chance (who on a team is a woman,
+who has which skill, each micro-grid's share of residents without a smartphone) from the
+``county`` random stream, so a policy change never shifts them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+
+from gridsim.scenario import DESKS, LEVELS, Scenario
+
+MICROGRID, GRID, TOWN, COUNTY = range(4)
+HOURS_PER_MONTH = 730.0
+
+
+@dataclass
+class StaffTable:
+    """Column arrays, one entry per staff member."""
+
+    role: list[str] = field(default_factory=list)
+    unit: list[int] = field(default_factory=list)
+    female: list[bool] = field(default_factory=list)
+    skills: list[frozenset[str]] = field(default_factory=list)
+    speed: list[float] = field(default_factory=list)
+    calendar: list[str] = field(default_factory=list)
+    visit_hours_per_month: list[float] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.role)
+
+    def add(self, role: str, unit: int, female: bool, skills: frozenset[str], calendar: str) -> int:
+        """Append a staff member; returns their id."""
+        self.role.append(role)
+        self.unit.append(unit)
+        self.female.append(female)
+        self.skills.append(skills)
+        self.speed.append(1.0)
+        self.calendar.append(calendar)
+        self.visit_hours_per_month.append(0.0)
+        return len(self.role) - 1
+
+
+@dataclass
+class County:
+    """A built county: the graph plus flat lookups the engine uses in O(1).
+
+    Attributes:
+        graph: the networkx DiGraph (edges parent → child).
+        staff: the staff table.
+        origin_units: unit ids where issues arise (micro-grids, then exclusive grids).
+        grid_of, town_of: per unit id, the enclosing grid unit and town index (-1 if none).
+        town_desk: ``town_desk[town][desk index]`` → the unit handling that desk.
+        county_desk: per desk index, the county centre unit handling it.
+        department: department key → unit id.
+        no_smartphone: per unit id, share of households without a smartphone.
+    """
+
+    graph: nx.DiGraph
+    staff: StaffTable
+    origin_units: np.ndarray
+    grid_of: np.ndarray
+    town_of: np.ndarray
+    town_desk: list[list[int]]
+    county_desk: list[int]
+    department: dict[str, int]
+    no_smartphone: np.ndarray
+    town_names: list[str]
+
+    @property
+    def n_units(self) -> int:
+        """Number of nodes."""
+        return self.graph.number_of_nodes()
+
+    def units_of_kind(self, kind: str) -> list[int]:
+        """Unit ids of one kind, in id order."""
+        return [n for n, k in self.graph.nodes(data="kind") if k == kind]
+
+    def counts(self) -> dict[str, int]:
+        """Number of units per kind."""
+        out: dict[str, int] = {}
+        for _, kind in self.graph.nodes(data="kind"):
+            out[kind] = out.get(kind, 0) + 1
+        return out
+
+
+def _split(total: int, parts: int) -> list[int]:
+    """Split an integer total into ``parts`` near-equal integers (largest first)."""
+    base, extra = divmod(total, parts)
+    return [base + (1 if i < extra else 0) for i in range(parts)]
+
+
+def _apportion(total: int, weights: list[float]) -> list[int]:
+    """Largest-remainder apportionment of ``total`` items by weight (deterministic)."""
+    w = np.asarray(weights, dtype=float)
+    quota = total * w / w.sum()
+    counts = np.floor(quota).astype(int)
+    order = np.argsort(-(quota - counts), kind="stable")
+    counts[order[: total - counts.sum()]] += 1
+    return counts.tolist()
+
+
+class _Builder:
+    """Adds units and staff to a graph; one instance per build."""
+
+    def __init__(self, scenario: Scenario, rng: np.random.Generator):
+        self.s = scenario
+        self.rng = rng
+        self.graph = nx.DiGraph()
+        self.staff = StaffTable()
+
+    def unit(self, kind: str, level: int, name: str, parent: int | None, **attrs) -> int:
+        uid = self.graph.number_of_nodes()
+        attrs.setdefault("town", -1)
+        attrs.setdefault("households", 0)
+        attrs.setdefault("population", 0)
+        self.graph.add_node(uid, kind=kind, level=level, name=name, staff=[], **attrs)
+        if parent is not None:
+            self.graph.add_edge(parent, uid)
+        return uid
+
+    def hire(self, uid: int, role_name: str, count: int) -> None:
+        role = self.s.roles[role_name]
+        for _ in range(count):
+            female = bool(self.rng.random() < role.female_share)
+            skills = frozenset(k for k, p in role.skills.items() if self.rng.random() < p)
+            sid = self.staff.add(role_name, uid, female, skills, role.calendar)
+            self.staff.speed[sid] = role.availability
+            self.graph.nodes[uid]["staff"].append(sid)
+
+    def enforce_woman_rule(self, uid: int) -> None:
+        # The practice asks for at least one woman on every micro-grid team; compliance is data.
+        members = self.graph.nodes[uid]["staff"]
+        if not members or any(self.staff.female[m] for m in members):
+            return
+        if self.rng.random() < self.s.staffing.woman_rule_compliance:
+            self.staff.female[members[-1]] = True
+
+
+def build_county(scenario: Scenario, rng: np.random.Generator) -> County:
+    """Build the county hierarchy and its staff.
+
+    Args:
+        scenario: a validated scenario.
+        rng: the ``county`` random stream (team composition, skills, smartphone shares).
+
+    Returns:
+        The built :class:`County`.
+
+    Example:
+        >>> import numpy as np
+        >>> from gridsim import load_scenario
+        >>> from gridsim.county import build_county
+        >>> c = build_county(load_scenario("scenarios/one_town.toml"), np.random.default_rng(1))
+        >>> c.counts()["town"]
+        1
+    """
+    s = scenario
+    b = _Builder(s, rng)
+    county = b.unit("county", COUNTY, s.county.name, None, population=s.population)
+    departments = {}
+    for dep in s.departments:
+        uid = b.unit("department", COUNTY, dep.key, county, department=dep.key)
+        b.hire(uid, s.staffing.department_role, max(dep.staff - dep.sunk_staff, 1))
+        departments[dep.key] = uid
+    county_desk = _centre(b, county, COUNTY, -1, s.centre.merged_county, s.centre.county_desks)
+    county_desk = [county_desk[d] for d in DESKS]
+
+    microgrids: list[int] = []
+    grids: list[int] = []
+    exclusive: list[int] = []
+    town_desk: list[list[int]] = []
+    ex = s.grids.exclusive
+    kinds = [("market", ex.markets), ("enterprise", ex.enterprises)]
+    kinds.append(("business_district", ex.business_districts))
+    weights = [t.population for t in s.county.towns]
+    ex_per_town = {k: _apportion(n, weights) if n else [0] * len(weights) for k, n in kinds}
+    for ti, town in enumerate(s.county.towns):
+        households = round(town.population / s.county.persons_per_household)
+        tid = b.unit("town", TOWN, town.name, county, town=ti, households=households,
+                     population=town.population, urban=town.urban)  # fmt: skip
+        per_mg = (
+            s.grids.urban_households_per_microgrid
+            if town.urban
+            else s.grids.rural_households_per_microgrid
+        )
+        n_grids = max(1, round(households / s.grids.households_per_grid))
+        for gi, grid_hh in enumerate(_split(households, n_grids)):
+            gid = b.unit("grid", GRID, f"{town.name} grid {gi + 1}", tid, town=ti,
+                         households=grid_hh, population=round(grid_hh * s.county.persons_per_household))  # fmt: skip
+            for role, n in s.staffing.grid.items():
+                b.hire(gid, role, n)
+            grids.append(gid)
+            n_mg = max(1, round(grid_hh / per_mg))
+            for mi, mg_hh in enumerate(_split(grid_hh, n_mg)):
+                mid = b.unit("microgrid", MICROGRID, f"{town.name} grid {gi + 1}.{mi + 1}", gid,
+                             town=ti, households=mg_hh,
+                             population=round(mg_hh * s.county.persons_per_household))  # fmt: skip
+                for role, n in s.staffing.microgrid.items():
+                    b.hire(mid, role, n)
+                b.enforce_woman_rule(mid)
+                microgrids.append(mid)
+        for kind, _ in kinds:
+            for k in range(ex_per_town[kind][ti]):
+                xid = b.unit("exclusive_grid", GRID, f"{town.name} {kind} {k + 1}", tid, town=ti,
+                             exclusive_kind=kind)  # fmt: skip
+                b.hire(xid, s.staffing.exclusive_grid_role, ex.workers_per_grid)
+                exclusive.append(xid)
+        desks = {d: round(n * town.population / 100_000) for d, n in
+                 s.centre.town_desks_per_100k_residents.items()}  # fmt: skip
+        if all(v == 0 for v in desks.values()):
+            desks["grid_management"] = 1
+        units = _centre(b, tid, TOWN, ti, s.centre.merged_town, desks)
+        town_desk.append([units[d] for d in DESKS])
+
+    _sink_department_staff(b, s, grids)
+    n = b.graph.number_of_nodes()
+    grid_of = np.full(n, -1, dtype=np.int64)
+    town_of = np.full(n, -1, dtype=np.int64)
+    for uid, data in b.graph.nodes(data=True):
+        town_of[uid] = data["town"]
+        if data["kind"] in ("grid", "exclusive_grid"):
+            grid_of[uid] = uid
+        elif data["kind"] == "microgrid":
+            grid_of[uid] = next(iter(b.graph.predecessors(uid)))
+    no_phone = _smartphone_gap(s, rng, n)
+    _apply_visit_load(b, s, microgrids, grids)
+    return County(
+        graph=b.graph,
+        staff=b.staff,
+        origin_units=np.asarray(microgrids + exclusive, dtype=np.int64),
+        grid_of=grid_of,
+        town_of=town_of,
+        town_desk=town_desk,
+        county_desk=county_desk,
+        department=departments,
+        no_smartphone=no_phone,
+        town_names=[t.name for t in s.county.towns],
+    )
+
+
+def _centre(
+    b: _Builder, parent: int, level: int, town: int, merged: bool, desks: dict[str, float]
+) -> dict[str, int]:
+    """Create one pooled centre or one unit per staffed desk; map every desk to a unit."""
+    role = b.s.staffing.town_desk_role if level == TOWN else b.s.staffing.county_desk_role
+    counts = {d: int(desks.get(d, 0)) for d in DESKS}
+    where = "town" if level == TOWN else "county"
+    if merged:
+        uid = b.unit("centre", level, f"{where} centre {town}", parent, town=town, desk="pooled")
+        b.hire(uid, role, max(1, sum(counts.values())))
+        return dict.fromkeys(DESKS, uid)
+    units: dict[str, int] = {}
+    for desk in DESKS:
+        if counts[desk] > 0:
+            uid = b.unit("centre", level, f"{where} {desk} desk {town}", parent, town=town, desk=desk)
+            b.hire(uid, role, counts[desk])
+            units[desk] = uid
+    # An unstaffed desk's orders go to the largest staffed desk of the same centre.
+    fallback = max(units, key=lambda d: counts[d])
+    return {d: units.get(d, units[fallback]) for d in DESKS}
+
+
+def _sink_department_staff(b: _Builder, s: Scenario, grids: list[int]) -> None:
+    """Sunk department officers join evenly spaced grids, bringing their department's skill."""
+    for dep in s.departments:
+        n = min(dep.sunk_staff, len(grids))
+        if n == 0:
+            continue
+        chosen = np.linspace(0, len(grids) - 1, n).round().astype(int)
+        for i in chosen:
+            gid = grids[i]
+            b.hire(gid, s.staffing.department_role, 1)
+            sid = b.graph.nodes[gid]["staff"][-1]
+            b.staff.skills[sid] = b.staff.skills[sid] | {f"department:{dep.key}"}
+            b.graph.nodes[gid].setdefault("sunk", []).append(dep.key)
+
+
+def _smartphone_gap(s: Scenario, rng: np.random.Generator, n_units: int) -> np.ndarray:
+    mean = s.residents.no_smartphone_share
+    share = np.full(n_units, mean)
+    if 0 < mean < 1:
+        conc = s.residents.no_smartphone_concentration
+        share = rng.beta(mean * conc, (1 - mean) * conc, size=n_units)
+    return share
+
+
+def effort_multiplier(s: Scenario) -> float:
+    """Visit frequency multiplier from the points' value (1 when effort does not respond)."""
+    inc = s.incentives
+    value = inc.points_per_proactive_find * inc.yuan_per_point
+    return 1.0 + inc.effort_elasticity * value / inc.effort_reference_yuan
+
+
+def _apply_visit_load(b: _Builder, s: Scenario, microgrids: list[int], grids: list[int]) -> None:
+    """Deduct visiting time from availability and record realised visit rates per unit."""
+    from gridsim.calendar import calendar_hours_per_week  # local: avoid an import cycle
+
+    if not s.proactive.enabled or s.proactive.hours_per_visit <= 0:
+        return
+    effort = effort_multiplier(s)
+    for uid in microgrids + grids:
+        node = b.graph.nodes[uid]
+        per_household = 0.0
+        for sid in node["staff"]:
+            role_name = b.staff.role[sid]
+            wanted = s.proactive.visits_per_household_per_month.get(role_name, 0.0) * effort
+            if wanted <= 0:
+                continue
+            role = s.roles[role_name]
+            hours = calendar_hours_per_week(s, role.calendar) * HOURS_PER_MONTH / 168
+            budget = s.proactive.max_visit_time_share * role.availability * hours
+            covered = node["households"]
+            visits = min(wanted, budget / max(covered * s.proactive.hours_per_visit, 1e-9))
+            visit_hours = visits * covered * s.proactive.hours_per_visit
+            b.staff.visit_hours_per_month[sid] = visit_hours
+            b.staff.speed[sid] = role.availability - visit_hours / hours
+            per_household += visits
+        node["visits_per_household_month"] = per_household
+
+
+def visits_per_household_month(county: County, uid: int) -> float:
+    """Realised visits a household of this origin unit gets per month (its team + its grid)."""
+    g = county.graph.nodes
+    own = g[uid].get("visits_per_household_month", 0.0)
+    grid = county.grid_of[uid]
+    return own + (g[grid].get("visits_per_household_month", 0.0) if grid != uid else 0.0)
+

@@ -1,0 +1,280 @@
+"""Executors: where an experiment's runs are computed (strategy objects, one interface).
+
+Every executor takes a picklable function and an iterable of picklable run specs, and yields
+the results *as they complete* (not in submission order), so the caller can stream them to
+disk. Results must be small (a run's KPI dict, never its event log).
+
+* :class:`SerialExecutor` — in this process, one run after another (debugging, notebooks).
+* :class:`LocalProcessesExecutor` — a :class:`concurrent.futures.ProcessPoolExecutor`.
+* :class:`DaskExecutor` — a ``dask.distributed`` cluster: a ``LocalCluster`` of worker
+  processes, or an existing scheduler at ``address``. Dask is optional
+  (``pip install 'gridsim[dask]'``) and is imported only when this executor is entered.
+
+Parallel executors keep a bounded number of runs in flight (``max_in_flight``), so a sweep of
+many thousand runs never holds all its specs and results in memory at once.
+
+Example:
+    >>> with make_executor("serial") as ex:
+    ...     sorted(ex.run(abs, [-2, 1, -3]))
+    [1, 2, 3]
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from itertools import islice
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+EXECUTORS: tuple[str, ...] = ("serial", "processes", "dask")
+
+DASK_HINT = "the dask executor needs Dask: pip install 'gridsim[dask]'"
+
+
+class ExecutorUnavailableError(RuntimeError):
+    """An executor cannot be used here (an optional dependency is missing, no scheduler)."""
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """What every executor offers: a context manager with a streaming ``run``."""
+
+    name: str
+    workers: int
+
+    def __enter__(self) -> Executor: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def run(self, fn: Callable[[T], R], specs: Iterable[T]) -> Iterator[R]:
+        """Apply ``fn`` to every spec; yield the results as they complete."""
+        ...
+
+
+def default_workers() -> int:
+    """Worker processes used when none are asked for: ``os.cpu_count()`` (at least 1).
+
+    Example:
+        >>> default_workers() >= 1
+        True
+    """
+    return max(1, os.cpu_count() or 1)
+
+
+class SerialExecutor:
+    """Run every spec in this process, in order.
+
+    Example:
+        >>> with SerialExecutor() as ex:
+        ...     list(ex.run(str.upper, ["a", "b"]))
+        ['A', 'B']
+    """
+
+    name = "serial"
+
+    def __init__(self) -> None:
+        self.workers = 1
+
+    def __enter__(self) -> SerialExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def run(self, fn: Callable[[T], R], specs: Iterable[T]) -> Iterator[R]:
+        """Apply ``fn`` to each spec in turn and yield its result."""
+        for spec in specs:
+            yield fn(spec)
+
+
+class LocalProcessesExecutor:
+    """Run specs in a pool of local worker processes.
+
+    Args:
+        workers: pool size; ``None`` means :func:`default_workers`.
+        max_in_flight: submitted but unfinished runs at any time; default ``4 * workers``.
+
+    Example:
+        >>> with LocalProcessesExecutor(workers=2) as ex:
+        ...     sorted(ex.run(abs, [-2, 1, -3]))
+        [1, 2, 3]
+    """
+
+    name = "processes"
+
+    def __init__(self, workers: int | None = None, max_in_flight: int | None = None) -> None:
+        self.workers = _check_workers(workers)
+        self.max_in_flight = max_in_flight or 4 * self.workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> LocalProcessesExecutor:
+        self._pool = ProcessPoolExecutor(max_workers=self.workers)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def run(self, fn: Callable[[T], R], specs: Iterable[T]) -> Iterator[R]:
+        """Submit specs (at most ``max_in_flight`` pending) and yield results as they finish."""
+        if self._pool is None:
+            raise RuntimeError("use the executor as a context manager: `with executor: ...`")
+        pool = self._pool
+        pending_specs = iter(specs)
+        first = islice(pending_specs, self.max_in_flight)
+        in_flight: set[Future] = {pool.submit(fn, s) for s in first}
+        try:
+            while in_flight:
+                done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=id):
+                    yield future.result()
+                    nxt = next(pending_specs, _END)
+                    if nxt is not _END:
+                        in_flight.add(pool.submit(fn, nxt))
+        finally:
+            for future in in_flight:
+                future.cancel()
+
+
+class DaskExecutor:
+    """Run specs on a ``dask.distributed`` cluster.
+
+    Without ``address`` a ``LocalCluster(n_workers=workers, threads_per_worker=1,
+    processes=True)`` is started on entry and closed on exit; with ``address``
+    (``tcp://host:8786``) the executor connects to a running scheduler whose workers must be
+    able to ``import gridsim``.
+
+    Args:
+        workers: local worker processes (ignored with ``address``); default
+            :func:`default_workers`.
+        address: scheduler address of an existing cluster.
+        max_in_flight: submitted but unfinished runs at any time; default ``4 * workers``
+            (with ``address``: four per worker thread of the cluster).
+
+    Raises:
+        ExecutorUnavailableError: on entry, when Dask is not installed or the scheduler
+            cannot be reached.
+
+    Example:
+        >>> with DaskExecutor(workers=2) as ex:  # doctest: +SKIP
+        ...     sorted(ex.run(abs, [-2, 1, -3]))
+        [1, 2, 3]
+    """
+
+    name = "dask"
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        address: str | None = None,
+        max_in_flight: int | None = None,
+    ) -> None:
+        self.workers = _check_workers(workers)
+        self.address = address
+        self.max_in_flight = max_in_flight
+        self._client: Any = None
+        self._cluster: Any = None
+
+    def __enter__(self) -> DaskExecutor:
+        distributed = _import_distributed()
+        try:
+            if self.address:
+                self._client = distributed.Client(self.address, timeout="20s")
+                threads = sum(self._client.nthreads().values()) or 1
+                self.workers = threads
+            else:
+                self._cluster = distributed.LocalCluster(
+                    n_workers=self.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                )
+                self._client = distributed.Client(self._cluster)
+        except OSError as exc:
+            self.__exit__()
+            where = self.address or "a local cluster"
+            raise ExecutorUnavailableError(
+                f"cannot reach Dask scheduler at {where}: {exc}"
+            ) from exc
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+    def run(self, fn: Callable[[T], R], specs: Iterable[T]) -> Iterator[R]:
+        """Submit specs (bounded in flight) and yield results with ``as_completed``."""
+        if self._client is None:
+            raise RuntimeError("use the executor as a context manager: `with executor: ...`")
+        distributed = _import_distributed()
+        limit = self.max_in_flight or 4 * self.workers
+        pending_specs = iter(specs)
+        first = [self._client.submit(fn, s, pure=False) for s in islice(pending_specs, limit)]
+        queue = distributed.as_completed(first)
+        try:
+            for future in queue:
+                yield future.result()
+                nxt = next(pending_specs, _END)
+                if nxt is not _END:
+                    queue.add(self._client.submit(fn, nxt, pure=False))
+        finally:
+            queue.clear()
+
+
+_END = object()
+
+
+def _check_workers(workers: int | None) -> int:
+    if workers is None:
+        return default_workers()
+    if isinstance(workers, bool) or int(workers) != workers or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    return int(workers)
+
+
+def _import_distributed() -> Any:
+    try:
+        import dask.distributed as distributed
+    except ImportError as exc:
+        raise ExecutorUnavailableError(DASK_HINT) from exc
+    return distributed
+
+
+def make_executor(
+    kind: str = "processes", workers: int | None = None, address: str | None = None
+) -> Executor:
+    """Build an executor by name: ``serial``, ``processes`` or ``dask``.
+
+    Args:
+        kind: the strategy.
+        workers: worker processes for ``processes`` and local ``dask`` (default: CPU count).
+        address: Dask scheduler address; only valid with ``kind="dask"``.
+
+    Returns:
+        An executor, to be used as a context manager.
+
+    Raises:
+        ValueError: unknown kind, bad worker count, or an address for a non-Dask executor.
+
+    Example:
+        >>> make_executor("serial").name
+        'serial'
+    """
+    if kind not in EXECUTORS:
+        raise ValueError(f"unknown executor {kind!r}; expected one of {', '.join(EXECUTORS)}")
+    if address and kind != "dask":
+        raise ValueError(f"--address needs the dask executor, not {kind!r}")
+    if kind == "serial":
+        return SerialExecutor()
+    if kind == "processes":
+        return LocalProcessesExecutor(workers)
+    return DaskExecutor(workers, address)

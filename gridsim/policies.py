@@ -1,0 +1,119 @@
+"""Escalation rules as small strategy objects.
+
+A policy answers two questions for the engine: at which level does the platform first
+dispatch a new work order, and does a level's time limit send queued orders up. Everything
+else (handling, resolving, escalating one level when a level cannot resolve) is the same for
+every rule, and shirking (a level passing an order up without trying) is a parameter that
+applies under any rule.
+
+Levels: 0 micro-grid, 1 grid, 2 town, 3 county.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from gridsim.scenario import Scenario
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """Where a new order goes first, and whether that level is the wrong one (too high)."""
+
+    level: int
+    misrouted: bool = False
+
+
+class EscalationPolicy(Protocol):
+    """What every escalation rule provides."""
+
+    name: str
+    uses_deadlines: bool
+
+    def first_level(self, origin_level: int, authority: int, urgent: bool, u: float) -> Dispatch:
+        """The level of first dispatch for an order.
+
+        Args:
+            origin_level: the lowest level that exists where the issue arose (0, or 1 for an
+                exclusive grid).
+            authority: the lowest level that can resolve it.
+            urgent: the order is urgent.
+            u: a uniform(0, 1) draw from the routing stream, for misclassification.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class StrictLadder:
+    """Every order starts at the bottom and climbs one level at a time."""
+
+    name: str = "strict_ladder"
+    uses_deadlines: bool = False
+
+    def first_level(self, origin_level: int, authority: int, urgent: bool, u: float) -> Dispatch:
+        """Always the lowest level."""
+        return Dispatch(origin_level)
+
+
+@dataclass(frozen=True)
+class DirectTriage:
+    """The platform sends an order straight to the level with authority, sometimes wrongly.
+
+    With probability ``misclassification_rate`` the order lands one level too low (it then
+    climbs the ladder) or one level too high (that level sends it back down).
+    """
+
+    misclassification_rate: float
+    name: str = "direct_triage"
+    uses_deadlines: bool = False
+
+    def first_level(self, origin_level: int, authority: int, urgent: bool, u: float) -> Dispatch:
+        """The authority level, or a neighbouring level when misclassified."""
+        m = self.misclassification_rate
+        if u >= m:
+            return Dispatch(authority)
+        level = authority - 1 if u < m / 2 else authority + 1
+        level = min(max(level, origin_level), 3)
+        return Dispatch(level, misrouted=level > authority)
+
+
+@dataclass(frozen=True)
+class SkipLevelUrgent:
+    """Urgent orders go straight to the level with authority; the rest climb the ladder."""
+
+    name: str = "skip_level_urgent"
+    uses_deadlines: bool = False
+
+    def first_level(self, origin_level: int, authority: int, urgent: bool, u: float) -> Dispatch:
+        """Authority level when urgent, else the lowest level."""
+        return Dispatch(authority if urgent else origin_level)
+
+
+@dataclass(frozen=True)
+class DeadlineLadder:
+    """The ladder, plus: an order still waiting when its level's time limit expires goes up."""
+
+    name: str = "deadline"
+    uses_deadlines: bool = True
+
+    def first_level(self, origin_level: int, authority: int, urgent: bool, u: float) -> Dispatch:
+        """Always the lowest level."""
+        return Dispatch(origin_level)
+
+
+def make_policy(scenario: Scenario) -> EscalationPolicy:
+    """The escalation policy a scenario asks for.
+
+    Example:
+        >>> from gridsim import load_scenario
+        >>> make_policy(load_scenario("scenarios/one_town.toml")).name
+        'strict_ladder'
+    """
+    esc = scenario.escalation
+    return {
+        "strict_ladder": StrictLadder,
+        "direct_triage": lambda: DirectTriage(esc.misclassification_rate),
+        "skip_level_urgent": SkipLevelUrgent,
+        "deadline": DeadlineLadder,
+    }[esc.policy]()
