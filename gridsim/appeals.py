@@ -77,6 +77,7 @@ class Issues:
     u_route: np.ndarray
     u_feedback: np.ndarray
     finder: np.ndarray  # staff id credited with a proactive find, -1 if none
+    first_report: np.ndarray | None = None  # first household report (inf if none), set later
 
     def __len__(self) -> int:
         return len(self.arose)
@@ -125,7 +126,9 @@ def draw_issues(
             where = pool[rng.integers(0, len(pool), len(times))]
         else:
             weights = np.where(is_exclusive, 0.0, population)
-            where = origin_units[rng.choice(len(origin_units), len(times), p=weights / weights.sum())]
+            where = origin_units[
+                rng.choice(len(origin_units), len(times), p=weights / weights.sum())
+            ]
         parts.append((times, np.full(len(times), k), where))
     arose = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0)
     category = np.concatenate([p[1] for p in parts]).astype(np.int64) if parts else np.zeros(0, int)
@@ -190,8 +193,10 @@ def _draw_incidents(s, rng, arose, category, externality) -> np.ndarray:
         if inc is None or len(idx) == 0 or inc.probability_within_scale == 0:
             continue
         # Weibull scale chosen so that P(incident before scale_days) = probability_within_scale.
-        scale = inc.scale_days * 24 / (-np.log1p(-min(inc.probability_within_scale, 0.999999))) ** (
-            1 / inc.shape
+        scale = (
+            inc.scale_days
+            * 24
+            / (-np.log1p(-min(inc.probability_within_scale, 0.999999))) ** (1 / inc.shape)
         )
         scales = np.full(len(idx), scale)
         if s.externality.minority_negative_policy == "mediate":
@@ -216,14 +221,16 @@ def draw_arrivals(
     m = len(hh_issue)
     origin = issues.origin[hh_issue]
     no_phone = rng.random(m) < county.no_smartphone[origin]
-    reports = rng.random(m) < np.array([c.report_probability for c in s.categories])[
-        issues.category[hh_issue]
-    ]
+    reports = (
+        rng.random(m)
+        < np.array([c.report_probability for c in s.categories])[issues.category[hh_issue]]
+    )
     shares = np.array([c.share for c in s.channels])
     channel = rng.choice(n_ch, m, p=shares)
     needs_phone = np.array([c.needs_smartphone for c in s.channels])
     blocked = needs_phone[channel] & no_phone
-    # Without a smartphone the app is out of reach: some turn to another channel, others never report.
+    # Without a smartphone the app is out of reach: some turn to another channel, others
+    # never report.
     switch = blocked & (rng.random(m) < s.residents.no_smartphone_report_factor)
     other = np.flatnonzero(~needs_phone)
     channel[switch] = other[
@@ -240,6 +247,7 @@ def draw_arrivals(
 
     first_report = np.full(len(issues), np.inf)
     np.minimum.at(first_report, issue_of, filed)
+    issues.first_report = first_report
     found = _proactive_finds(s, county, issues, rngs["proactive"])
     proactive = np.flatnonzero((found < first_report) & (found < horizon))
     _credit_finders(s, county, issues, proactive, rngs["proactive"])

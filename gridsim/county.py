@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
-from gridsim.scenario import DESKS, LEVELS, Scenario
+from gridsim.scenario import DESKS, Scenario
 
 MICROGRID, GRID, TOWN, COUNTY = range(4)
 HOURS_PER_MONTH = 730.0
@@ -196,8 +196,9 @@ def build_county(scenario: Scenario, rng: np.random.Generator) -> County:
         )
         n_grids = max(1, round(households / s.grids.households_per_grid))
         for gi, grid_hh in enumerate(_split(households, n_grids)):
+            people = round(grid_hh * s.county.persons_per_household)
             gid = b.unit("grid", GRID, f"{town.name} grid {gi + 1}", tid, town=ti,
-                         households=grid_hh, population=round(grid_hh * s.county.persons_per_household))  # fmt: skip
+                         households=grid_hh, population=people)  # fmt: skip
             for role, n in s.staffing.grid.items():
                 b.hire(gid, role, n)
             grids.append(gid)
@@ -263,7 +264,9 @@ def _centre(
     units: dict[str, int] = {}
     for desk in DESKS:
         if counts[desk] > 0:
-            uid = b.unit("centre", level, f"{where} {desk} desk {town}", parent, town=town, desk=desk)
+            uid = b.unit(
+                "centre", level, f"{where} {desk} desk {town}", parent, town=town, desk=desk
+            )
             b.hire(uid, role, counts[desk])
             units[desk] = uid
     # An unstaffed desk's orders go to the largest staffed desk of the same centre.
@@ -335,4 +338,3 @@ def visits_per_household_month(county: County, uid: int) -> float:
     own = g[uid].get("visits_per_household_month", 0.0)
     grid = county.grid_of[uid]
     return own + (g[grid].get("visits_per_household_month", 0.0) if grid != uid else 0.0)
-

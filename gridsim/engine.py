@@ -15,8 +15,8 @@ Time unit: hours; hour 0 is Monday 00:00.
 
 from __future__ import annotations
 
+import gc
 import math
-from array import array
 from bisect import insort
 from collections import deque
 
@@ -30,13 +30,25 @@ from gridsim.county import COUNTY, GRID, MICROGRID, TOWN, County, build_county
 from gridsim.policies import make_policy
 from gridsim.scenario import DESKS, LEVELS, Scenario
 
-STREAMS = ("county", "issues", "reports", "proactive", "handling", "routing", "feedback", "incidents")
+STREAMS = (
+    "county",
+    "issues",
+    "reports",
+    "proactive",
+    "handling",
+    "routing",
+    "feedback",
+    "incidents",
+)
 ARRIVE, MERGE, DISPATCH, START, ESCALATE, RESOLVE, FEEDBACK, REOPEN, INCIDENT, RETURN = range(10)
 RESOLVE_OUTCOME, ESCALATE_OUTCOME, RETURN_OUTCOME = range(3)
 DESK_INDEX = {d: i for i, d in enumerate(DESKS)}
+PETITION_DESK, MEDIATION_DESK = DESK_INDEX["petition"], DESK_INDEX["mediation"]
 
 
-def seed_sequence(seed: int | np.random.SeedSequence | None, default: int) -> np.random.SeedSequence:
+def seed_sequence(
+    seed: int | np.random.SeedSequence | None, default: int
+) -> np.random.SeedSequence:
     """The root SeedSequence of one run (an int seed ``n`` means ``SeedSequence(n)``)."""
     if isinstance(seed, np.random.SeedSequence):
         return seed
@@ -56,44 +68,33 @@ def make_streams(root: np.random.SeedSequence) -> dict[str, np.random.Generator]
     }
 
 
+LOG_DTYPE = np.dtype(
+    [("time", "f8"), ("order", "i4"), ("appeal", "i4"), ("event", "i1"), ("level", "i1"),
+     ("unit", "i4"), ("staff", "i4"), ("value", "f4")]
+)  # fmt: skip
+
+
 class EventLog:
-    """Compact columnar event log: one row per lifecycle event."""
+    """Compact event log: one tuple per lifecycle event, packed into typed columns at the end.
+
+    Appending a tuple to a list is the cheapest record Python offers; the packing into
+    numpy columns happens once, after the run.
+    """
 
     def __init__(self, enabled: bool = True):
         self.enabled = enabled
-        self.time = array("d")
-        self.order = array("i")
-        self.appeal = array("i")
-        self.event = array("b")
-        self.level = array("b")
-        self.unit = array("i")
-        self.staff = array("i")
-        self.value = array("f")
-
-    def add(self, t, order, appeal, event, level, unit, staff, value) -> None:
-        """Append one event."""
-        if self.enabled:
-            self.time.append(t)
-            self.order.append(order)
-            self.appeal.append(appeal)
-            self.event.append(event)
-            self.level.append(level)
-            self.unit.append(unit)
-            self.staff.append(staff)
-            self.value.append(value)
+        self.rows: list[tuple] = []
+        # The engine calls ``add(row)``; when logging is off it is a no-op.
+        self.add = self.rows.append if enabled else _ignore
 
     def columns(self) -> dict[str, np.ndarray]:
-        """The log as numpy arrays (zero-copy views)."""
-        return {
-            "time": np.frombuffer(self.time, dtype=np.float64),
-            "order": np.frombuffer(self.order, dtype=np.int32),
-            "appeal": np.frombuffer(self.appeal, dtype=np.int32),
-            "event": np.frombuffer(self.event, dtype=np.int8),
-            "level": np.frombuffer(self.level, dtype=np.int8),
-            "unit": np.frombuffer(self.unit, dtype=np.int32),
-            "staff": np.frombuffer(self.staff, dtype=np.int32),
-            "value": np.frombuffer(self.value, dtype=np.float32),
-        }
+        """The log as numpy arrays, one per column."""
+        packed = np.fromiter(self.rows, dtype=LOG_DTYPE, count=len(self.rows))
+        return {name: packed[name] for name in LOG_DTYPE.names}
+
+
+def _ignore(row: tuple) -> None:
+    return None
 
 
 class Order:
@@ -179,8 +180,8 @@ class Engine:
         self.issue_resolved = [math.nan] * n
         self.issue_known = [math.nan] * n
         self.orders: list[Order] = []
-        self.appeal_rows = {k: array("d" if k == "created" else "i") for k in (
-            "issue", "order", "channel", "created", "no_smartphone", "merged")}  # fmt: skip
+        # One tuple per appeal: (issue, order, channel, created, no_smartphone, merged).
+        self.appeal_rows: list[tuple] = []
 
     # ------------------------------------------------------------------ set-up
 
@@ -227,11 +228,31 @@ class Engine:
                    | {self.county.department[d] for d in c.joint.departments})
             for c in s.categories
         ]  # fmt: skip
-        self.channel_desk = [DESK_INDEX[c.desk] for c in s.channels] + [DESK_INDEX["grid_management"]]
+        self.channel_desk = [DESK_INDEX[c.desk] for c in s.channels] + [
+            DESK_INDEX["grid_management"]
+        ]
         self.level_factor = [s.levels.handling_factor.get(lvl, 1.0) for lvl in LEVELS]
         self.level_limit = [s.levels.time_limit_hours.get(lvl, math.inf) for lvl in LEVELS]
         self.visit_channel = len(s.channels)
         self.reopen_channel = len(s.channels) + 1
+        # Scenario scalars read on every event, looked up once.
+        self.merge_enabled = s.integration.enabled
+        self.merge_window = s.integration.window_hours
+        self.shirk = s.escalation.shirking_probability
+        self.attempt = s.escalation.attempt_fraction
+        self.misroute_hours = s.escalation.misroute_return_hours
+        policy = s.externality.minority_negative_policy
+        self.mediate = policy == "mediate"
+        self.decline = policy == "decline"
+        self.mediate_factor = s.externality.mediate_hours_factor
+        self.borrow = s.team.no_woman_action == "borrow"
+        self.borrow_delay = s.team.borrow_delay_hours
+        self.business_priority = s.exclusive.business_priority
+        sat = s.satisfaction
+        self.sat = (sat.intercept, sat.per_day_to_resolve / 24, sat.per_escalation, sat.on_time,
+                    sat.proactive, sat.declined)  # fmt: skip
+        self.reopen_probability = sat.reopen_probability
+        self.feedback_delay = sat.feedback_delay_hours
 
     # ------------------------------------------------------------------ running
 
@@ -261,14 +282,12 @@ class Engine:
         self._file_appeal(issue, self.arr_channel[i], self.arr_filed[i], self.arr_no_phone[i])
 
     def _file_appeal(self, issue: int, channel: int, filed: float, no_phone: bool) -> None:
-        now = self.env.now
-        appeal = len(self.appeal_rows["issue"])
+        appeal = len(self.appeal_rows)
         open_order = self.issue_order[issue]
-        integ = self.s.integration
         merged = (
             open_order is not None
-            and integ.enabled
-            and filed - open_order.created <= integ.window_hours
+            and self.merge_enabled
+            and filed - open_order.created <= self.merge_window
         )
         if self.issue_known[issue] != self.issue_known[issue]:
             self.issue_known[issue] = filed
@@ -277,25 +296,23 @@ class Engine:
             open_order.appeals += 1
         else:
             oid = len(self.orders)
-        rows = self.appeal_rows
-        rows["issue"].append(issue)
-        rows["order"].append(oid)
-        rows["channel"].append(channel)
-        rows["created"].append(filed)
-        rows["no_smartphone"].append(no_phone)
-        rows["merged"].append(merged)
+        self.appeal_rows.append((issue, oid, channel, filed, no_phone, merged))
         origin = self.iss_origin[issue]
-        self.log.add(filed, oid, appeal, ARRIVE, -1, origin, -1, channel)
+        log = self.log.add
+        log((filed, oid, appeal, ARRIVE, -1, origin, -1, channel))
         if merged:
-            self.log.add(now, oid, appeal, MERGE, -1, origin, -1, 0)
+            log((self.env.now, oid, appeal, MERGE, -1, origin, -1, 0.0))
             return
-        order = self._new_order(oid, issue, channel, filed, duplicate=open_order is not None)
+        order = self._new_order(oid, issue, channel, filed, open_order is not None)
         if channel == self.visit_channel:
             order.proactive = True
             finder = int(self.issues.finder[issue])  # rare: once per proactive find
             if finder >= 0:
                 self.finds_by[finder] += 1
-        self._dispatch(order)
+        level, order.misrouted = self.policy.first_level(
+            order.origin_level, order.authority, order.urgent, self.iss_route[issue]
+        )
+        self._send(order, level)
 
     def _new_order(self, oid: int, issue: int, channel: int, created: float, duplicate: bool):
         cat = self.iss_category[issue]
@@ -308,45 +325,38 @@ class Engine:
         order.authority = self.iss_authority[issue]
         order.urgent = self.iss_urgent[issue]
         order.joint = self.iss_joint[issue]
-        order.externality = self.iss_externality[issue]
-        order.priority = self.s.exclusive.business_priority and self.cat_enterprise[cat] and (
-            origin_level == GRID
+        order.externality = ext = self.iss_externality[issue]
+        order.priority = (
+            self.business_priority and self.cat_enterprise[cat] and (origin_level == GRID)
         )
-        if order.externality == 2 and self.s.externality.minority_negative_policy == "mediate":
-            order.desk = DESK_INDEX["mediation"]
+        if ext == 2 and self.mediate:
+            order.desk = MEDIATION_DESK
         order.duplicate = duplicate
         self.orders.append(order)
         if not duplicate:
             self.issue_order[issue] = order
         return order
 
-    def _dispatch(self, order: Order) -> None:
-        d = self.policy.first_level(
-            order.origin_level, order.authority, order.urgent, self.iss_route[order.issue]
-        )
-        order.misrouted = d.misrouted
-        self._send(order, d.level)
-
     def _unit_for(self, order: Order, level: int) -> int:
-        c = self.county
         if level == MICROGRID:
             return order.origin
         if level == GRID:
             return self.grid_of[order.origin]
         if level == TOWN:
-            return c.town_desk[self.town_of[order.origin]][order.desk]
-        if order.desk in (DESK_INDEX["petition"], DESK_INDEX["mediation"]):
-            return c.county_desk[order.desk]
-        return c.department[self.cat_department[order.category]]
+            return self.county.town_desk[self.town_of[order.origin]][order.desk]
+        if order.desk == PETITION_DESK or order.desk == MEDIATION_DESK:
+            return self.county.county_desk[order.desk]
+        return self.county.department[self.cat_department[order.category]]
 
     def _send(self, order: Order, level: int) -> None:
         """Send an order to the unit at ``level``; a shirking level passes it straight up."""
-        shirk = self.s.escalation.shirking_probability
-        while level < COUNTY and self.iss_shirk[order.issue][level] < shirk:
-            unit = self._unit_for(order, level)
-            self.log.add(self.env.now, order.id, -1, ESCALATE, level, unit, -1, 1)
-            order.escalations += 1
-            level += 1
+        if self.shirk > 0:
+            draws = self.iss_shirk[order.issue]
+            while level < COUNTY and draws[level] < self.shirk:
+                unit = self._unit_for(order, level)
+                self.log.add((self.env.now, order.id, -1, ESCALATE, level, unit, -1, 1.0))
+                order.escalations += 1
+                level += 1
         order.level = level
         if level == COUNTY and order.joint and not order.misrouted:
             order.pending = list(self.cat_joint[order.category])
@@ -355,7 +365,7 @@ class Engine:
             self._request(order, self._unit_for(order, level))
 
     def _request(self, order: Order, unit: int) -> None:
-        self.log.add(self.env.now, order.id, -1, DISPATCH, self.unit_level[unit], unit, -1, 0)
+        self.log.add((self.env.now, order.id, -1, DISPATCH, order.level, unit, -1, 0.0))
         free = self.free[unit]
         if free:
             self._granted(order, unit, free.pop()[1])
@@ -371,7 +381,7 @@ class Engine:
         if order.token != token:
             return  # no longer waiting there
         order.token += 1
-        self.log.add(self.env.now, order.id, -1, ESCALATE, order.level, unit, -1, 2)
+        self.log.add((self.env.now, order.id, -1, ESCALATE, order.level, unit, -1, 2.0))
         order.escalations += 1
         self._send(order, order.level + 1)
 
@@ -390,39 +400,42 @@ class Engine:
         if order.first_response != order.first_response:
             order.first_response = cal.next_open(now)
         outcome, work, delay = self._plan(order, unit, level)
+        busy = self.busy_hours
+        handled = self.handled
         for _, member in order.held:
-            self.busy_hours[member] += work
-            self.handled[member] += 1
+            busy[member] += work
+            handled[member] += 1
         done = cal.finish(now, work / self.staff_speed[staff]) + delay
-        self.log.add(now, order.id, -1, START, level, unit, staff, work)
+        self.log.add((now, order.id, -1, START, level, unit, staff, work))
         ev = Timeout(self.env, done - now, (order, outcome))
         ev.callbacks.append(self._on_done)
 
     def _plan(self, order: Order, unit: int, level: int) -> tuple[int, float, float]:
         """Decide what the unit will do with the order: (outcome, work hours, extra delay)."""
-        s = self.s
         base = self.iss_work[order.issue][level] * self.level_factor[level]
-        if order.externality == 2 and s.externality.minority_negative_policy == "mediate":
-            base *= s.externality.mediate_hours_factor
+        if order.externality == 2:
+            if self.mediate:
+                base *= self.mediate_factor
+            elif self.decline:
+                order.declined = True
+                return RESOLVE_OUTCOME, base * self.attempt, 0.0
         if order.misrouted and level > order.authority:
-            return RETURN_OUTCOME, s.escalation.misroute_return_hours, 0.0
-        if order.externality == 2 and s.externality.minority_negative_policy == "decline":
-            order.declined = True
-            return RESOLVE_OUTCOME, base * s.escalation.attempt_fraction, 0.0
-        delay = 0.0
+            return RETURN_OUTCOME, self.misroute_hours, 0.0
+        cat = order.category
         can = level >= order.authority or (
-            level == GRID and self.cat_department[order.category] in self.unit_sunk[unit]
+            level == GRID and self.cat_department[cat] in self.unit_sunk[unit]
         )
-        if can and level < COUNTY and not self.cat_skills[order.category] <= self.unit_skills[unit]:
-            can = False
-        if can and level < COUNTY and self.cat_woman[order.category] and not self.unit_has_woman[unit]:
-            if s.team.no_woman_action == "borrow":
-                delay = s.team.borrow_delay_hours
-            else:
-                can = False
-        if can:
-            return RESOLVE_OUTCOME, base, delay
-        return ESCALATE_OUTCOME, base * s.escalation.attempt_fraction, 0.0
+        if not can:
+            return ESCALATE_OUTCOME, base * self.attempt, 0.0
+        if level == COUNTY:
+            return RESOLVE_OUTCOME, base, 0.0  # there is always a level that can decide
+        if self.cat_skills[cat] and not self.cat_skills[cat] <= self.unit_skills[unit]:
+            return ESCALATE_OUTCOME, base * self.attempt, 0.0
+        if self.cat_woman[cat] and not self.unit_has_woman[unit]:
+            if self.borrow:
+                return RESOLVE_OUTCOME, base, self.borrow_delay
+            return ESCALATE_OUTCOME, base * self.attempt, 0.0
+        return RESOLVE_OUTCOME, base, 0.0
 
     def _on_done(self, ev) -> None:
         order, outcome = ev._value
@@ -434,13 +447,13 @@ class Engine:
         if outcome == RESOLVE_OUTCOME:
             self._resolve(order, level, main_unit, main_staff)
         elif outcome == RETURN_OUTCOME:
-            self.log.add(self.env.now, order.id, -1, RETURN, level, main_unit, main_staff, 0)
+            self.log.add((self.env.now, order.id, -1, RETURN, level, main_unit, main_staff, 0.0))
             order.misrouted = False
             self._send(order, order.authority)
         else:
-            self.log.add(self.env.now, order.id, -1, ESCALATE, level, main_unit, main_staff, 0)
+            self.log.add((self.env.now, order.id, -1, ESCALATE, level, main_unit, main_staff, 0.0))
             order.escalations += 1
-            self._send(order, min(level + 1, COUNTY))
+            self._send(order, level + 1 if level < COUNTY else COUNTY)
 
     def _release(self, unit: int, staff: int) -> None:
         for q in (self.priority_queue[unit], self.queue[unit]):
@@ -453,11 +466,11 @@ class Engine:
 
     def _resolve(self, order: Order, level: int, unit: int, staff: int) -> None:
         now = self.env.now
-        s = self.s
         order.resolved = now
         order.resolved_level = level
-        on_time = now - order.created <= self.cat_limit[order.category]
-        order.on_time = float(on_time)
+        elapsed = now - order.created
+        on_time = elapsed <= self.cat_limit[order.category]
+        order.on_time = 1.0 if on_time else 0.0
         issue = order.issue
         if self.issue_order[issue] is order:
             self.issue_order[issue] = None
@@ -465,29 +478,29 @@ class Engine:
             self.issue_resolved[issue] = now
         self.resolved_by[staff] += 1
         self.on_time_by[staff] += on_time
-        self.log.add(now, order.id, -1, RESOLVE, level, unit, staff, float(order.declined))
-        sat = s.satisfaction
-        score = (
-            sat.intercept
-            + sat.per_day_to_resolve * (now - order.created) / 24
-            + sat.per_escalation * order.escalations
-            + sat.on_time * on_time
-            + sat.proactive * order.proactive
-            + sat.declined * order.declined
-        )
-        u = self.iss_feedback[issue] if order.channel != self.reopen_channel else (
-            self.rngs["feedback"].random()
-        )
-        satisfied = u < 1.0 / (1.0 + math.exp(-score))
-        order.satisfied = float(satisfied)
+        log = self.log.add
+        log((now, order.id, -1, RESOLVE, level, unit, staff, 1.0 if order.declined else 0.0))
+        c0, per_hour, per_escalation, c_on_time, c_proactive, c_declined = self.sat
+        score = c0 + per_hour * elapsed + per_escalation * order.escalations
+        if on_time:
+            score += c_on_time
+        if order.proactive:
+            score += c_proactive
+        if order.declined:
+            score += c_declined
+        if order.channel == self.reopen_channel:
+            u = self.rngs["feedback"].random()
+        else:
+            u = self.iss_feedback[issue]
+        satisfied = u * (1.0 + math.exp(-score)) < 1.0  # u < logistic(score)
+        order.satisfied = 1.0 if satisfied else 0.0
         self.satisfied_by[staff] += satisfied
         self.feedback_by[staff] += 1
-        self.log.add(now, order.id, -1, FEEDBACK, level, unit, staff, float(satisfied))
-        if not satisfied and not order.duplicate and self.rngs["feedback"].random() < (
-            sat.reopen_probability
-        ):
-            ev = Timeout(self.env, sat.feedback_delay_hours, (order, level))
-            ev.callbacks.append(self._on_reopen)
+        log((now, order.id, -1, FEEDBACK, level, unit, staff, order.satisfied))
+        if not satisfied and not order.duplicate and self.reopen_probability > 0:
+            if self.rngs["feedback"].random() < self.reopen_probability:
+                ev = Timeout(self.env, self.feedback_delay, (order, level))
+                ev.callbacks.append(self._on_reopen)
 
     def _on_reopen(self, ev) -> None:
         previous, level = ev._value
@@ -496,15 +509,12 @@ class Engine:
             return
         self.issue_resolved[issue] = math.nan
         now = self.env.now
-        self.log.add(now, previous.id, -1, REOPEN, level, -1, -1, 0)
-        appeal = len(self.appeal_rows["issue"])
+        self.log.add((now, previous.id, -1, REOPEN, level, -1, -1, 0.0))
+        appeal = len(self.appeal_rows)
         oid = len(self.orders)
-        rows = self.appeal_rows
-        for key, value in (("issue", issue), ("order", oid), ("channel", self.reopen_channel),
-                           ("created", now), ("no_smartphone", 0), ("merged", 0)):  # fmt: skip
-            rows[key].append(value)
-        self.log.add(now, oid, appeal, ARRIVE, -1, previous.origin, -1, self.reopen_channel)
-        order = self._new_order(oid, issue, self.reopen_channel, now, duplicate=False)
+        self.appeal_rows.append((issue, oid, self.reopen_channel, now, False, False))
+        self.log.add((now, oid, appeal, ARRIVE, -1, previous.origin, -1, self.reopen_channel))
+        order = self._new_order(oid, issue, self.reopen_channel, now, False)
         order.desk = previous.desk
         # A reopened order is reviewed one level above the one that closed it.
         self._send(order, min(max(level + 1, order.origin_level), COUNTY))
@@ -539,7 +549,19 @@ def simulate(
         >>> r.kpis["appeals"] == len(r.appeals)
         True
     """
-    from gridsim.metrics import assemble_result  # local: metrics imports engine constants
+    # A run allocates millions of small tuples and no reference cycles; the cyclic garbage
+    # collector would rescan them over and over (a third of the run time), so it rests.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _simulate(scenario, seed, days, log_events, progress)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _simulate(scenario, seed, days, log_events, progress):
+    from gridsim.metrics import assemble_result
 
     root = seed_sequence(seed, scenario.meta.seed)
     horizon = float(days if days is not None else scenario.meta.horizon_days) * 24.0

@@ -10,6 +10,8 @@ Time unit: hours. KPIs with ``_h`` are in hours; shares are fractions in [0, 1].
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 import numpy as np
 import pandas as pd
 
@@ -29,73 +31,85 @@ def _channel_names(engine: Engine) -> list[str]:
     return [c.key for c in engine.s.channels] + ["visit", "reopen"]
 
 
+ORDER_FIELDS = (
+    ("id", np.int64), ("issue", np.int64), ("category", np.int64), ("channel", np.int64),
+    ("desk", np.int64), ("origin", np.int64), ("created", float), ("first_response", float),
+    ("resolved", float), ("resolved_level", np.int64), ("escalations", np.int64),
+    ("on_time", float), ("satisfied", float), ("proactive", bool), ("urgent", bool),
+    ("joint", bool), ("priority", bool), ("duplicate", bool), ("declined", bool),
+    ("externality", np.int64), ("appeals", np.int64),
+)  # fmt: skip
+
+
 def orders_table(engine: Engine) -> pd.DataFrame:
     """One row per work order."""
-    s = engine.s
-    o = engine.orders
-    cats = [c.key for c in s.categories]
-    channels = _channel_names(engine)
-    county = engine.county
     from gridsim.scenario import DESKS
 
-    def col(name, dtype=None):
-        return np.array([getattr(x, name) for x in o], dtype=dtype)
-
-    origin = col("origin", np.int64)
-    town = county.town_of[origin] if len(o) else np.zeros(0, int)
+    s = engine.s
+    n = len(engine.orders)
+    # One C-level pass over the orders, then one typed column per field.
+    getter = attrgetter(*(name for name, _ in ORDER_FIELDS))
+    c = np.fromiter(map(getter, engine.orders), dtype=np.dtype(list(ORDER_FIELDS)), count=n)
+    county = engine.county
+    origin = c["origin"]
+    town = county.town_of[origin]
     return pd.DataFrame(
         {
-            "order": col("id", np.int64),
-            "issue": col("issue", np.int64),
-            "category": pd.Categorical.from_codes(col("category", np.int64), cats),
-            "channel": pd.Categorical.from_codes(col("channel", np.int64), channels),
-            "desk": pd.Categorical.from_codes(col("desk", np.int64), list(DESKS)),
+            "order": c["id"],
+            "issue": c["issue"],
+            "category": pd.Categorical.from_codes(c["category"], [x.key for x in s.categories]),
+            "channel": pd.Categorical.from_codes(c["channel"], _channel_names(engine)),
+            "desk": pd.Categorical.from_codes(c["desk"], list(DESKS)),
             "town": town,
             "town_name": pd.Categorical.from_codes(town, county.town_names),
             "microgrid": origin,
-            "grid": county.grid_of[origin] if len(o) else np.zeros(0, int),
-            "created": col("created", float),
-            "first_response": col("first_response", float),
-            "resolved": col("resolved", float),
-            "resolved_level": col("resolved_level", np.int64),
-            "escalations": col("escalations", np.int64),
-            "on_time": col("on_time", float),
-            "satisfied": col("satisfied", float),
-            "proactive": col("proactive", bool),
-            "urgent": col("urgent", bool),
-            "joint": col("joint", bool),
-            "priority": col("priority", bool),
-            "duplicate": col("duplicate", bool),
-            "declined": col("declined", bool),
-            "externality": pd.Categorical.from_codes(col("externality", np.int64), EXTERNALITY),
-            "households": engine.issues.households[col("issue", np.int64)]
-            if len(o)
-            else np.zeros(0, int),
-            "appeals": col("appeals", np.int64),
+            "grid": county.grid_of[origin],
+            "created": c["created"],
+            "first_response": c["first_response"],
+            "resolved": c["resolved"],
+            "resolved_level": c["resolved_level"],
+            "escalations": c["escalations"],
+            "on_time": c["on_time"],
+            "satisfied": c["satisfied"],
+            "proactive": c["proactive"],
+            "urgent": c["urgent"],
+            "joint": c["joint"],
+            "priority": c["priority"],
+            "duplicate": c["duplicate"],
+            "declined": c["declined"],
+            "externality": pd.Categorical.from_codes(c["externality"], EXTERNALITY),
+            "households": engine.issues.households[c["issue"]],
+            "arose": engine.issues.arose[c["issue"]],
+            "appeals": c["appeals"],
         }
     )
+
+
+APPEAL_DTYPE = np.dtype(
+    [("issue", np.int64), ("order", np.int64), ("channel", np.int64), ("created", float),
+     ("no_smartphone", bool), ("merged", bool)]
+)  # fmt: skip
 
 
 def appeals_table(engine: Engine) -> pd.DataFrame:
     """One row per appeal."""
     rows = engine.appeal_rows
-    issue = np.frombuffer(rows["issue"], dtype=np.int32).astype(np.int64)
+    c = np.fromiter(rows, dtype=APPEAL_DTYPE, count=len(rows))
+    issue = c["issue"]
     origin = engine.issues.origin[issue]
-    cats = [c.key for c in engine.s.categories]
+    cats = [x.key for x in engine.s.categories]
     return pd.DataFrame(
         {
-            "appeal": np.arange(len(issue)),
+            "appeal": np.arange(len(rows)),
             "issue": issue,
-            "order": np.frombuffer(rows["order"], dtype=np.int32).astype(np.int64),
+            "order": c["order"],
             "category": pd.Categorical.from_codes(engine.issues.category[issue], cats),
-            "channel": pd.Categorical.from_codes(
-                np.frombuffer(rows["channel"], dtype=np.int32), _channel_names(engine)
-            ),
+            "channel": pd.Categorical.from_codes(c["channel"], _channel_names(engine)),
             "town": engine.county.town_of[origin],
             "microgrid": origin,
-            "created": np.frombuffer(rows["created"], dtype=np.float64).copy(),
-            "no_smartphone": np.frombuffer(rows["no_smartphone"], dtype=np.int32).astype(bool),
-            "merged": np.frombuffer(rows["merged"], dtype=np.int32).astype(bool),
+            "created": c["created"],
+            "no_smartphone": c["no_smartphone"],
+            "merged": c["merged"],
         }
     )
 
@@ -117,6 +131,7 @@ def issues_table(engine: Engine) -> pd.DataFrame:
             "arose": iss.arose,
             "households": iss.households,
             "first_known": np.asarray(engine.issue_known, dtype=float),
+            "first_report": np.where(np.isinf(iss.first_report), np.nan, iss.first_report),
             "resolved": resolved,
             "incident": incident,
             "incident_time": np.where(incident, iss.incident_time, np.nan),
@@ -181,8 +196,17 @@ def units_table(engine: Engine, staff: pd.DataFrame) -> pd.DataFrame:
                      d["households"], d["population"]))  # fmt: skip
     units = pd.DataFrame(
         rows,
-        columns=["unit", "kind", "level", "name", "town", "parent", "servers", "households",
-                 "population"],  # fmt: skip
+        columns=[
+            "unit",
+            "kind",
+            "level",
+            "name",
+            "town",
+            "parent",
+            "servers",
+            "households",
+            "population",
+        ],  # fmt: skip
     )
     names = engine.county.town_names
     units["town_name"] = [names[t] if t >= 0 else "" for t in units["town"]]
@@ -283,6 +307,10 @@ def kpis(result: RunResult, population: int, yuan_per_point: float = 0.0) -> dic
     out["satisfaction_rate"] = float(fb.mean()) if len(fb) else float("nan")
     out["reopen_rate"] = _share(a["channel"] == "reopen")
     out["proactive_share"] = _share(o["proactive"])
+    first = o[~o["duplicate"] & (o["channel"] != "reopen")]
+    delay = (first["created"] - first["arose"]).to_numpy()
+    out["report_delay_mean_h"] = float(delay.mean()) if len(delay) else float("nan")
+    out["proactive_time_saved_mean_h"] = _time_saved(o, i, result.horizon_hours)
     out["unreported_issues"] = float(i["first_known"].isna().sum())
     out["unreported_share"] = _share(i["first_known"].isna())
     out["no_smartphone_appeal_share"] = _share(a["no_smartphone"])
@@ -304,24 +332,52 @@ def kpis(result: RunResult, population: int, yuan_per_point: float = 0.0) -> dic
     return out
 
 
+def _time_saved(o: pd.DataFrame, issues: pd.DataFrame, horizon: float) -> float:
+    """Mean hours between a proactive find and the first report it pre-empted (censored)."""
+    pro = o[o["proactive"]]
+    if not len(pro):
+        return float("nan")
+    would_report = issues.set_index("issue")["first_report"].reindex(pro["issue"]).to_numpy()
+    saved = np.fmin(np.nan_to_num(would_report, nan=horizon), horizon) - pro["created"].to_numpy()
+    return float(np.clip(saved, 0, None).mean())
+
+
+def ten_best(staff: pd.DataFrame, role: str, n: int = 10) -> pd.DataFrame:
+    """The yearly ranking (十佳网格员): the ``n`` staff of a role with the most points."""
+    st = staff[staff["role"] == role].copy()
+    st["on_time_rate"] = st["on_time"] / st["orders_resolved"].where(st["orders_resolved"] > 0)
+    st["satisfaction_rate"] = st["satisfied"] / st["feedback"].where(st["feedback"] > 0)
+    cols = ["staff", "role", "unit", "town", "points", "orders_handled", "orders_resolved",
+            "on_time_rate", "satisfaction_rate", "proactive_finds"]  # fmt: skip
+    best = st.sort_values(["points", "staff"], ascending=[False, True], kind="stable").head(n)
+    return best[cols].reset_index(drop=True)
+
+
 def _ratio(num: float, den: float) -> float:
     return float(num / den) if den > 0 else float("nan")
 
 
-def breakdowns(result: RunResult) -> dict[str, pd.DataFrame]:
-    """KPI tables by group: channel, level, category, role, externality class, town."""
+def breakdowns(result: RunResult, ranking_role: str = "grid_worker") -> dict[str, pd.DataFrame]:
+    """KPI tables by group: channel, level, category, role, externality class, town, age group.
+
+    Also ``ten_best``: the yearly ranking of ``ranking_role`` by points.
+    """
     o = result.orders[result.orders["created"] >= result.warmup_hours].copy()
     o["resolution_h"] = o["resolved"] - o["created"]
     o["response_h"] = o["first_response"] - o["created"]
+    o["report_delay_h"] = (o["created"] - o["arose"]).where(~o["duplicate"])
+    o["is_resolved"] = o["resolved"].notna().astype(float)
+    o["was_escalated"] = (o["escalations"] > 0).astype(float)
     agg = {
         "orders": ("order", "size"),
-        "resolved_rate": ("resolved", lambda x: x.notna().mean()),
+        "report_delay_mean_h": ("report_delay_h", "mean"),
+        "resolved_rate": ("is_resolved", "mean"),
         "response_time_mean_h": ("response_h", "mean"),
         "resolution_time_mean_h": ("resolution_h", "mean"),
         "resolution_time_median_h": ("resolution_h", "median"),
         "on_time_rate": ("on_time", "mean"),
         "satisfaction_rate": ("satisfied", "mean"),
-        "escalation_rate": ("escalations", lambda x: (x > 0).mean()),
+        "escalation_rate": ("was_escalated", "mean"),
     }
     out = {}
     for group in ("channel", "category", "externality", "town_name"):
@@ -343,6 +399,10 @@ def breakdowns(result: RunResult) -> dict[str, pd.DataFrame]:
     i = result.issues
     inc = i.groupby("incident_type").size().rename("incidents").reset_index()
     out["incident_type"] = inc[inc["incident_type"] != ""]
+    level = o[o["resolved_level"] >= 0].groupby("resolved_level").agg(**agg).reset_index()
+    level["level"] = [LEVELS[k] for k in level["resolved_level"]]
+    out["level"] = level
+    out["ten_best"] = ten_best(st, ranking_role)
     return out
 
 
@@ -396,5 +456,5 @@ def assemble_result(engine: Engine, seed: dict) -> RunResult:
         backlog=backlog_series(orders, engine.horizon),
     )
     result.kpis = kpis(result, s.population, s.incentives.yuan_per_point)
-    result.breakdowns = breakdowns(result)
+    result.breakdowns = breakdowns(result, s.incentives.ranking_role)
     return result

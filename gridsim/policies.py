@@ -16,13 +16,9 @@ from typing import Protocol
 
 from gridsim.scenario import Scenario
 
-
-@dataclass(frozen=True)
-class Dispatch:
-    """Where a new order goes first, and whether that level is the wrong one (too high)."""
-
-    level: int
-    misrouted: bool = False
+#: Where a new order goes first, and whether that level is the wrong one (too high). A plain
+#: tuple: the engine asks for one per order, so it must cost next to nothing.
+Dispatch = tuple[int, bool]
 
 
 class EscalationPolicy(Protocol):
@@ -53,7 +49,7 @@ class StrictLadder:
 
     def first_level(self, origin_level: int, authority: int, urgent: bool, u: float) -> Dispatch:
         """Always the lowest level."""
-        return Dispatch(origin_level)
+        return origin_level, False
 
 
 @dataclass(frozen=True)
@@ -72,10 +68,10 @@ class DirectTriage:
         """The authority level, or a neighbouring level when misclassified."""
         m = self.misclassification_rate
         if u >= m:
-            return Dispatch(authority)
+            return authority, False
         level = authority - 1 if u < m / 2 else authority + 1
         level = min(max(level, origin_level), 3)
-        return Dispatch(level, misrouted=level > authority)
+        return level, level > authority
 
 
 @dataclass(frozen=True)
@@ -87,7 +83,7 @@ class SkipLevelUrgent:
 
     def first_level(self, origin_level: int, authority: int, urgent: bool, u: float) -> Dispatch:
         """Authority level when urgent, else the lowest level."""
-        return Dispatch(authority if urgent else origin_level)
+        return (authority if urgent else origin_level), False
 
 
 @dataclass(frozen=True)
@@ -99,7 +95,7 @@ class DeadlineLadder:
 
     def first_level(self, origin_level: int, authority: int, urgent: bool, u: float) -> Dispatch:
         """Always the lowest level."""
-        return Dispatch(origin_level)
+        return origin_level, False
 
 
 def make_policy(scenario: Scenario) -> EscalationPolicy:

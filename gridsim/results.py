@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,7 +103,12 @@ def write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def save_run(result: RunResult, out: str | Path, extra: dict | None = None) -> Path:
+def save_run(
+    result: RunResult,
+    out: str | Path,
+    extra: dict | None = None,
+    finalize: Callable[[Path], None] | None = None,
+) -> Path:
     """Write a run's tables (Parquet), KPIs (CSV and JSON) and metadata to ``out``.
 
     The directory is built under a temporary name and renamed at the end, so a run
@@ -112,6 +118,8 @@ def save_run(result: RunResult, out: str | Path, extra: dict | None = None) -> P
         result: the run.
         out: the run directory to create (replaced if it exists).
         extra: more files to add before publishing, as ``{relative name: bytes}``.
+        finalize: called with the temporary directory once the tables are written (to add
+            figures, say) before it is renamed into place.
 
     Returns:
         The run directory.
@@ -126,6 +134,7 @@ def save_run(result: RunResult, out: str | Path, extra: dict | None = None) -> P
         result.kpi_table().to_csv(tmp / "kpis.csv", index=False)
         write_json(tmp / "kpis.json", result.kpis)
         meta = {
+            "gridsim_version": _version(),
             "scenario_name": result.scenario_name,
             "seed": result.seed,
             "horizon_hours": result.horizon_hours,
@@ -137,11 +146,19 @@ def save_run(result: RunResult, out: str | Path, extra: dict | None = None) -> P
             target = tmp / name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(payload)
+        if finalize is not None:
+            finalize(tmp)
         publish_directory(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def _version() -> str:
+    from gridsim import __version__
+
+    return __version__
 
 
 def load_run(run_dir: str | Path) -> RunResult:

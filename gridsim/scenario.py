@@ -16,7 +16,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 LEVELS: tuple[str, ...] = ("microgrid", "grid", "town", "county")
 DESKS: tuple[str, ...] = ("grid_management", "hotline", "petition", "mediation")
@@ -56,7 +56,7 @@ def _check_profile(profile: list[float] | None, length: int, name: str) -> None:
 class Strict(BaseModel):
     """Base for every section: unknown fields are errors, values are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # --------------------------------------------------------------------------- sections
@@ -238,6 +238,18 @@ class Category(Strict):
     report_probability: Prob = 0.8
     visit_detectability: Prob = 0.5
     authority: dict[str, Prob]
+
+    @field_validator("authority")
+    @classmethod
+    def _authority_levels(cls, authority: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(authority) - set(LEVELS))
+        if unknown:
+            raise ValueError(f"levels among {', '.join(LEVELS)}, not {', '.join(unknown)}")
+        total = sum(authority.values())
+        if abs(total - 1) > 1e-6:
+            raise ValueError(f"shares summing to 1 (they sum to {total:g})")
+        return authority
+
     handling: Distribution
     time_limit_hours: Pos = 168
     department: Key
@@ -253,11 +265,6 @@ class Category(Strict):
 
     @model_validator(mode="after")
     def _authority_is_a_distribution(self) -> Category:
-        unknown = set(self.authority) - set(LEVELS)
-        if unknown:
-            raise ValueError(f"authority levels must be among {', '.join(LEVELS)}")
-        if abs(sum(self.authority.values()) - 1) > 1e-6:
-            raise ValueError("authority shares must sum to 1")
         _check_profile(self.daily_profile, 24, "daily_profile")
         _check_profile(self.weekly_profile, 7, "weekly_profile")
         return self
@@ -460,6 +467,8 @@ def _set_dotted(data: dict, path: str, value: Any, source: str) -> None:
     last = parts[-1]
     for node in targets:
         if isinstance(node, list):
+            if not isinstance(value, dict):
+                raise ScenarioError(source, path, "a table (a whole record), not a single value")
             for item in _step(node, last, path, source):
                 item.clear()
                 item.update(value)
@@ -521,6 +530,16 @@ def _describe_error(err: dict, data: Any) -> tuple[str, str]:
 
 def _check_references(s: Scenario, source: str) -> None:
     """Cross-field checks that a schema cannot express: every name used must be defined."""
+    keyed = (
+        ("categories", [c.key for c in s.categories]),
+        ("channels", [c.key for c in s.channels]),
+        ("departments", [d.key for d in s.departments]),
+        ("county.towns", [t.name for t in s.county.towns]),
+    )
+    for kind, keys in keyed:
+        dup = {k for k in keys if keys.count(k) > 1}
+        if dup:
+            raise ScenarioError(source, kind, f"unique keys, but {sorted(dup)} repeat")
     departments = {d.key for d in s.departments}
     for i, role in enumerate(s.roles.values()):
         if role.calendar not in s.calendars and role.calendar != "always":
@@ -531,22 +550,27 @@ def _check_references(s: Scenario, source: str) -> None:
                 f"one of the calendars defined ({', '.join(s.calendars)}, always), "
                 f"not {role.calendar!r}",
             )
-    staff_roles = [*s.staffing.grid, *s.staffing.microgrid]
-    staff_roles += [s.staffing.exclusive_grid_role, s.staffing.town_desk_role]
-    staff_roles += [s.staffing.county_desk_role, s.staffing.department_role]
-    for role in staff_roles:
+    staff_roles = [(f"staffing.grid.{r}", r) for r in s.staffing.grid]
+    staff_roles += [(f"staffing.microgrid.{r}", r) for r in s.staffing.microgrid]
+    for name in ("exclusive_grid_role", "town_desk_role", "county_desk_role", "department_role"):
+        staff_roles.append((f"staffing.{name}", getattr(s.staffing, name)))
+    for where, role in staff_roles:
         if role not in s.roles:
-            raise ScenarioError(source, "staffing", f"a role defined under [roles], not {role!r}")
+            raise ScenarioError(source, where, f"a role defined under [roles], not {role!r}")
     for i, cat in enumerate(s.categories):
         where = f"categories[{i}:{cat.key}]"
         if cat.department not in departments:
             raise ScenarioError(
-                source, f"{where}.department", f"one of {', '.join(sorted(departments))}"
+                source,
+                f"{where}.department",
+                f"one of {', '.join(sorted(departments))}, not {cat.department!r}",
             )
         for dep in cat.joint.departments:
             if dep not in departments:
                 raise ScenarioError(
-                    source, f"{where}.joint.departments", f"departments among {sorted(departments)}"
+                    source,
+                    f"{where}.joint.departments",
+                    f"departments among {', '.join(sorted(departments))}, not {dep!r}",
                 )
     for centre_field in ("town_desks_per_100k_residents", "county_desks"):
         desks = getattr(s.centre, centre_field)
@@ -568,14 +592,11 @@ def _check_references(s: Scenario, source: str) -> None:
             raise ScenarioError(
                 source, f"proactive.visits_per_household_per_month.{role}", "a defined role"
             )
-    for kind, items in (("categories", s.categories), ("channels", s.channels)):
-        keys = [item.key for item in items]
-        dup = {k for k in keys if keys.count(k) > 1}
-        if dup:
-            raise ScenarioError(source, kind, f"unique keys, but {sorted(dup)} repeat")
     total = sum(c.share for c in s.channels)
     if abs(total - 1) > 1e-6:
-        raise ScenarioError(source, "channels.share", f"shares summing to 1 (they sum to {total:g})")
+        raise ScenarioError(
+            source, "channels.share", f"shares summing to 1 (they sum to {total:g})"
+        )
     if not any(not c.needs_smartphone for c in s.channels):
         raise ScenarioError(source, "channels", "at least one channel usable without a smartphone")
     if s.meta.warmup_days >= s.meta.horizon_days:
@@ -604,7 +625,7 @@ def scenario_from_dict(data: dict, source: str = "<scenario>") -> Scenario:
         True
     """
     try:
-        scenario = Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data, strict=True)
     except ValidationError as exc:
         field, expected = _describe_error(exc.errors()[0], data)
         raise ScenarioError(source, field, expected) from None
@@ -643,6 +664,8 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(path, "", "a UTF-8 text file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(path, "", f"valid TOML ({exc})") from None
+    if not data:
+        raise ScenarioError(path, "", "the file has no settings (expected a TOML scenario)")
     return scenario_from_dict(data, str(path))
 
 
