@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -43,32 +42,10 @@ def fingerprint() -> str:
     return h.hexdigest()
 
 
-def ensure_cjk_font() -> None:
-    """Chinese figure labels need a CJK font; install Debian's when it is missing and we can."""
-    if shutil.which("fc-list"):
-        out = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True).stdout
-        if out.strip():
-            return
-    if Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc").exists():
-        return
-    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        run("apt-get", "update", "-qq", env=env)
-        run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "fonts-noto-cjk",
-            env=env)  # fmt: skip
-        return
-    print(
-        "note: no CJK font found; Chinese figures need one "
-        "(Debian/Ubuntu: sudo apt-get install fonts-noto-cjk)",
-        file=sys.stderr,
-    )
-
-
 def setup() -> None:
     """Create .venv and install gridsim with its test and notebook extras (once per change)."""
     if sys.version_info < (3, 11):  # noqa: UP036  (this script runs before any venv exists)
         sys.exit(f"gridsim needs Python 3.11 or newer; this is {sys.version.split()[0]}")
-    ensure_cjk_font()
     if not PYTHON.exists():
         run(sys.executable, "-m", "venv", VENV)
     if STAMP.exists() and STAMP.read_text() == fingerprint():
@@ -94,7 +71,7 @@ def main(argv: list[str]) -> int:
                    "--out", "results/baseline", *rest, env=env)  # fmt: skip
     if command == "test":
         run(BIN / "ruff", "check", "gridsim", "tests", "benchmarks", "dev.py", env=env)
-        return run(PYTHON, "-m", "pytest", "-q", *rest, check=False, env=env)
+        return run(PYTHON, "-m", "pytest", "-q", "--nbmake", *rest, check=False, env=env)
     if command == "gridsim":
         return run(BIN / "gridsim", *rest, check=False, env=env)
     return 0

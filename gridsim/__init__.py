@@ -13,6 +13,7 @@ Example:
 from importlib.metadata import PackageNotFoundError, version
 
 from gridsim.engine import simulate
+from gridsim.experiment import load_experiment, run_experiment
 from gridsim.results import RunResult, load_run, save_run
 from gridsim.scenario import Scenario, ScenarioError, load_scenario
 
@@ -26,8 +27,10 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "__version__",
+    "load_experiment",
     "load_run",
     "load_scenario",
+    "run_experiment",
     "save_run",
     "simulate",
 ]

@@ -48,6 +48,9 @@ def sample(dist: Distribution, rng: np.random.Generator, n: int) -> np.ndarray:
     if kind == "gamma":
         shape = 1.0 / dist.cv**2
         return rng.gamma(shape, dist.mean / shape, n)
+    if kind == "empirical":
+        knots = np.asarray(dist.quantiles, dtype=float)
+        return np.interp(rng.random(n), np.linspace(0.0, 1.0, len(knots)), knots)
     return dist.scale * rng.weibull(dist.shape, n)
 
 
@@ -71,7 +74,9 @@ class Issues:
     joint: np.ndarray
     authority: np.ndarray
     externality: np.ndarray
-    incident_time: np.ndarray
+    incident_budget: np.ndarray  # Exp(1) hazard budget; inf where the category has no hazard
+    incident_scale: np.ndarray  # Weibull scale (hours) of the incident hazard
+    incident_shape: np.ndarray  # Weibull shape
     work: np.ndarray  # (n, 4): work content in hours at each level, before level factors
     u_shirk: np.ndarray  # (n, 4)
     u_route: np.ndarray
@@ -153,7 +158,7 @@ def _issue_attributes(s, county, arose, category, origin, rngs) -> Issues:
     minority = rng.random(n) < np.array([c.negative_externality_share for c in cats])[category]
     externality = np.where(minority, 2, np.where(households >= MANY_HOUSEHOLDS, 1, 0))
     work = _draw_work(s, rngs["handling"], category, n)
-    incident_time = _draw_incidents(s, rngs["incidents"], arose, category, externality)
+    budget, scale, shape = _draw_incident_hazards(s, rngs["incidents"], category)
     rr = rngs["routing"]
     return Issues(
         arose=arose,
@@ -164,7 +169,9 @@ def _issue_attributes(s, county, arose, category, origin, rngs) -> Issues:
         joint=joint,
         authority=authority.astype(np.int64),
         externality=externality.astype(np.int64),
-        incident_time=incident_time,
+        incident_budget=budget,
+        incident_scale=scale,
+        incident_shape=shape,
         work=work,
         u_shirk=rr.random((n, 4)),
         u_route=rr.random(n),
@@ -183,28 +190,52 @@ def _draw_work(s: Scenario, rng: np.random.Generator, category: np.ndarray, n: i
     return np.repeat(work, 4, axis=1) if columns == 1 else work
 
 
-def _draw_incidents(s, rng, arose, category, externality) -> np.ndarray:
-    """Time an unresolved issue would become an incident (inf when it never would)."""
-    out = np.full(len(arose), np.inf)
-    mediated = externality == 2
+def _draw_incident_hazards(s: Scenario, rng: np.random.Generator, category: np.ndarray):
+    """Per issue: an Exp(1) hazard budget and the Weibull scale and shape of its hazard.
+
+    An unresolved issue becomes an incident when its cumulative hazard, (t / scale)^shape
+    hours after it arose, uses up the budget. Drawing the budget rather than the incident
+    time lets :func:`incident_times` apply a hazard that changes once the issue is known
+    (mediation) exactly, after the run.
+    """
+    n = len(category)
+    budget = np.full(n, np.inf)
+    scale = np.ones(n)
+    shape = np.ones(n)
+    draws = rng.exponential(1.0, n)
     for k, cat in enumerate(s.categories):
         inc = cat.incident
-        idx = np.flatnonzero(category == k)
-        if inc is None or len(idx) == 0 or inc.probability_within_scale == 0:
+        if inc is None or inc.probability_within_scale == 0:
             continue
+        idx = category == k
         # Weibull scale chosen so that P(incident before scale_days) = probability_within_scale.
-        scale = (
-            inc.scale_days
-            * 24
-            / (-np.log1p(-min(inc.probability_within_scale, 0.999999))) ** (1 / inc.shape)
-        )
-        scales = np.full(len(idx), scale)
-        if s.externality.minority_negative_policy == "mediate":
-            f = s.externality.mediate_hazard_factor
-            # A hazard multiplied by f stretches a Weibull's scale by f^(-1/shape).
-            scales[mediated[idx]] = np.inf if f == 0 else scale * f ** (-1 / inc.shape)
-        out[idx] = arose[idx] + scales * rng.weibull(inc.shape, len(idx))
-    return out
+        p = min(inc.probability_within_scale, 0.999999)
+        scale[idx] = inc.scale_days * 24 / (-np.log1p(-p)) ** (1 / inc.shape)
+        shape[idx] = inc.shape
+        budget[idx] = draws[idx]
+    return budget, scale, shape
+
+
+def incident_times(issues: Issues, known: np.ndarray, mediated: np.ndarray, factor: float):
+    """When each issue would become an incident if it stayed unresolved (inf: never).
+
+    Args:
+        issues: the issues, with their hazard budgets.
+        known: when each issue became known to the platform (NaN: never).
+        mediated: issues whose hazard is multiplied by ``factor`` from the moment they are
+            known (minority-interest appeals sent to mediation).
+        factor: the hazard multiplier under mediation (0 stops the clock).
+    """
+    lam, k, budget = issues.incident_scale, issues.incident_shape, issues.incident_budget
+    with np.errstate(invalid="ignore", over="ignore"):
+        unmediated = issues.arose + lam * budget ** (1 / k)
+        since = np.nan_to_num(known - issues.arose, nan=np.inf)
+        used = (since / lam) ** k  # hazard used up before mediation began
+        left = budget - used
+        later = np.inf if factor == 0 else lam * (used + left / max(factor, 1e-300)) ** (1 / k)
+        mediated_time = issues.arose + later
+    switch = mediated & np.isfinite(since) & (left > 0)
+    return np.where(switch, mediated_time, unmediated)
 
 
 def draw_arrivals(

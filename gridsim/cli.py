@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from gridsim.logs import LogError
 from gridsim.scenario import ScenarioError, load_scenario
 
 EXIT_USER_ERROR = 2
@@ -99,9 +100,17 @@ def _summary(result, out: Path) -> str:
     for key, label, fmt in SUMMARY_KPIS:
         value = k.get(key, float("nan"))
         shown = "n/a" if value != value else fmt.format(value)
-        lines.append(f"  {label:<44} {shown:>12}")
+        lines.append(f"  {_pad(label, 46)}{shown:>12}")
     lines += ["", f"written to {out}/ (event log, tables, KPIs, figures)"]
     return "\n".join(lines)
+
+
+def _pad(text: str, width: int) -> str:
+    """Left-justify to a display width (a Chinese character takes two columns)."""
+    import unicodedata
+
+    used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(width - used, 1)
 
 
 # ----------------------------------------------------------------------------- describe
@@ -205,12 +214,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ScenarioError, UserError) as exc:
+    except (ScenarioError, UserError, LogError) as exc:
         print(f"gridsim: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except FileNotFoundError as exc:
         print(f"gridsim: {exc.filename or exc}: no such file or directory", file=sys.stderr)
         return EXIT_USER_ERROR
+    except BrokenPipeError:  # the reader went away (`gridsim ... | head`): not an error
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("gridsim: interrupted; nothing half-written was left behind", file=sys.stderr)
         return 130

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
+from gridsim.calendar import calendar_hours_per_week
 from gridsim.scenario import DESKS, Scenario
 
 MICROGRID, GRID, TOWN, COUNTY = range(4)
@@ -147,12 +148,16 @@ class _Builder:
             self.staff.female[members[-1]] = True
 
 
-def build_county(scenario: Scenario, rng: np.random.Generator) -> County:
+def build_county(
+    scenario: Scenario, rng: np.random.Generator, residents_rng: np.random.Generator
+) -> County:
     """Build the county hierarchy and its staff.
 
     Args:
         scenario: a validated scenario.
-        rng: the ``county`` random stream (team composition, skills, smartphone shares).
+        rng: the ``county`` random stream (team composition and skills).
+        residents_rng: the ``residents`` stream (each unit's share of households without a
+            smartphone); separate, so that a change of head counts never moves it.
 
     Returns:
         The built :class:`County`.
@@ -161,7 +166,8 @@ def build_county(scenario: Scenario, rng: np.random.Generator) -> County:
         >>> import numpy as np
         >>> from gridsim import load_scenario
         >>> from gridsim.county import build_county
-        >>> c = build_county(load_scenario("scenarios/one_town.toml"), np.random.default_rng(1))
+        >>> rng = np.random.default_rng(1)
+        >>> c = build_county(load_scenario("scenarios/one_town.toml"), rng, rng)
         >>> c.counts()["town"]
         1
     """
@@ -234,7 +240,7 @@ def build_county(scenario: Scenario, rng: np.random.Generator) -> County:
             grid_of[uid] = uid
         elif data["kind"] == "microgrid":
             grid_of[uid] = next(iter(b.graph.predecessors(uid)))
-    no_phone = _smartphone_gap(s, rng, n)
+    no_phone = _smartphone_gap(s, residents_rng, n)
     _apply_visit_load(b, s, microgrids, grids)
     return County(
         graph=b.graph,
@@ -307,9 +313,7 @@ def effort_multiplier(s: Scenario) -> float:
 
 def _apply_visit_load(b: _Builder, s: Scenario, microgrids: list[int], grids: list[int]) -> None:
     """Deduct visiting time from availability and record realised visit rates per unit."""
-    from gridsim.calendar import calendar_hours_per_week  # local: avoid an import cycle
-
-    if not s.proactive.enabled or s.proactive.hours_per_visit <= 0:
+    if not s.proactive.enabled:
         return
     effort = effort_multiplier(s)
     for uid in microgrids + grids:

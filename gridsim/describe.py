@@ -20,7 +20,7 @@ from gridsim.scenario import LEVELS, Scenario
 def build(scenario: Scenario, seed: int | None = None) -> County:
     """Build the county exactly as :func:`gridsim.simulate` would for this seed."""
     rngs = make_streams(seed_sequence(seed, scenario.meta.seed))
-    return build_county(scenario, rngs["county"])
+    return build_county(scenario, rngs["county"], rngs["residents"])
 
 
 def summary_text(scenario: Scenario, county: County) -> str:

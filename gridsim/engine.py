@@ -39,6 +39,7 @@ STREAMS = (
     "routing",
     "feedback",
     "incidents",
+    "residents",
 )
 ARRIVE, MERGE, DISPATCH, START, ESCALATE, RESOLVE, FEEDBACK, REOPEN, INCIDENT, RETURN = range(10)
 RESOLVE_OUTCOME, ESCALATE_OUTCOME, RETURN_OUTCOME = range(3)
@@ -492,7 +493,8 @@ class Engine:
             u = self.rngs["feedback"].random()
         else:
             u = self.iss_feedback[issue]
-        satisfied = u * (1.0 + math.exp(-score)) < 1.0  # u < logistic(score)
+        # u < logistic(score), written so that no exp() can overflow.
+        satisfied = u < 1.0 / (1.0 + math.exp(-score)) if score > -700 else False
         order.satisfied = 1.0 if satisfied else 0.0
         self.satisfied_by[staff] += satisfied
         self.feedback_by[staff] += 1
@@ -566,7 +568,7 @@ def _simulate(scenario, seed, days, log_events, progress):
     root = seed_sequence(seed, scenario.meta.seed)
     horizon = float(days if days is not None else scenario.meta.horizon_days) * 24.0
     rngs = make_streams(root)
-    county = build_county(scenario, rngs["county"])
+    county = build_county(scenario, rngs["county"], rngs["residents"])
     issues = draw_issues(scenario, county, horizon, rngs)
     arrivals = draw_arrivals(scenario, county, issues, horizon, rngs)
     engine = Engine(scenario, county, issues, arrivals, rngs, horizon, log_events)

@@ -15,7 +15,7 @@ from operator import attrgetter
 import numpy as np
 import pandas as pd
 
-from gridsim.appeals import EXTERNALITY
+from gridsim.appeals import EXTERNALITY, incident_times
 from gridsim.engine import INCIDENT, Engine
 from gridsim.results import RunResult
 from gridsim.scenario import LEVELS
@@ -119,8 +119,12 @@ def issues_table(engine: Engine) -> pd.DataFrame:
     iss = engine.issues
     s = engine.s
     resolved = np.asarray(engine.issue_resolved, dtype=float)
+    known = np.asarray(engine.issue_known, dtype=float)
     until = np.where(np.isnan(resolved), engine.horizon, resolved)
-    incident = iss.incident_time < until
+    mediate = s.externality.minority_negative_policy == "mediate"
+    mediated = (iss.externality == 2) & mediate
+    at = incident_times(iss, known, mediated, s.externality.mediate_hazard_factor)
+    incident = at < until
     types = np.array([c.incident.type if c.incident else "" for c in s.categories], dtype=object)
     return pd.DataFrame(
         {
@@ -130,11 +134,11 @@ def issues_table(engine: Engine) -> pd.DataFrame:
             "microgrid": iss.origin,
             "arose": iss.arose,
             "households": iss.households,
-            "first_known": np.asarray(engine.issue_known, dtype=float),
+            "first_known": known,
             "first_report": np.where(np.isinf(iss.first_report), np.nan, iss.first_report),
             "resolved": resolved,
             "incident": incident,
-            "incident_time": np.where(incident, iss.incident_time, np.nan),
+            "incident_time": np.where(incident, at, np.nan),
             "incident_type": np.where(incident, types[iss.category], ""),
         }
     )

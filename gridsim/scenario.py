@@ -16,6 +16,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 LEVELS: tuple[str, ...] = ("microgrid", "grid", "town", "county")
@@ -172,16 +173,20 @@ class Distribution(Strict):
 
     ``exponential`` uses ``mean``; ``lognormal`` uses ``median`` and ``sigma``;
     ``gamma`` uses ``mean`` and ``cv``; ``weibull`` uses ``shape`` and ``scale``;
-    ``fixed`` uses ``mean``.
+    ``fixed`` uses ``mean``; ``empirical`` uses ``quantiles``: the values at evenly spaced
+    probabilities 0, 1/(k-1), ..., 1 (a quantile table, as ``gridsim calibrate`` writes for a
+    log that no parametric family fits), sampled by inverse transform with linear
+    interpolation between the knots.
     """
 
-    distribution: Literal["exponential", "lognormal", "gamma", "weibull", "fixed"]
+    distribution: Literal["exponential", "lognormal", "gamma", "weibull", "fixed", "empirical"]
     mean: Pos | None = None
     median: Pos | None = None
     sigma: Pos | None = None
     cv: Pos | None = None
     shape: Pos | None = None
     scale: Pos | None = None
+    quantiles: list[NonNeg] | None = None
 
     @model_validator(mode="after")
     def _parameters_present(self) -> Distribution:
@@ -191,10 +196,14 @@ class Distribution(Strict):
             "lognormal": ("median", "sigma"),
             "gamma": ("mean", "cv"),
             "weibull": ("shape", "scale"),
+            "empirical": ("quantiles",),
         }[self.distribution]
         missing = [name for name in needed if getattr(self, name) is None]
         if missing:
             raise ValueError(f"a {self.distribution} distribution needs {', '.join(needed)}")
+        q = self.quantiles
+        if q is not None and (len(q) < 2 or any(np.diff(q) < 0) or q[-1] <= 0):
+            raise ValueError("quantiles: at least two non-decreasing values, the last positive")
         return self
 
     def expected(self) -> float:
@@ -203,6 +212,9 @@ class Distribution(Strict):
             return float(self.mean)
         if self.distribution == "lognormal":
             return float(self.median) * math.exp(self.sigma**2 / 2)
+        if self.distribution == "empirical":
+            q = self.quantiles
+            return float(np.mean((np.asarray(q[1:]) + np.asarray(q[:-1])) / 2))
         return float(self.scale) * math.gamma(1 + 1 / self.shape)
 
 

@@ -1,0 +1,96 @@
+"""The command line: what `gridsim run` writes, and how it refuses a user's mistake."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from gridsim.cli import main
+from gridsim.results import RUN_TABLES, load_run
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, repo) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "run"
+    code = main(["run", str(repo / "scenarios/one_town.toml"), "--days", "12", "--seed", "3",
+                 "--out", str(out), "--quiet", "--lang", "en"])  # fmt: skip
+    assert code == 0
+    return out
+
+
+def test_run_writes_everything_a_run_directory_promises(run_dir):
+    for name in RUN_TABLES:
+        assert (run_dir / f"{name}.parquet").is_file()
+    for name in ("kpis.csv", "kpis.json", "run.json", "scenario.toml"):
+        assert (run_dir / name).is_file()
+    pngs = sorted(p.name for p in (run_dir / "figures").glob("*.png"))
+    for needed in ("backlog_en.png", "resolved_where_en.png", "response_ecdf_en.png"):
+        assert needed in pngs
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert meta["seed"]["entropy"] == "3" and meta["gridsim_version"]
+    assert not list(run_dir.parent.glob(".run.*")), "temporary directory left behind"
+
+
+def test_saved_run_round_trips(run_dir):
+    again = load_run(run_dir)
+    kpis = pd.read_csv(run_dir / "kpis.csv")
+    assert dict(zip(kpis["metric"], kpis["value"], strict=True)) == pytest.approx(
+        again.kpis, nan_ok=True
+    )
+    assert len(again.events) > 0 and again.horizon_hours == 12 * 24
+
+
+def test_the_scenario_as_run_loads_back(run_dir, repo):
+    import gridsim
+
+    ran = gridsim.load_scenario(run_dir / "scenario.toml")
+    assert ran == gridsim.load_scenario(repo / "scenarios/one_town.toml")
+
+
+def test_summary_is_printed(repo, tmp_path, capsys):
+    assert main(["run", str(repo / "scenarios/one_town.toml"), "--days", "3", "--quiet",
+                 "--lang", "en", "--out", str(tmp_path / "r")]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "appeals filed" in out and "satisfied residents" in out
+
+
+@pytest.mark.parametrize(
+    "bad", ["negative_rate.toml", "bad_toml_syntax.toml", "unknown_joint_department.toml"]
+)
+def test_bad_scenario_is_one_line_exit_2_nothing_written(repo, tmp_path, capsys, bad):
+    out = tmp_path / "never"
+    path = repo / "tests/bad_scenarios" / bad
+    assert main(["run", str(path), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert str(path) in err
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_missing_scenario_file(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "nope.toml"), "--quiet"]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_negative_days_is_refused_by_the_parser(repo, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["run", str(repo / "scenarios/one_town.toml"), "--days", "-3"])
+    assert exc.value.code == 2
+    assert "positive" in capsys.readouterr().err
+
+
+def test_describe_counts_and_draws(repo, tmp_path, capsys):
+    png = tmp_path / "tree.png"
+    assert main(["describe", str(repo / "scenarios/pingyi_baseline.toml"), "--draw", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "towns and streets    " in out and "micro-grids" in out and "grid_worker" in out
+    assert png.stat().st_size > 10_000
+
+
+def test_schema_is_json_with_the_sections(capsys):
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert {"meta", "county", "categories", "channels", "escalation"} <= set(schema["properties"])

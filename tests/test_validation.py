@@ -1,0 +1,56 @@
+"""gridsim against queueing theory: the same checks `gridsim validate` prints."""
+
+from __future__ import annotations
+
+import pytest
+
+from gridsim import theory
+from gridsim.validation import (
+    check_erlang_c,
+    check_jackson,
+    erlang_c_across_loads,
+    level_waits,
+    queue_scenario,
+)
+
+
+def test_mmc_reduction_agrees_with_erlang_c():
+    rows = check_erlang_c(replications=8, days=80)
+    by_quantity = {r.quantity: r for r in rows}
+    wait = by_quantity["mean wait (h)"]
+    assert wait.ci_low <= wait.theory <= wait.ci_high
+    # The interval is informative: narrow enough that a wrong model would fall outside it.
+    assert wait.ci_high - wait.ci_low < 0.5 * wait.theory
+    p = by_quantity["P(wait)"]
+    assert p.ci_low <= p.theory <= p.ci_high
+    assert all(r.passed for r in rows), rows
+
+
+def test_three_level_escalation_agrees_with_jackson():
+    rows = check_jackson(replications=10, days=120)
+    assert all(r.passed for r in rows), rows
+
+
+def test_erlang_c_across_loads_and_server_counts():
+    rows = erlang_c_across_loads(replications=6, days=100)
+    assert len(rows) == 8
+    assert all(r.passed for r in rows), [r for r in rows if not r.passed]
+
+
+def test_a_wrong_model_would_fail():
+    """The check has power: a 20 % slower service lies outside the interval."""
+    rows = check_erlang_c(replications=8, days=80)
+    wait = rows[0]
+    wrong = theory.erlang_c(2.4, 1.0 / 1.08, 3).mean_wait
+    assert not (wait.ci_low <= wrong <= wait.ci_high)
+
+
+def test_queue_scenario_routes_as_specified():
+    s = queue_scenario(1.0, [1.0, 1.0], [1, 1], [0.25], days=40, warmup_days=0)
+    assert s.categories[0].authority == pytest.approx({"microgrid": 0.75, "grid": 0.25})
+    import gridsim
+
+    r = gridsim.simulate(s, seed=1)
+    waits = level_waits(r, r.horizon_hours)
+    share = len(waits[1]) / len(waits[0])
+    assert share == pytest.approx(0.25, abs=0.04)
