@@ -13,6 +13,7 @@ who has which skill, each micro-grid's share of residents without a smartphone) 
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -116,9 +117,20 @@ class _Builder:
 
     def __init__(self, scenario: Scenario, rng: np.random.Generator):
         self.s = scenario
-        self.rng = rng
+        # Each unit draws its team from its own generator, keyed by the unit's name, so that
+        # hiring more officers elsewhere (a county department, another town's desk) never
+        # reshuffles who is on a micro-grid team: common random numbers across staffing.
+        self.base = int(rng.integers(2**63))
+        self.unit_rngs: dict[int, np.random.Generator] = {}
         self.graph = nx.DiGraph()
         self.staff = StaffTable()
+
+    def rng(self, uid: int) -> np.random.Generator:
+        """The generator of one unit's team composition."""
+        if uid not in self.unit_rngs:
+            key = zlib.crc32(self.graph.nodes[uid]["name"].encode("utf-8"))
+            self.unit_rngs[uid] = np.random.default_rng([self.base, key])
+        return self.unit_rngs[uid]
 
     def unit(self, kind: str, level: int, name: str, parent: int | None, **attrs) -> int:
         uid = self.graph.number_of_nodes()
@@ -132,9 +144,10 @@ class _Builder:
 
     def hire(self, uid: int, role_name: str, count: int) -> None:
         role = self.s.roles[role_name]
+        rng = self.rng(uid)
         for _ in range(count):
-            female = bool(self.rng.random() < role.female_share)
-            skills = frozenset(k for k, p in role.skills.items() if self.rng.random() < p)
+            female = bool(rng.random() < role.female_share)
+            skills = frozenset(k for k, p in role.skills.items() if rng.random() < p)
             sid = self.staff.add(role_name, uid, female, skills, role.calendar)
             self.staff.speed[sid] = role.availability
             self.graph.nodes[uid]["staff"].append(sid)
@@ -144,7 +157,7 @@ class _Builder:
         members = self.graph.nodes[uid]["staff"]
         if not members or any(self.staff.female[m] for m in members):
             return
-        if self.rng.random() < self.s.staffing.woman_rule_compliance:
+        if self.rng(uid).random() < self.s.staffing.woman_rule_compliance:
             self.staff.female[members[-1]] = True
 
 
@@ -240,7 +253,7 @@ def build_county(
             grid_of[uid] = uid
         elif data["kind"] == "microgrid":
             grid_of[uid] = next(iter(b.graph.predecessors(uid)))
-    no_phone = _smartphone_gap(s, residents_rng, n)
+    no_phone = _smartphone_gap(s, residents_rng, n, np.asarray(microgrids + exclusive))
     _apply_visit_load(b, s, microgrids, grids)
     return County(
         graph=b.graph,
@@ -295,12 +308,19 @@ def _sink_department_staff(b: _Builder, s: Scenario, grids: list[int]) -> None:
             b.graph.nodes[gid].setdefault("sunk", []).append(dep.key)
 
 
-def _smartphone_gap(s: Scenario, rng: np.random.Generator, n_units: int) -> np.ndarray:
+def _smartphone_gap(
+    s: Scenario, rng: np.random.Generator, n_units: int, origins: np.ndarray
+) -> np.ndarray:
+    """Per unit id, the share of households without a smartphone (drawn for origin units).
+
+    Drawn in the order of the origin units, not of unit ids, so that merging a centre (which
+    renumbers units) leaves every micro-grid with the same share.
+    """
     mean = s.residents.no_smartphone_share
     share = np.full(n_units, mean)
     if 0 < mean < 1:
         conc = s.residents.no_smartphone_concentration
-        share = rng.beta(mean * conc, (1 - mean) * conc, size=n_units)
+        share[origins] = rng.beta(mean * conc, (1 - mean) * conc, size=len(origins))
     return share
 
 

@@ -37,7 +37,10 @@ __all__ = [
     "FontNotFoundError",
     "Names",
     "check_lang",
+    "event_label",
+    "factor_label",
     "find_cjk_font",
+    "kind_label",
     "kpi_label",
     "label",
     "level_label",
@@ -126,7 +129,10 @@ LABELS: dict[str, dict[str, str]] = {
     "band_5_95": {"en": "5–95 % across replications", "zh": "各次重复的5%–95%分位"},
     # response ECDF
     "ecdf_title": {"en": "Time to first response, by entry channel", "zh": "各渠道首次响应时间"},
-    "ecdf_x": {"en": "Time from order to first response (log scale)", "zh": "从立单到首次响应的时间（对数刻度）"},
+    "ecdf_x": {
+        "en": "Time from order to first response (log scale)",
+        "zh": "从立单到首次响应的时间（对数刻度）",
+    },
     "ecdf_y": {"en": "Share of orders responded to", "zh": "已响应工单占比"},
     "ecdf_legend": {"en": "{name} (n = {n})", "zh": "{name}（{n}件）"},
     "unit_min": {"en": "{v} min", "zh": "{v}分钟"},
@@ -157,10 +163,11 @@ LABELS: dict[str, dict[str, str]] = {
     "util_y": {"en": "Town", "zh": "镇街"},
     "util_cbar": {"en": "Utilisation", "zh": "利用率"},
     # ranking
-    "rank_title": {"en": "Top {n} {role} by points", "zh": "{role}积分排名前{n}名"},
+    "rank_title": {"en": "Top {n} by points: {role}", "zh": "{role}积分排名前{n}名"},
     "rank_x": {"en": "Points", "zh": "积分"},
-    "rank_note": {"en": "{orders} orders · {rate} on time", "zh": "办理{orders}件 · 按时率{rate}"},
-    "rank_staff": {"en": "{town} · #{id}", "zh": "{town} · {id}号"},
+    "rank_note": {"en": "{orders} orders, {rate} on time", "zh": "办理{orders}件 · 按时率{rate}"},
+    "rank_staff": {"en": "{town} #{id}", "zh": "{town} · {id}号"},
+    "list_sep": {"en": " / ", "zh": " · "},
     # KPI comparison and sweeps
     "kpi_title": {
         "en": "KPIs by variant (mean and 95 % confidence interval)",
@@ -197,7 +204,10 @@ KPI_LABELS: dict[str, dict[str, str]] = {
         "en": "Median resolution time (h)",
         "zh": "办结时长中位数（小时）",
     },
-    "resolution_time_p90_h": {"en": "90th pct. resolution time (h)", "zh": "办结时长90分位（小时）"},
+    "resolution_time_p90_h": {
+        "en": "90th pct. resolution time (h)",
+        "zh": "办结时长90分位（小时）",
+    },
     "on_time_rate": {"en": "On-time rate", "zh": "按时办结率"},
     "resolved_share_microgrid": {"en": "Resolved at micro-grid", "zh": "微网格办结占比"},
     "resolved_share_grid": {"en": "Resolved at grid", "zh": "网格办结占比"},
@@ -223,6 +233,34 @@ KPI_LABELS: dict[str, dict[str, str]] = {
     "cost_per_resolved_yuan": {"en": "Cost per resolved order (yuan)", "zh": "每件办结成本（元）"},
     "points_total": {"en": "Points awarded", "zh": "积分总数"},
     "orders_per_1000_households": {"en": "Work orders per 1,000 households", "zh": "每千户工单数"},
+}
+
+#: Lifecycle events of the event log (see ``gridsim.results.EVENT_CODES``).
+EVENT_LABELS: dict[str, dict[str, str]] = {
+    "arrive": {"en": "appeal filed", "zh": "诉求受理"},
+    "merge": {"en": "merged into the order", "zh": "并入已有工单"},
+    "dispatch": {"en": "dispatched", "zh": "派单"},
+    "start": {"en": "work started", "zh": "开始办理"},
+    "escalate": {"en": "escalated", "zh": "上报上级"},
+    "resolve": {"en": "resolved", "zh": "办结"},
+    "feedback": {"en": "resident's feedback", "zh": "群众评价"},
+    "reopen": {"en": "reopened", "zh": "不满意重办"},
+    "incident": {"en": "serious incident", "zh": "引发重大事件"},
+    "return": {"en": "returned (misrouted)", "zh": "退回（派错）"},
+}
+
+#: Kinds of handling unit (column ``kind`` of the ``units`` table).
+KIND_LABELS: dict[str, dict[str, str]] = {
+    "county": {"en": "county", "zh": "县"},
+    "department": {"en": "county department", "zh": "县直部门"},
+    "county_desk": {"en": "county centre desk", "zh": "县综治中心窗口"},
+    "county_centre": {"en": "county one-stop centre", "zh": "县综治中心（合署）"},
+    "town": {"en": "town or street", "zh": "镇街"},
+    "town_desk": {"en": "town centre desk", "zh": "镇街综治中心窗口"},
+    "town_centre": {"en": "town one-stop centre", "zh": "镇街综治中心（合署）"},
+    "grid": {"en": "basic grid", "zh": "基础网格"},
+    "exclusive_grid": {"en": "exclusive grid", "zh": "专属网格"},
+    "microgrid": {"en": "micro-grid", "zh": "微网格"},
 }
 
 #: Level names of ``utilisation_<level>`` KPIs.
@@ -309,7 +347,7 @@ def check_lang(lang: str) -> str:
 
 
 def label(key: str, lang: str, **fields: Any) -> str:
-    """The figure string ``key`` in ``lang``, with ``fields`` filled into its template.
+    """Return the figure string ``key`` in ``lang``, with ``fields`` filled in.
 
     Args:
         key: a key of :data:`LABELS` or of the KPI table.
@@ -362,6 +400,34 @@ def kpi_label(metric: str, lang: str) -> str:
         name = level_label(levels[what], lang) if what in levels else Names().role(what, lang)
         return f"{name}利用率" if lang == "zh" else f"Utilisation: {name}"
     return metric
+
+
+def event_label(code: int | str, lang: str) -> str:
+    """Name of a lifecycle event, by code (column ``event`` of the log) or by name.
+
+    Example:
+        >>> event_label(4, "zh"), event_label("resolve", "en")
+        ('上报上级', 'resolved')
+    """
+    check_lang(lang)
+    if not isinstance(code, str):
+        from gridsim.results import EVENT_CODES
+
+        code = EVENT_CODES[int(code)]
+    entry = EVENT_LABELS.get(code)
+    return entry[lang] if entry else code
+
+
+def kind_label(kind: str, lang: str) -> str:
+    """Name of a kind of handling unit (``grid``, ``microgrid``, ``town_desk`` ...).
+
+    Example:
+        >>> kind_label("exclusive_grid", "zh")
+        '专属网格'
+    """
+    check_lang(lang)
+    entry = KIND_LABELS.get(kind)
+    return entry[lang] if entry else kind
 
 
 def factor_label(factor: str, lang: str) -> str:
@@ -457,23 +523,23 @@ class Names:
         return _humanise(key) if lang == "en" else key
 
     def category(self, key: str, lang: str) -> str:
-        """A category's name (``label_zh``/``label_en``), else its key."""
+        """Return a category's name (``label_zh``/``label_en``), else its key."""
         return self._pick(key, lang, self.categories)
 
     def channel(self, key: str, lang: str) -> str:
-        """A channel's name; ``visit`` and ``reopen`` have built-in names."""
+        """Return a channel's name; ``visit`` and ``reopen`` have built-in names."""
         return self._pick(key, lang, self.channels, _DEFAULT_CHANNELS)
 
     def role(self, key: str, lang: str) -> str:
-        """A staff role's name (``label_zh``; built-in English names for the usual roles)."""
+        """Return a role's name (``label_zh``; built-in English names for the usual roles)."""
         return self._pick(key, lang, self.roles, _DEFAULT_ROLES)
 
     def department(self, key: str, lang: str) -> str:
-        """A county department's name."""
+        """Return a county department's name."""
         return self._pick(key, lang, self.departments)
 
     def town(self, index: int, lang: str, default: str = "") -> str:
-        """A town's name by index (``name_zh`` in Chinese); -1 is the county level."""
+        """Return a town's name by index (``name_zh`` in Chinese); -1 is the county level."""
         check_lang(lang)
         if int(index) < 0:
             return label("county_row", lang)
@@ -491,7 +557,7 @@ class FontNotFoundError(RuntimeError):
 
 
 def _package_font() -> Path | None:
-    """The font file shipped by the ``noto-cjk-sans-otc`` (or ``mplfonts``) PyPI package."""
+    """Find the font file shipped by the ``noto-cjk-sans-otc`` (or ``mplfonts``) package."""
     from importlib import resources
     from importlib.util import find_spec
 
@@ -511,7 +577,7 @@ def _package_font() -> Path | None:
 
 
 def _fc_list_font() -> Path | None:
-    """A Chinese-capable font that fontconfig knows about (if ``fc-list`` exists)."""
+    """Find a Chinese-capable font that fontconfig knows about (if ``fc-list`` exists)."""
     if shutil.which("fc-list") is None:
         return None
     try:

@@ -401,6 +401,13 @@ class Incentives(Strict):
     ranking_role: Key = "grid_worker"
 
 
+class Targets(Strict):
+    """Performance targets that figures and reports draw against (not used by the model)."""
+
+    share_resolved_in_grid: Prob | None = None
+    share_resolved_in_town: Prob | None = None
+
+
 class Scenario(Strict):
     """A validated, immutable scenario. Build one with :func:`load_scenario`.
 
@@ -433,6 +440,7 @@ class Scenario(Strict):
     satisfaction: Satisfaction = Satisfaction()
     externality: Externality = Externality()
     incentives: Incentives = Incentives()
+    targets: Targets = Targets()
 
     @property
     def population(self) -> int:
