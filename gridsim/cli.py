@@ -155,7 +155,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     else:
         table = run_checks(quick=args.quick)
         title = "gridsim against queueing theory (95 % confidence intervals)"
-    with pd.option_context("display.width", 160, "display.max_columns", 20):
+    with pd.option_context("display.width", 250, "display.max_columns", 20):
         print(title)
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     passed = bool(table["passed"].all())

@@ -134,7 +134,7 @@ class RequestLog:
         return {str(k): int(v) for k, v in self.bad_rows["reason"].value_counts().items()}
 
     def summary(self) -> str:
-        """A few lines describing the log: rows, span, open requests and bad rows.
+        """Describe the log in a few lines: rows, span, open requests and bad rows.
 
         Example:
             >>> from gridsim.logs import read_log, sample_path
@@ -162,7 +162,7 @@ class RequestLog:
 
 
 def sample_path() -> Path:
-    """The NYC 311 sample shipped with gridsim (2,000 requests of 2011; see its README).
+    """Return the path of the NYC 311 sample shipped with gridsim (2,000 requests, 2011).
 
     Example:
         >>> from gridsim.logs import sample_path

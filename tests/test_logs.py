@@ -1,0 +1,272 @@
+"""Tests for gridsim.logs: reading request logs, bad rows and one-line errors."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from gridsim.logs import (
+    CATEGORY_MISSING,
+    CLOSED_AT_CREATED,
+    CLOSED_BEFORE_CREATED,
+    CLOSED_UNPARSEABLE,
+    CREATED_MISSING,
+    CREATED_UNPARSEABLE,
+    LogError,
+    read_log,
+    sample_path,
+)
+
+DATA = Path(__file__).parent / "data"
+SAMPLE = DATA / "nyc311_2011_sample.csv"
+GENERIC_ISO = {
+    "created": "opened_at",
+    "closed": "resolved_at",
+    "category": "topic",
+    "channel": "via",
+}
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return read_log(SAMPLE)
+
+
+def one_line_error(path, *args, **kwargs) -> str:
+    with pytest.raises(LogError) as info:
+        read_log(path, *args, **kwargs)
+    message = str(info.value)
+    assert "\n" not in message
+    assert str(path) in message
+    return message
+
+
+# ----------------------------------------------------------------- the shipped sample
+
+
+def test_sample_row_counts(sample):
+    assert sample.n_rows == 2000
+    assert sample.n_clean == 1999
+    assert sample.n_bad == 1
+    assert sample.n_open == 42
+    assert sample.n_closed == 1957
+    assert sample.n_clean + sample.n_bad == sample.n_rows
+
+
+def test_sample_bad_row_is_reported_with_reason(sample):
+    assert sample.bad_counts() == {CLOSED_BEFORE_CREATED: 1}
+    bad = sample.bad_rows.iloc[0]
+    # Data row 1603 (file line 1604): a "Smoking" request closed on 01/01/1900.
+    assert bad["row"] == 1603
+    assert bad["value"] == "01/01/1900 12:00:00 AM"
+    assert 1603 not in set(sample.data["row"])
+    raw = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False)
+    assert raw.iloc[1602]["Complaint Type"] == "Smoking"
+
+
+def test_sample_dates_parse_with_am_pm(sample):
+    first = sample.data.iloc[0]
+    assert first["created"] == pd.Timestamp("2011-03-01 14:27:57")  # 02:27:57 PM
+    assert first["closed"] == pd.Timestamp("2011-03-14 15:59:20")  # 03:59:20 PM
+    assert first["hours_to_close"] == pytest.approx(13 * 24 + 1 + 31 / 60 + 23 / 3600)
+    second = sample.data.iloc[1]
+    assert second["created"] == pd.Timestamp("2011-03-01 10:41:13")  # 10:41:13 AM
+    assert pd.api.types.is_datetime64_any_dtype(sample.data["created"])
+    assert pd.api.types.is_datetime64_any_dtype(sample.data["closed"])
+    assert sample.start == pd.Timestamp("2011-02-06 14:02:42")
+    assert sample.end == pd.Timestamp("2011-11-03 16:25:00")
+    assert sample.span_hours == pytest.approx((sample.end - sample.start).total_seconds() / 3600)
+
+
+def test_sample_open_requests_have_no_closed_date(sample):
+    open_ = sample.data[sample.data["closed"].isna()]
+    assert len(open_) == 42
+    assert open_["hours_to_close"].isna().all()
+    closed = sample.data[sample.data["closed"].notna()]
+    assert (closed["hours_to_close"] > 0).all()
+
+
+def test_sample_columns_mapped(sample):
+    data = sample.data
+    assert {"created", "closed", "category", "channel", "unit"} <= set(data.columns)
+    assert (data["category"] == "Street Condition").sum() == 274
+    assert set(data["channel"]) == {"PHONE", "OTHER", "ONLINE", "UNKNOWN"}
+    assert (data["unit"] == "NYPD").sum() == 619
+    assert sample.columns["category"] == "Complaint Type"
+
+
+def test_summary_states_counts_and_reasons(sample):
+    text = sample.summary()
+    assert "2000 rows, 1999 usable, 1 bad" in text
+    assert "1 closed before created (row 1603)" in text
+    assert "42" in text
+
+
+def test_packaged_sample_is_the_test_copy_with_notices():
+    def digest(path):
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    assert digest(sample_path()) == digest(SAMPLE)
+    for folder in (sample_path().parent, DATA):
+        notice = (folder / "README.md").read_text("utf-8")
+        assert "NYC Open Data" in notice
+        assert "311 Service Requests" in notice
+        assert "tuplex" in notice
+        assert "Apache License 2.0" in notice
+        assert "convenience extract" in notice
+
+
+def test_nyc_mapping_can_be_overridden():
+    log = read_log(SAMPLE, columns={"unit": "Agency Name"})
+    assert "New York City Police Department" in set(log.data["unit"])
+    assert log.columns["created"] == "Created Date"
+
+
+# ----------------------------------------------------------------- generic schema
+
+
+def test_generic_schema_with_column_mapping():
+    log = read_log(DATA / "generic_iso.csv", "generic", GENERIC_ISO)
+    assert log.n_rows == 5
+    assert log.n_clean == 4
+    assert log.bad_counts() == {CLOSED_BEFORE_CREATED: 1}
+    assert log.bad_rows["row"].tolist() == [5]
+    # Both "2024-01-01T08:00:00" and "2024-01-01 09:30" are ISO 8601.
+    assert log.data["created"].tolist()[:2] == [
+        pd.Timestamp("2024-01-01 08:00"),
+        pd.Timestamp("2024-01-01 09:30"),
+    ]
+    assert log.data["hours_to_close"].tolist()[:2] == [2.0, 24.0]
+    assert set(log.data["unit"]) == {"unknown"}  # no unit column mapped
+    assert log.data["channel"].tolist() == ["App", "Hotline", "Hotline", "Walk-in"]
+    assert log.n_open == 1
+
+
+def test_generic_schema_with_date_format():
+    columns = {
+        "created": "eingang",
+        "closed": "erledigt",
+        "category": "art",
+        "channel": "kanal",
+        "unit": "amt",
+    }
+    log = read_log(DATA / "generic_dayfirst.csv", "generic", columns, date_format="%d.%m.%Y %H:%M")
+    assert log.n_clean == 3
+    assert log.data["created"].iloc[0] == pd.Timestamp("2024-01-13 08:00")
+    assert log.data["hours_to_close"].iloc[1] == 48.0
+    assert log.data["unit"].tolist() == ["Ordnungsamt", "Tiefbauamt", "Ordnungsamt"]
+
+
+def test_generic_schema_needs_a_mapping():
+    message = one_line_error(DATA / "generic_iso.csv", "generic")
+    assert "created" in message and "closed" in message and "category" in message
+    message = one_line_error(DATA / "generic_iso.csv", "generic", {"created": "opened_at"})
+    assert "missing: closed, category" in message
+
+
+def test_unknown_schema_and_field():
+    assert "'nyc311' or 'generic'" in one_line_error(SAMPLE, "chicago311")
+    assert "priority" in one_line_error(SAMPLE, columns={"priority": "Status"})
+
+
+def test_generic_mapping_to_an_absent_column():
+    columns = {**GENERIC_ISO, "unit": "department"}
+    message = one_line_error(DATA / "generic_iso.csv", "generic", columns)
+    assert "'department'" in message
+    assert "'opened_at'" in message  # the columns present are listed
+
+
+# ----------------------------------------------------------------- bad rows
+
+
+def test_bad_rows_are_counted_with_reasons():
+    log = read_log(DATA / "bad_rows.csv")
+    assert log.n_rows == 10
+    assert log.n_clean == 4
+    assert log.data["row"].tolist() == [1, 2, 9, 10]
+    reasons = dict(zip(log.bad_rows["row"], log.bad_rows["reason"], strict=True))
+    assert reasons == {
+        3: CREATED_UNPARSEABLE,
+        4: CREATED_MISSING,
+        5: CLOSED_UNPARSEABLE,
+        6: CLOSED_BEFORE_CREATED,
+        7: CLOSED_AT_CREATED,
+        8: CATEGORY_MISSING,
+    }
+    values = dict(zip(log.bad_rows["row"], log.bad_rows["value"], strict=True))
+    assert values[3] == "not a date"
+    assert values[5] == "31/31/2011 09:00:00 AM"
+    text = log.summary()
+    assert "10 rows, 4 usable, 6 bad" in text
+    for reason in reasons.values():
+        assert f"1 {reason}" in text
+
+
+def test_blank_channel_becomes_unknown_and_short_durations_survive():
+    log = read_log(DATA / "bad_rows.csv")
+    row9 = log.data[log.data["row"] == 9].iloc[0]
+    assert row9["channel"] == "unknown"
+    row10 = log.data[log.data["row"] == 10].iloc[0]
+    assert row10["hours_to_close"] == pytest.approx(2 / 3600)  # across midnight, 2 s
+
+
+# ----------------------------------------------------------------- file-level errors
+
+
+def test_missing_file():
+    message = one_line_error(DATA / "no_such_log.csv")
+    assert "no such file" in message
+
+
+def test_empty_file():
+    assert "empty" in one_line_error(DATA / "empty.csv")
+
+
+def test_header_only_file():
+    assert "only a header" in one_line_error(DATA / "header_only.csv")
+
+
+def test_missing_columns_listed_with_those_present():
+    message = one_line_error(DATA / "missing_columns.csv")
+    assert "'Closed Date', 'Complaint Type'" in message
+    assert "'Unique Key', 'Created Date', 'Agency', 'Open Data Channel Type'" in message
+    assert "nyc311" in message
+
+
+def test_no_date_parses():
+    message = one_line_error(DATA / "no_dates.csv")
+    assert "column 'Created Date'" in message
+    assert "%m/%d/%Y %I:%M:%S %p" in message
+    assert "'yesterday'" in message
+
+
+def test_wrong_date_format_for_closed_column(tmp_path):
+    path = tmp_path / "closed_iso.csv"
+    path.write_text(
+        "Created Date,Closed Date,Complaint Type,Open Data Channel Type,Agency\n"
+        "03/01/2011 02:27:57 PM,2011-03-02T10:00:00,Noise,PHONE,NYPD\n",
+        "utf-8",
+    )
+    assert "column 'Closed Date'" in one_line_error(path)
+
+
+def test_not_utf8(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("Created Date,Closed Date,Complaint Type\n01,02,Lärm\n".encode("latin-1"))
+    assert "UTF-8" in one_line_error(path)
+
+
+def test_ragged_csv(tmp_path):
+    path = tmp_path / "ragged.csv"
+    path.write_text("a,b,c\n1,2,3\n1,2,3,4,5\n", "utf-8")
+    assert "readable CSV" in one_line_error(
+        path, "generic", {"created": "a", "closed": "b", "category": "c"}
+    )
+
+
+def test_log_error_is_a_value_error():
+    with pytest.raises(ValueError):
+        read_log(DATA / "empty.csv")
