@@ -6,8 +6,9 @@ confidence interval of the replication means:
 
 * **Erlang C** — one micro-grid with ``c`` always-on handlers, Poisson appeals and
   exponential handling is an M/M/c queue: mean wait and probability of waiting.
-* **Jackson** — micro-grid → grid → town with escalation probabilities and exponential
-  handling redrawn at each level is an open Jackson network: mean wait at each level.
+* **Jackson** — micro-grid → grid → town (→ county) with escalation probabilities and
+  exponential handling redrawn at each level is an open Jackson network: mean wait at each
+  level, for a three-level ladder and for a four-level hierarchy with several units a level.
 * **Little's law** — time-average backlog equals order rate × mean time in system.
 * **Poisson arrivals** — inter-arrival times pass a Kolmogorov–Smirnov test for the
   exponential distribution.
@@ -25,6 +26,7 @@ from scipy import stats as sps
 
 from gridsim import theory
 from gridsim.engine import simulate
+from gridsim.metrics import littles_law_gap
 from gridsim.scenario import Scenario, scenario_from_dict
 from gridsim.stats import mean_ci
 
@@ -52,16 +54,23 @@ def queue_scenario(
     escalation: list[float] | None = None,
     days: float = 100.0,
     warmup_days: float = 10.0,
+    microgrids_per_grid: int = 1,
+    grids: int = 1,
 ) -> Scenario:
-    """A county reduced to a ladder of 1–3 single-unit levels (micro-grid, grid, town).
+    """A county reduced to a ladder of 1–4 levels (micro-grid, grid, town, county).
+
+    One town of ``grids`` grids of ``microgrids_per_grid`` micro-grids each, appeals spread
+    evenly over the micro-grids, one county department.
 
     Args:
-        arrival_rate: appeals per hour (Poisson).
+        arrival_rate: appeals per hour (Poisson), county-wide.
         service_rates: exponential handling rate per level (per hour), one per level used.
-        servers: handlers per level (always on, fully available).
+        servers: handlers per unit at each level (always on, fully available).
         escalation: probability of escalating after each level but the last.
         days: horizon in days.
         warmup_days: observations before this are dropped.
+        microgrids_per_grid: micro-grids under each grid.
+        grids: grids in the town.
 
     Example:
         >>> s = queue_scenario(2.4, [1.0], [3])
@@ -73,13 +82,14 @@ def queue_scenario(
     if len(servers) != levels or len(escalation) != levels - 1:
         raise ValueError("need one service rate and server count per level, one fewer escalation")
     reach = np.cumprod([1.0, *escalation])
-    authority = {name: 0.0 for name in ("microgrid", "grid", "town")[:levels]}
+    names = ("microgrid", "grid", "town", "county")[:levels]
+    authority = dict.fromkeys(names, 0.0)
     for k, name in enumerate(authority):
         leave = 1 - escalation[k] if k < levels - 1 else 1.0
         authority[name] = float(reach[k] * leave)
     base = 1.0 / service_rates[0]
     factors = {"microgrid": 1.0, "grid": 1.0, "town": 1.0, "county": 1.0}
-    for k, name in enumerate(("microgrid", "grid", "town")[:levels]):
+    for k, name in enumerate(names):
         factors[name] = service_rates[0] / service_rates[k]
     rate = arrival_rate * HOURS_PER_YEAR * 1000 / POPULATION
     town_desk = 100_000 * (servers[2] if levels > 2 else 1) / POPULATION
@@ -91,9 +101,9 @@ def queue_scenario(
             "towns": [{"name": "T", "population": POPULATION}],
         },
         "grids": {
-            "households_per_grid": POPULATION,
-            "rural_households_per_microgrid": POPULATION,
-            "urban_households_per_microgrid": POPULATION,
+            "households_per_grid": POPULATION / grids,
+            "rural_households_per_microgrid": POPULATION / grids / microgrids_per_grid,
+            "urban_households_per_microgrid": POPULATION / grids / microgrids_per_grid,
         },
         "roles": {"handler": {"calendar": "always", "availability": 1.0, "female_share": 1.0}},
         "staffing": {
@@ -104,7 +114,7 @@ def queue_scenario(
             "county_desk_role": "handler",
             "department_role": "handler",
         },
-        "departments": [{"key": "dept", "staff": 1}],
+        "departments": [{"key": "dept", "staff": servers[3] if levels > 3 else 1}],
         "centre": {
             "town_desks_per_100k_residents": {"grid_management": town_desk},
             "county_desks": {"grid_management": 1},
@@ -197,50 +207,38 @@ def check_erlang_c(
 
 def check_jackson(
     arrival_rate: float = 1.5,
-    escalation: tuple[float, float] = (0.4, 0.5),
-    service_rates: tuple[float, float, float] = (1.0, 0.8, 0.6),
-    servers: tuple[int, int, int] = (2, 1, 1),
+    escalation: tuple[float, ...] = (0.4, 0.5, 0.5),
+    service_rates: tuple[float, ...] = (1.0, 0.8, 0.6, 0.5),
+    servers: tuple[int, ...] = (1, 1, 1, 1),
+    microgrids_per_grid: int = 2,
+    grids: int = 2,
     replications: int = 10,
     days: float = 120.0,
     seed: int = 2025,
 ) -> list[Check]:
-    """Three-level escalation network against the Jackson mean waits per level."""
-    scenario = queue_scenario(arrival_rate, list(service_rates), list(servers),
-                              list(escalation), days=days, warmup_days=days / 10)  # fmt: skip
+    """The four-level hierarchy (micro-grids → grids → town → county) against Jackson.
+
+    With the default shape, four micro-grids feed two grids, which feed one town desk, which
+    feeds one county department; each unit is an M/M/c node of an open Jackson network.
+    """
+    levels = len(service_rates)
+    scenario = queue_scenario(arrival_rate, list(service_rates), list(servers), list(escalation),
+                              days=days, warmup_days=days / 10,
+                              microgrids_per_grid=microgrids_per_grid, grids=grids)  # fmt: skip
+    units = [microgrids_per_grid * grids, grids, 1, 1][:levels]
     expected = theory.hierarchy_jackson(arrival_rate, list(escalation), list(service_rates),
-                                        list(servers))  # fmt: skip
+                                        list(servers), units_per_level=units)  # fmt: skip
     cutoff = days * 24 * 0.9
-    per_level: dict[int, list[float]] = {0: [], 1: [], 2: []}
+    per_level: dict[int, list[float]] = {k: [] for k in range(levels)}
     for result in _replicate(scenario, replications, seed):
         for level, w in level_waits(result, cutoff).items():
             per_level[level].append(float(w.mean()))
-    names = ("micro-grid", "grid", "town")
+    names = ("micro-grid", "grid", "town", "county")
+    label = f"Jackson {levels}-level hierarchy ({'/'.join(map(str, units))} units)"
     return [
-        _row(
-            "Jackson 3-level ladder",
-            f"mean wait at {names[k]} (h)",
-            float(expected.mean_wait[k]),
-            per_level[k],
-        )  # fmt: skip
-        for k in range(3)
+        _row(label, f"mean wait at {names[k]} (h)", float(expected.mean_wait[k]), per_level[k])
+        for k in range(levels)
     ]
-
-
-def littles_law_gap(result) -> float:
-    """Relative gap between time-average backlog and (order rate × mean time in system).
-
-    Both sides are measured over the whole run with time in system censored at the horizon,
-    so the gap is only the discretisation of the hourly backlog series.
-    """
-    o = result.orders
-    horizon = result.horizon_hours
-    end = o["resolved"].fillna(horizon).clip(upper=horizon)
-    sojourn = (end - o["created"]).to_numpy()
-    rate = len(o) / horizon
-    b = result.backlog
-    # Trapezoid over the hourly samples: the time-average number of open orders.
-    mean_open = float(np.trapezoid(b["open"], b["time"]) / horizon)
-    return theory.littles_law_error(mean_open, rate, float(sojourn.mean()))
 
 
 def erlang_c_across_loads(replications: int = 8, days: float = 150.0) -> list[Check]:
@@ -256,6 +254,8 @@ def run_checks(quick: bool = False) -> pd.DataFrame:
     """All analytic checks as a table (``quick`` uses fewer, shorter replications)."""
     reps, days = (6, 60.0) if quick else (10, 120.0)
     rows = check_erlang_c(replications=reps, days=days)
+    rows += check_jackson(escalation=(0.4, 0.5), service_rates=(1.0, 0.8, 0.6), servers=(2, 1, 1),
+                          microgrids_per_grid=1, grids=1, replications=reps, days=days)  # fmt: skip
     rows += check_jackson(replications=reps, days=days)
     if not quick:
         rows += erlang_c_across_loads()

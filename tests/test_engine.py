@@ -115,6 +115,10 @@ def test_kpis_are_floats_in_range(short_run):
     assert k["share_resolved_in_grid"] <= k["share_resolved_in_town"] <= 1
 
 
+def test_littles_law_holds_on_every_run(short_run):
+    assert 0 <= short_run.kpis["littles_law_gap"] < 0.01
+
+
 def test_backlog_matches_the_orders(short_run):
     b = short_run.backlog
     o = short_run.orders

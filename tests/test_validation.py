@@ -27,7 +27,15 @@ def test_mmc_reduction_agrees_with_erlang_c():
 
 
 def test_three_level_escalation_agrees_with_jackson():
+    rows = check_jackson(escalation=(0.4, 0.5), service_rates=(1.0, 0.8, 0.6), servers=(2, 1, 1),
+                         microgrids_per_grid=1, grids=1, replications=10, days=120)  # fmt: skip
+    assert len(rows) == 3
+    assert all(r.passed for r in rows), rows
+
+
+def test_four_level_hierarchy_with_several_units_agrees_with_jackson():
     rows = check_jackson(replications=10, days=120)
+    assert [r.quantity for r in rows][-1] == "mean wait at county (h)"
     assert all(r.passed for r in rows), rows
 
 
