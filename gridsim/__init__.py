@@ -14,6 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from gridsim.engine import simulate
 from gridsim.experiment import load_experiment, run_experiment
+from gridsim.report import write_report
 from gridsim.results import RunResult, load_run, save_run
 from gridsim.scenario import Scenario, ScenarioError, load_scenario
 
@@ -33,4 +34,5 @@ __all__ = [
     "run_experiment",
     "save_run",
     "simulate",
+    "write_report",
 ]

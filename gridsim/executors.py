@@ -131,11 +131,15 @@ class LocalProcessesExecutor:
         try:
             while in_flight:
                 done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in sorted(done, key=id):
-                    yield future.result()
-                    nxt = next(pending_specs, _END)
-                    if nxt is not _END:
-                        in_flight.add(pool.submit(fn, nxt))
+                failed = [f for f in done if f.exception() is not None]
+                for future in done:
+                    if future.exception() is None:
+                        yield future.result()  # finished results first, then the failure
+                        nxt = next(pending_specs, _END)
+                        if nxt is not _END:
+                            in_flight.add(pool.submit(fn, nxt))
+                if failed:
+                    failed[0].result()
         finally:
             for future in in_flight:
                 future.cancel()

@@ -211,6 +211,7 @@ class Variant:
         overrides: ``{dotted path: value}`` applied to the base scenario.
         factors: the variant's value of every factor column of the experiment.
         description: free text from the experiment file.
+        label: short label for figures (a design point's values, ``"300, 50"``; else the name).
     """
 
     name: str
@@ -218,6 +219,7 @@ class Variant:
     overrides: dict[str, Any]
     factors: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -387,7 +389,7 @@ class RunOutcome:
 # --------------------------------------------------------------------------- helpers
 
 
-def slugify(text: str, fallback: str = "x", max_length: int = 60) -> str:
+def slugify(text: str, fallback: str = "x", max_length: int = 100) -> str:
     """Make a file-name-safe, lower-case form of ``text``; long or non-ASCII names get a hash.
 
     Example:
@@ -654,12 +656,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _apply(base: Scenario, overrides: Mapping[str, Any], source: str, where: str) -> Scenario:
+def _apply(
+    base: Scenario, overrides: Mapping[str, Any], source: str, where: str, value_note: str = ""
+) -> Scenario:
     """Apply overrides; re-raise a failure as the experiment file's one-line error."""
     try:
         return base.with_overrides(dict(overrides), source=source)
     except ScenarioError as err:
-        detail = err.expected if err.field in ("", *overrides) else f"{err.field}: {err.expected}"
+        if err.expected.startswith("expected:"):  # a bad value, not a bad path
+            where += value_note
+        detail = err.expected
+        if err.field and err.field not in where:
+            detail = f"{err.field}: {detail}"
         raise ScenarioError(source, where, detail) from None
 
 
@@ -670,23 +678,25 @@ def _check_factors(base: Scenario, factors: tuple[Factor, ...], source: str | Pa
         if f.integer:
             levels = (int(f.low), int(f.high))
         for value in levels:
-            _apply(base, {f.path: value}, str(source), where + (f" value {value!r}"))
+            _apply(base, {f.path: value}, str(source), where, f" value {value!r}")
 
 
 def _build_variants(
     base: Scenario, spec: _ExperimentFile, factors: tuple[Factor, ...], source: str | Path
 ) -> list[Variant]:
     columns = _factor_columns(factors, spec.variants)
-    entries: list[tuple[str, dict[str, Any], str, str]] = []
+    entries: list[tuple[str, dict[str, Any], str, str, str]] = []
     for j, v in enumerate(spec.variants):
-        entries.append((v.name, dict(v.overrides), v.description, f"variants[{j}:{v.name}]"))
+        where = f"variants[{j}:{v.name}]"
+        entries.append((v.name, dict(v.overrides), v.description, where, v.name))
     labels = _factor_labels([f.path for f in factors])
     for point in _design(factors, spec.experiment.samples, spec.experiment.seed):
         name = ",".join(f"{labels[p]}={_format_value(val)}" for p, val in point.items())
-        entries.append((name, point, "", f"factors (variant {name})"))
+        short = ", ".join(_format_value(val) for val in point.values())
+        entries.append((name, point, "", f"factors (variant {name})", short))
     seen: dict[str, str] = {}
     variants = []
-    for name, overrides, description, where in entries:
+    for name, overrides, description, where, short in entries:
         if name in seen:
             raise ScenarioError(source, where, f"a unique variant name ({name!r} repeats)")
         scenario = _apply(base, overrides, str(source), where)
@@ -696,7 +706,7 @@ def _build_variants(
             vid = slugify(name + "#", fallback="variant", max_length=0)
         seen[name] = vid
         values = {c: _get_dotted(data, c) for c in columns}
-        variants.append(Variant(name, vid, overrides, values, description))
+        variants.append(Variant(name, vid, overrides, values, description, short))
     return variants
 
 
@@ -1120,10 +1130,13 @@ class _Session:
             from tqdm.auto import tqdm
 
             self._bar = tqdm(
-                total=0, desc=self.experiment.name, unit="run", disable=not self.progress
+                total=extra, desc=self.experiment.name, unit="run", disable=not self.progress
             )
-        self._bar.total += extra
-        self._bar.refresh()
+        else:
+            self._bar.total += extra
+            self._bar.refresh()
+        if self.skipped:
+            self._bar.set_postfix(skipped=self.skipped)
         return self._bar
 
     def stream(self, specs: list[RunSpec]) -> Iterator[RunOutcome]:
@@ -1147,9 +1160,9 @@ class _Session:
             else:
                 self.removed += existed
                 todo.append((variant, rep))
+        # Replication-major order: an interrupted sweep leaves whole replications behind.
+        todo.sort(key=lambda run: run[1])
         specs = build_specs(self.experiment, todo, warmup_days, self.simulate)
-        if self._bar is not None or specs:
-            self._ensure_bar(0).set_postfix(skipped=self.skipped, refresh=False)
         for outcome in self.stream(specs):
             self.store.write_run(outcome)
             self.computed += 1
@@ -1319,8 +1332,8 @@ def _manifest(experiment: Experiment, session: _Session, **extra: Any) -> dict[s
         "slug": experiment.slug,
         "fingerprint": experiment.fingerprint(),
         "gridsim_version": __version__,
-        "experiment_file": str(experiment.path) if experiment.path else None,
-        "base_scenario": str(experiment.base_path),
+        "experiment_file": str(experiment.path.resolve()) if experiment.path else None,
+        "base_scenario": str(experiment.base_path.resolve()),
         "root_seed": experiment.seed,
         "seeding": "replication r: numpy.random.SeedSequence(entropy=root_seed, spawn_key=(r,))",
         "days": experiment.days,
@@ -1328,6 +1341,7 @@ def _manifest(experiment: Experiment, session: _Session, **extra: Any) -> dict[s
         "baseline": experiment.baseline,
         "confidence": experiment.confidence,
         "factor_columns": list(experiment.factor_columns),
+        "factor_paths": [f.path for f in experiment.factors],
         "variants": [
             {
                 "name": v.name,
@@ -1335,6 +1349,7 @@ def _manifest(experiment: Experiment, session: _Session, **extra: Any) -> dict[s
                 "overrides": v.overrides,
                 "factors": v.factors,
                 "description": v.description,
+                "label": v.label,
             }
             for v in experiment.variants
         ],

@@ -1,0 +1,830 @@
+"""Experiment reports: Markdown and self-contained HTML, in English or Chinese.
+
+:func:`write_report` reads an experiment's results directory (see :mod:`gridsim.experiment`)
+and writes ``report.md`` and ``report.html`` (``report_zh.*`` for Chinese). For every KPI
+the report ranks the variants by their mean with a confidence interval, lists the paired
+differences against the baseline with Bonferroni-adjusted intervals (common random numbers:
+replication ``r`` of every variant shares seed ``r``), and says in words which differences
+are significant, e.g. "merged centres lowers mean resolution time by 3.2 h (95 % CI
+2.1–4.3), significant after Bonferroni". The HTML embeds its figures as base64 PNG, so the
+single file can be mailed or archived.
+
+Example:
+    >>> md, html = write_report("results/experiments/one-stop-centre")  # doctest: +SKIP
+    >>> html.name  # doctest: +SKIP
+    'report.html'
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import json
+import math
+import os
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = [
+    "Block",
+    "Document",
+    "difference_sentence",
+    "metric_direction",
+    "register",
+    "write_report",
+]
+
+LANGS = ("en", "zh")
+
+#: KPIs reported first (and drawn), in this order, when present.
+HEADLINE_METRICS: tuple[str, ...] = (
+    "response_time_mean_h",
+    "resolution_time_mean_h",
+    "on_time_rate",
+    "share_resolved_in_grid",
+    "share_resolved_in_town",
+    "escalation_rate",
+    "backlog_mean",
+    "satisfaction_rate",
+    "proactive_share",
+    "unreported_share",
+    "incidents",
+    "cost_per_resolved_yuan",
+)
+
+_LOWER_IS_BETTER = (
+    "response_time",
+    "resolution_time",
+    "backlog",
+    "open_at_end",
+    "escalation_rate",
+    "unreported",
+    "incidents",
+    "reopen_rate",
+    "declined_share",
+    "cost",
+    "duplicate_orders",
+)
+_HIGHER_IS_BETTER = (
+    "on_time_rate",
+    "resolved_rate",
+    "share_resolved_in_grid",
+    "share_resolved_in_town",
+    "satisfaction_rate",
+    "proactive_share",
+)
+
+_TEXT: dict[str, dict[str, str]] = {
+    "title": {"en": "Experiment report: {name}", "zh": "实验报告：{name}"},
+    "setup": {"en": "Set-up", "zh": "实验设置"},
+    "findings": {"en": "Main findings", "zh": "主要结论"},
+    "figures": {"en": "Figures", "zh": "图表"},
+    "per_kpi": {"en": "Results by KPI", "zh": "分指标结果"},
+    "variants": {"en": "Variants", "zh": "方案"},
+    "constant": {"en": "KPIs that do not vary", "zh": "无变化的指标"},
+    "constant_text": {
+        "en": "These KPIs took the same value in every run: {names}.",
+        "zh": "以下指标在所有运行中取值相同：{names}。",
+    },
+    "none_significant": {
+        "en": "No difference from the baseline is significant after Bonferroni adjustment "
+        "for the headline KPIs.",
+        "zh": "经 Bonferroni 校正后，主要指标与基线相比均无显著差异。",
+    },
+    "no_comparison": {
+        "en": "The experiment has a single variant, so there is nothing to compare.",
+        "zh": "本实验只有一个方案，无可比较。",
+    },
+    "ranking_best": {
+        "en": "Ranked best first ({direction} is better); mean and {conf} % CI over {n} "
+        "replications.",
+        "zh": "按优劣排序（{direction}为优）；均值及 {conf}% 置信区间，{n} 次重复。",
+    },
+    "ranking_plain": {
+        "en": "Ranked by mean, highest first; mean and {conf} % CI over {n} replications.",
+        "zh": "按均值从高到低排序；均值及 {conf}% 置信区间，{n} 次重复。",
+    },
+    "lower": {"en": "lower", "zh": "越低"},
+    "higher": {"en": "higher", "zh": "越高"},
+    "diff_intro": {
+        "en": "Paired differences (variant − baseline “{baseline}”), {conf} % family-wise "
+        "CIs Bonferroni-adjusted over {k} comparison(s):",
+        "zh": "配对差值（方案 − 基线“{baseline}”），{conf}% 族置信区间，"
+        "按 {k} 个比较做 Bonferroni 校正：",
+    },
+    "setup_lines": {
+        "en": "Base scenario: {base}\n"
+        "Variants: {variants}; replications per variant: {reps}; simulated days per run: "
+        "{days}; warm-up: {warmup}\n"
+        "Root seed {seed}: replication r of every variant uses "
+        "SeedSequence(entropy={seed}, spawn_key=(r,)) (common random numbers).\n"
+        "Baseline: “{baseline}”. Intervals: Student-t at {conf} %; differences: paired-t, "
+        "Bonferroni-adjusted over {k} comparison(s) per KPI.",
+        "zh": "基础情景：{base}\n"
+        "方案数：{variants}；每方案重复次数：{reps}；每次运行模拟天数：{days}；预热期：{warmup}\n"
+        "根种子 {seed}：各方案第 r 次重复均使用 SeedSequence(entropy={seed}, spawn_key=(r,))"
+        "（公共随机数）。\n"
+        "基线：“{baseline}”。区间：{conf}% Student-t 置信区间；差值：配对 t 检验，"
+        "每个指标按 {k} 个比较做 Bonferroni 校正。",
+    },
+    "warmup_fixed": {"en": "{days} days (fixed)", "zh": "{days} 天（固定）"},
+    "warmup_mser5": {
+        "en": "{days} days, chosen by MSER-5 on the baseline's daily backlog",
+        "zh": "{days} 天，由基线方案每日积压工单的 MSER-5 方法确定",
+    },
+    "welch_caption": {
+        "en": "Welch plot of the baseline's daily backlog (pilot runs without warm-up); "
+        "dashed line: MSER-5 truncation.",
+        "zh": "基线方案每日积压工单的 Welch 图（无预热期的试运行）；虚线：MSER-5 截断点。",
+    },
+    "kpi_caption": {
+        "en": "Headline KPIs by variant: means with {conf} % confidence intervals.",
+        "zh": "各方案主要指标：均值及 {conf}% 置信区间。",
+    },
+    "labels_note": {
+        "en": " Design points are labelled by their values of: {names}.",
+        "zh": "设计点以下列因素的取值标注：{names}。",
+    },
+    "tornado_caption": {
+        "en": "Sensitivity of {kpi} to each factor (range of the factor-level means).",
+        "zh": "{kpi}对各因素的敏感性（各因素水平均值的范围）。",
+    },
+    "sig": {"en": "significant after Bonferroni", "zh": "经 Bonferroni 校正后显著"},
+    "not_sig": {"en": "not significant after Bonferroni", "zh": "经 Bonferroni 校正后不显著"},
+    "yes": {"en": "yes", "zh": "是"},
+    "no": {"en": "no", "zh": "否"},
+    "font_note": {
+        "en": "",
+        "zh": "（未找到中文字体，图表以英文绘制。）",
+    },
+}
+
+_RANK_HEADERS = {
+    "en": ["Rank", "Variant", "Mean", "CI low", "CI high", "n"],
+    "zh": ["排名", "方案", "均值", "区间下限", "区间上限", "n"],
+}
+_DIFF_HEADERS = {
+    "en": ["Variant", "Difference", "CI low", "CI high", "p (unadjusted)", "Significant"],
+    "zh": ["方案", "差值", "区间下限", "区间上限", "p 值（未校正）", "显著"],
+}
+_VARIANT_HEADERS = {"en": ["Variant", "Description"], "zh": ["方案", "说明"]}
+
+
+def _t(key: str, lang: str, **fields: Any) -> str:
+    text = _TEXT[key][lang]
+    return text.format(**fields) if fields else text
+
+
+# --------------------------------------------------------------------------- document model
+
+
+@dataclass
+class Block:
+    """One piece of a report: a heading, paragraph, list, table or image.
+
+    Attributes:
+        kind: ``h1``, ``h2``, ``h3``, ``p``, ``ul``, ``table`` or ``img``.
+        text: heading or paragraph text, or an image caption.
+        items: list items (``ul``), or table header then rows (``table``).
+        image: PNG bytes (``img``).
+        path: the image's file, relative to the report (``img``).
+    """
+
+    kind: str
+    text: str = ""
+    items: list[Any] = field(default_factory=list)
+    image: bytes = b""
+    path: str = ""
+
+
+@dataclass
+class Document:
+    """A report as a list of blocks, rendered to Markdown or self-contained HTML.
+
+    Example:
+        >>> doc = Document("T")
+        >>> doc.add("p", "Hello")
+        >>> doc.to_markdown().splitlines()[:3]
+        ['# T', '', 'Hello']
+        >>> "<p>Hello</p>" in doc.to_html()
+        True
+    """
+
+    title: str
+    blocks: list[Block] = field(default_factory=list)
+    lang: str = "en"
+
+    def add(self, kind: str, text: str = "", **kw: Any) -> None:
+        """Append a block."""
+        self.blocks.append(Block(kind, text, **kw))
+
+    def table(self, header: list[str], rows: Iterable[list[str]]) -> None:
+        """Append a table."""
+        self.blocks.append(Block("table", items=[header, *rows]))
+
+    def to_markdown(self) -> str:
+        """Render as GitHub-flavoured Markdown (images linked, not embedded)."""
+        out = [f"# {self.title}", ""]
+        for b in self.blocks:
+            if b.kind in ("h1", "h2", "h3"):
+                out += ["#" * int(b.kind[1]) + " " + b.text, ""]
+            elif b.kind == "p":
+                out += ["  \n".join(b.text.splitlines()), ""]
+            elif b.kind == "ul":
+                out += [f"- {item}" for item in b.items] + [""]
+            elif b.kind == "table":
+                header, *rows = b.items
+                out.append("| " + " | ".join(_md_cell(c) for c in header) + " |")
+                out.append("|" + "|".join("---" for _ in header) + "|")
+                out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+                out.append("")
+            elif b.kind == "img":
+                out += [f"![{b.text}]({b.path})", "", f"*{b.text}*", ""]
+        return "\n".join(out).rstrip() + "\n"
+
+    def to_html(self) -> str:
+        """Render as one HTML file with every image embedded as a base64 PNG."""
+        e = html.escape
+        body = [f"<h1>{e(self.title)}</h1>"]
+        for b in self.blocks:
+            if b.kind in ("h1", "h2", "h3"):
+                body.append(f"<{b.kind}>{e(b.text)}</{b.kind}>")
+            elif b.kind == "p":
+                body.append("<p>" + "<br>".join(e(line) for line in b.text.splitlines()) + "</p>")
+            elif b.kind == "ul":
+                body.append("<ul>" + "".join(f"<li>{e(str(i))}</li>" for i in b.items) + "</ul>")
+            elif b.kind == "table":
+                header, *rows = b.items
+                head = "".join(f"<th>{e(str(c))}</th>" for c in header)
+                cells = "".join(
+                    "<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>" for row in rows
+                )
+                body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table>")
+            elif b.kind == "img":
+                data = base64.b64encode(b.image).decode("ascii")
+                body.append(
+                    f'<figure><img alt="{e(b.text)}" src="data:image/png;base64,{data}">'
+                    f"<figcaption>{e(b.text)}</figcaption></figure>"
+                )
+        lang = "zh-CN" if self.lang == "zh" else "en"
+        return (
+            f'<!DOCTYPE html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
+            f"<title>{e(self.title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+            + "\n".join(body)
+            + "\n</body>\n</html>\n"
+        )
+
+
+_CSS = (
+    "body{font-family:system-ui,-apple-system,'Segoe UI','Noto Sans CJK SC','Microsoft YaHei',"
+    "sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222;line-height:1.45}"
+    "table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:.9rem}"
+    "th,td{border:1px solid #ccc;padding:.2rem .5rem;text-align:right}"
+    "th:nth-child(-n+2),td:nth-child(-n+2){text-align:left}"
+    "thead{background:#f3f3f3}figure{margin:1rem 0}img{max-width:100%}"
+    "figcaption{font-size:.85rem;color:#555}h2{border-bottom:1px solid #ddd}"
+)
+
+
+def _md_cell(value: Any) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+# --------------------------------------------------------------------------- wording
+
+
+def metric_direction(metric: str) -> int:
+    """Whether a KPI is better low (-1), better high (+1), or neither (0).
+
+    Example:
+        >>> metric_direction("response_time_mean_h"), metric_direction("on_time_rate")
+        (-1, 1)
+        >>> metric_direction("appeals")
+        0
+    """
+    if any(metric.startswith(p) or p in metric for p in _HIGHER_IS_BETTER):
+        return 1
+    if any(p in metric for p in _LOWER_IS_BETTER):
+        return -1
+    return 0
+
+
+def _is_share(metric: str) -> bool:
+    return (
+        metric.endswith(("_rate", "_share"))
+        or metric.startswith(("share_", "resolved_share_", "utilisation_"))
+    ) and metric != "escalation_rate_per_order"
+
+
+def _unit(metric: str, lang: str) -> str:
+    if _is_share(metric):
+        return " 个百分点" if lang == "zh" else " percentage points"
+    if metric.endswith("_h"):
+        return " 小时" if lang == "zh" else " h"
+    if metric.endswith("_yuan"):
+        return " 元" if lang == "zh" else " yuan"
+    return ""
+
+
+def _fmt(x: float, digits: int | None = None) -> str:
+    if x is None or not math.isfinite(x):
+        return "—" if x is None or math.isnan(x) else ("∞" if x > 0 else "−∞")
+    if digits is None:
+        ax = abs(x)
+        digits = 0 if ax >= 100 else 1 if ax >= 10 else 2 if ax >= 1 else 3
+    return f"{x:,.{digits}f}".replace("-", "−")
+
+
+def _digits_for(*values: float) -> int:
+    finite = [abs(v) for v in values if v is not None and math.isfinite(v) and v != 0]
+    if not finite:
+        return 2
+    ax = max(finite)
+    return 0 if ax >= 100 else 1 if ax >= 1 else 2 if ax >= 0.1 else 3
+
+
+def _value(metric: str, x: float) -> str:
+    """A KPI value for a table: shares as percentages, others with sensible digits."""
+    if _is_share(metric) and x is not None and math.isfinite(x):
+        return f"{100 * x:.1f} %"
+    return _fmt(x)
+
+
+def _kpi_name(metric: str, lang: str) -> str:
+    try:
+        from gridsim.i18n import kpi_label
+
+        return kpi_label(metric, lang)
+    except Exception:  # noqa: BLE001 - labels are a nicety; the key always works
+        return metric
+
+
+def _kpi_phrase(metric: str, lang: str) -> str:
+    """The KPI's name inside a sentence: no unit in brackets, lower case in English."""
+    name = _kpi_name(metric, lang)
+    for bracket in (" (", "（"):
+        if bracket in name and not name.startswith(bracket):
+            name = name.split(bracket, 1)[0]
+    if lang == "en" and name[:1].isupper() and not name[1:2].isupper():
+        name = name[0].lower() + name[1:]
+    return name
+
+
+def _variant_name(name: str, lang: str) -> str:
+    try:
+        from gridsim.i18n import value_label
+
+        return value_label(name, lang)
+    except Exception:  # noqa: BLE001
+        return name
+
+
+def difference_sentence(
+    variant: str,
+    metric: str,
+    difference: float,
+    low: float,
+    high: float,
+    significant: bool,
+    lang: str = "en",
+    confidence: float = 0.95,
+) -> str:
+    """Say a paired difference against the baseline in words.
+
+    Args:
+        variant: the variant's display name.
+        metric: the KPI key (its unit follows from its name: ``_h`` hours, shares in
+            percentage points, ``_yuan`` yuan).
+        difference: mean of ``variant - baseline``.
+        low: lower end of the (Bonferroni-adjusted) interval of the difference.
+        high: upper end.
+        significant: whether the interval excludes 0.
+        lang: ``"en"`` or ``"zh"``.
+        confidence: the family-wise confidence level.
+
+    Returns:
+        One sentence.
+
+    Example:
+        >>> difference_sentence("Merged centre", "response_time_mean_h", -3.2, -4.3, -2.1, True)
+        'Merged centre lowers mean response time by 3.2 h (95 % CI 2.1–4.3), significant after Bonferroni.'
+        >>> difference_sentence("合并中心", "on_time_rate", 0.021, 0.01, 0.032, True, "zh")
+        '合并中心使按时办结率提高 2.1 个百分点（95% 置信区间 1.0–3.2），经 Bonferroni 校正后显著。'
+    """  # noqa: E501
+    scale = 100.0 if _is_share(metric) else 1.0
+    d, lo, hi = difference * scale, low * scale, high * scale
+    if d < 0:
+        size, ci_lo, ci_hi = -d, -hi, -lo
+    else:
+        size, ci_lo, ci_hi = d, lo, hi
+    digits = _digits_for(size, ci_lo, ci_hi)
+    unit = _unit(metric, lang)
+    conf = f"{100 * confidence:g}"
+    verdict = _t("sig" if significant else "not_sig", lang)
+    kpi = _kpi_phrase(metric, lang)
+    size_s, lo_s, hi_s = (_fmt(x, digits) for x in (size, ci_lo, ci_hi))
+    if ci_lo < 0:  # an interval across zero reads better with words than with a dash
+        between = " 至 " if lang == "zh" else " to "
+    else:
+        between = "–"
+    if lang == "zh":
+        verb = "降低" if d < 0 else "提高"
+        ci = f"（{conf}% 置信区间 {lo_s}{between}{hi_s}），{verdict}。"
+        if d == 0:
+            return f"{variant}与基线的{kpi}无差异{ci}"
+        return f"{variant}使{kpi}{verb} {size_s}{unit}{ci}"
+    if d == 0:
+        return f"{variant} leaves {kpi} unchanged ({conf} % CI {lo_s}{between}{hi_s}), {verdict}."
+    verb = "lowers" if d < 0 else "raises"
+    return (
+        f"{variant} {verb} {kpi} by {size_s}{unit} ({conf} % CI {lo_s}{between}{hi_s}), {verdict}."
+    )
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass
+class _Inputs:
+    root: Path
+    manifest: dict
+    tidy: pd.DataFrame
+    summary: pd.DataFrame
+    comparison: pd.DataFrame
+    baseline: str
+    confidence: float
+    warmup: pd.DataFrame | None
+
+
+def _load(results_dir: Path) -> _Inputs:
+    tidy_path = results_dir / "tidy.parquet"
+    if not tidy_path.is_file():
+        raise FileNotFoundError(
+            f"{results_dir}: not an experiment results directory (no tidy.parquet; "
+            "run `gridsim sweep` first)"
+        )
+    tidy = pd.read_parquet(tidy_path)
+    manifest_path = results_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text("utf-8")) if manifest_path.is_file() else {}
+    variants = list(dict.fromkeys(tidy["variant"]))
+    baseline = manifest.get("baseline") or variants[0]
+    confidence = float(manifest.get("confidence", 0.95))
+    from gridsim.stats import compare_to_baseline, summarise
+
+    keys = ["variant", "replication", "metric", "value"]
+    summary_path = results_dir / "summary.csv"
+    if summary_path.is_file():
+        summary = pd.read_csv(summary_path)
+    else:
+        summary = summarise(tidy[keys], confidence)
+    comparison_path = results_dir / "comparison.csv"
+    if comparison_path.is_file() and comparison_path.stat().st_size > 1:
+        comparison = pd.read_csv(comparison_path)
+    elif len(variants) > 1:
+        comparison = compare_to_baseline(tidy[keys], baseline, confidence)
+    else:
+        comparison = pd.DataFrame(columns=["variant", "metric"])
+    warmup_path = results_dir / "warmup.parquet"
+    warmup = pd.read_parquet(warmup_path) if warmup_path.is_file() else None
+    return _Inputs(results_dir, manifest, tidy, summary, comparison, baseline, confidence, warmup)
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _png(fig: Any) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _save_png(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _short_labels(manifest: dict, lang: str) -> tuple[dict[str, str], str]:
+    """Figure labels of design-point variants (their factor values) and a caption note."""
+    labels = {
+        v["name"]: v["label"]
+        for v in manifest.get("variants", [])
+        if v.get("label") and v["label"] != v["name"]
+    }
+    paths = manifest.get("factor_paths") or []
+    if not labels or not paths:
+        return {}, ""
+    try:
+        from gridsim.i18n import factor_label
+    except ImportError:  # pragma: no cover - i18n ships with gridsim
+
+        def factor_label(path: str, lang: str) -> str:
+            return path
+
+    names = ", ".join(factor_label(p, lang) for p in paths)
+    return labels, _t("labels_note", lang, names=names)
+
+
+def _figures(inputs: _Inputs, metrics: list[str], lang: str) -> list[tuple[str, bytes, str]]:
+    """Draw the report's figures: (file name, PNG bytes, caption)."""
+    from gridsim import plots
+    from gridsim.i18n import FontNotFoundError
+
+    conf = f"{100 * inputs.confidence:g}"
+    out: list[tuple[str, bytes, str]] = []
+    labels, legend = _short_labels(inputs.manifest, lang)
+    caption = _t("kpi_caption", lang, conf=conf) + legend
+    draw_lang = lang
+    try:
+        fig = plots.kpi_comparison_figure(inputs.summary, metrics[:6], draw_lang, labels)
+    except FontNotFoundError:
+        draw_lang = "en"
+        fig = plots.kpi_comparison_figure(inputs.summary, metrics[:6], draw_lang, labels)
+    out.append((f"report_kpis_{lang}.png", _png(fig), caption))
+    factor_cols = [c for c in inputs.manifest.get("factor_columns", []) if c in inputs.tidy]
+    if any(inputs.tidy[c].nunique() > 1 for c in factor_cols):
+        for metric in metrics[:3]:
+            try:
+                fig = plots.tornado_figure(inputs.tidy, metric, draw_lang)
+            except ValueError:
+                continue
+            caption = _t("tornado_caption", lang, kpi=_kpi_phrase(metric, lang))
+            out.append((f"report_tornado_{metric}_{lang}.png", _png(fig), caption))
+    if inputs.warmup is not None and not inputs.warmup.empty:
+        wide = inputs.warmup.pivot(index="day", columns="replication", values="backlog")
+        info = inputs.manifest.get("warmup_info") or {}
+        fig = plots.welch_figure(
+            wide.to_numpy().T,
+            draw_lang,
+            truncation=int(round(float(inputs.manifest.get("warmup_days", 0)))),
+            window=info.get("welch_window"),
+            period_hours=24.0,
+            ylabel=_kpi_name("backlog_mean", draw_lang),
+        )
+        out.append((f"report_welch_{lang}.png", _png(fig), _t("welch_caption", lang)))
+    return out
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _ordered_metrics(summary: pd.DataFrame) -> list[str]:
+    present = list(dict.fromkeys(summary["metric"]))
+    head = [m for m in HEADLINE_METRICS if m in present]
+    return head + [m for m in present if m not in head]
+
+
+def _is_constant(tidy: pd.DataFrame, metric: str) -> bool:
+    values = tidy.loc[tidy["metric"] == metric, "value"]
+    return values.nunique(dropna=True) <= 1
+
+
+def _setup(doc: Document, inputs: _Inputs, lang: str) -> None:
+    m = inputs.manifest
+    variants = list(dict.fromkeys(inputs.tidy["variant"]))
+    reps = int(inputs.tidy["replication"].nunique())
+    warm_days = _fmt(float(m.get("warmup_days", 0) or 0), 0)
+    warm_key = "warmup_mser5" if m.get("warmup") == "mser5" else "warmup_fixed"
+    doc.add("h2", _t("setup", lang))
+    if m.get("description"):
+        doc.add("p", m["description"])
+    doc.add(
+        "p",
+        _t(
+            "setup_lines",
+            lang,
+            base=Path(m.get("base_scenario", "?")).name,
+            variants=len(variants),
+            reps=reps,
+            days=_fmt(float(m.get("days", math.nan)), 0),
+            warmup=_t(warm_key, lang, days=warm_days),
+            seed=m.get("root_seed", "?"),
+            baseline=_variant_name(inputs.baseline, lang),
+            conf=f"{100 * inputs.confidence:g}",
+            k=max(1, len(variants) - 1),
+        ),
+    )
+    described = {v["name"]: v for v in m.get("variants", [])}
+    rows = []
+    for name in variants:
+        info = described.get(name, {})
+        overrides = ", ".join(
+            f"{k} = {json.dumps(v, ensure_ascii=False)}"
+            for k, v in (info.get("overrides") or {}).items()
+        )
+        text = info.get("description") or overrides
+        rows.append([_variant_name(name, lang), text])
+    doc.add("h3", _t("variants", lang))
+    doc.table(_VARIANT_HEADERS[lang], rows)
+
+
+def _findings(doc: Document, inputs: _Inputs, metrics: list[str], lang: str) -> None:
+    doc.add("h2", _t("findings", lang))
+    comp = inputs.comparison
+    if comp.empty:
+        doc.add("p", _t("no_comparison", lang))
+        return
+    sentences = []
+    for metric in metrics:
+        rows = comp[(comp["metric"] == metric) & comp["significant"].astype(bool)]
+        for _, r in rows.iterrows():
+            sentences.append(
+                difference_sentence(
+                    _variant_name(r["variant"], lang),
+                    metric,
+                    r["mean_difference"],
+                    r["low"],
+                    r["high"],
+                    True,
+                    lang,
+                    inputs.confidence,
+                )
+            )
+    if sentences:
+        doc.add("ul", items=sentences)
+    else:
+        doc.add("p", _t("none_significant", lang))
+
+
+def _kpi_section(doc: Document, inputs: _Inputs, metric: str, lang: str) -> None:
+    doc.add("h3", _kpi_name(metric, lang))
+    conf = f"{100 * inputs.confidence:g}"
+    rows = inputs.summary[inputs.summary["metric"] == metric].copy()
+    direction = metric_direction(metric)
+    ascending = direction < 0
+    rows = rows.sort_values("mean", ascending=ascending, na_position="last", kind="stable")
+    n = int(rows["n"].max()) if len(rows) else 0
+    if direction:
+        better = _t("lower" if direction < 0 else "higher", lang)
+        doc.add("p", _t("ranking_best", lang, direction=better, conf=conf, n=n))
+    else:
+        doc.add("p", _t("ranking_plain", lang, conf=conf, n=n))
+    table = []
+    for rank, (_, r) in enumerate(rows.iterrows(), start=1):
+        table.append(
+            [
+                rank,
+                _variant_name(r["variant"], lang),
+                _value(metric, r["mean"]),
+                _value(metric, r["low"]),
+                _value(metric, r["high"]),
+                int(r["n"]),
+            ]
+        )
+    doc.table(_RANK_HEADERS[lang], table)
+    comp = inputs.comparison
+    comp = comp[comp["metric"] == metric] if not comp.empty else comp
+    if comp.empty:
+        return
+    k = len(comp)
+    doc.add(
+        "p",
+        _t("diff_intro", lang, baseline=_variant_name(inputs.baseline, lang), conf=conf, k=k),
+    )
+    scale = 100.0 if _is_share(metric) else 1.0
+    table = []
+    sentences = []
+    for _, r in comp.iterrows():
+        sig = bool(r["significant"])
+        p = r["p_value"]
+        table.append(
+            [
+                _variant_name(r["variant"], lang),
+                _fmt(scale * r["mean_difference"]),
+                _fmt(scale * r["low"]),
+                _fmt(scale * r["high"]),
+                "—" if pd.isna(p) else (f"{p:.2g}" if p >= 0.001 else "<0.001"),
+                _t("yes" if sig else "no", lang),
+            ]
+        )
+        sentences.append(
+            difference_sentence(
+                _variant_name(r["variant"], lang),
+                metric,
+                r["mean_difference"],
+                r["low"],
+                r["high"],
+                sig,
+                lang,
+                inputs.confidence,
+            )
+        )
+    doc.table(_DIFF_HEADERS[lang], table)
+    doc.add("ul", items=sentences)
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def build_document(results_dir: str | Path, lang: str = "en") -> Document:
+    """Build the report of a results directory as a :class:`Document` (nothing written).
+
+    Example:
+        >>> doc = build_document("results/experiments/one-stop-centre")  # doctest: +SKIP
+        >>> doc.title  # doctest: +SKIP
+        'Experiment report: One-stop centre'
+    """
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {', '.join(LANGS)}, not {lang!r}")
+    inputs = _load(Path(results_dir))
+    name = inputs.manifest.get("experiment") or Path(results_dir).name
+    doc = Document(_t("title", lang, name=name), lang=lang)
+    metrics = _ordered_metrics(inputs.summary)
+    varying = [m for m in metrics if not _is_constant(inputs.tidy, m)]
+    constant = [m for m in metrics if m not in varying]
+    headline = [m for m in varying if m in HEADLINE_METRICS]
+    _setup(doc, inputs, lang)
+    _findings(doc, inputs, headline or varying[:6], lang)
+    doc.add("h2", _t("figures", lang))
+    for file, data, caption in _figures(inputs, headline or varying, lang):
+        doc.add("img", caption, image=data, path=f"figures/{file}")
+    doc.add("h2", _t("per_kpi", lang))
+    for metric in varying:
+        _kpi_section(doc, inputs, metric, lang)
+    if constant:
+        doc.add("h2", _t("constant", lang))
+        names = ", ".join(_kpi_name(m, lang) for m in constant)
+        doc.add("p", _t("constant_text", lang, names=names))
+    return doc
+
+
+def write_report(results_dir: str | Path, lang: str = "en") -> tuple[Path, Path]:
+    """Write the Markdown and self-contained HTML report of an experiment's results.
+
+    Reads ``tidy.parquet``, ``summary.csv``, ``comparison.csv`` (computed with
+    :mod:`gridsim.stats` when missing), ``manifest.json`` and ``warmup.parquet``; writes
+    ``report.md`` + ``report.html`` (``report_zh.md`` + ``report_zh.html`` for Chinese)
+    and the figures under ``figures/``. Every file is written atomically.
+
+    Args:
+        results_dir: an experiment's results directory (``gridsim sweep`` output).
+        lang: ``"en"`` or ``"zh"``.
+
+    Returns:
+        The Markdown and HTML paths.
+
+    Raises:
+        FileNotFoundError: the directory has no ``tidy.parquet``.
+        ValueError: unknown language.
+
+    Example:
+        >>> md, html = write_report("results/experiments/one-stop-centre")  # doctest: +SKIP
+        >>> md.name, html.name  # doctest: +SKIP
+        ('report.md', 'report.html')
+    """
+    root = Path(results_dir)
+    doc = build_document(root, lang)
+    for block in doc.blocks:
+        if block.kind == "img":
+            _save_png(root / block.path, block.image)
+    stem = "report" if lang == "en" else f"report_{lang}"
+    md_path, html_path = root / f"{stem}.md", root / f"{stem}.html"
+    for path, text in ((md_path, doc.to_markdown()), (html_path, doc.to_html())):
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text, "utf-8")
+        os.replace(tmp, path)
+    return md_path, html_path
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``compare RESULTS [--lang en|zh]`` subcommand to a CLI's sub-parsers.
+
+    Example:
+        >>> import argparse
+        >>> parser = argparse.ArgumentParser(prog="gridsim")
+        >>> _ = register(parser.add_subparsers())
+        >>> args = parser.parse_args(["compare", "results/experiments/x", "--lang", "zh"])
+        >>> args.lang, args.func.__name__
+        ('zh', 'compare_command')
+    """
+    p = subparsers.add_parser(
+        "compare",
+        help="write the comparison report (Markdown + HTML) of an experiment's results",
+        description="Rank the variants of a finished sweep on every KPI, compare them with "
+        "the baseline (paired-t, Bonferroni) and write report.md and report.html.",
+    )
+    p.add_argument("results", metavar="RESULTS", help="experiment results directory")
+    p.add_argument("--lang", choices=LANGS, default="en", help="report language (default en)")
+    p.set_defaults(func=compare_command)
+    return p
+
+
+def compare_command(args: argparse.Namespace) -> int:
+    """Run ``gridsim compare``; user mistakes are one line on stderr and exit code 2."""
+    try:
+        md, page = write_report(args.results, args.lang)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"gridsim compare: {exc}", file=sys.stderr)
+        return 2
+    print(md)
+    print(page)
+    return 0

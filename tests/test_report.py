@@ -1,0 +1,160 @@
+"""Tests for gridsim.report: Markdown and HTML reports of an experiment's results."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gridsim.report import difference_sentence, metric_direction, register, write_report
+
+
+def make_results(root: Path, *, with_stats: bool = False) -> Path:
+    """A results directory whose 'Merged centre' lowers response time by about 3.2 h."""
+    rng = np.random.default_rng(5)
+    rows = []
+    base_noise = rng.normal(0, 1.0, 10)  # shared by both variants: common random numbers
+    wiggle = {
+        "Separate desks": np.zeros(10),
+        "Merged centre": -3.2 + rng.normal(0, 0.3, 10),
+        "Tiny change": np.array([0.3, -0.3] * 5),  # mean difference exactly 0
+    }
+    for variant, extra in wiggle.items():
+        for rep in range(10):
+            value = 12.0 + base_noise[rep] + extra[rep]
+            rows.append((variant, rep, "response_time_mean_h", value))
+            rows.append((variant, rep, "on_time_rate", 0.85 + 0.002 * rng.normal()))
+            rows.append((variant, rep, "utilisation_party_member", 0.0))
+    tidy = pd.DataFrame(rows, columns=["variant", "replication", "metric", "value"])
+    root.mkdir(parents=True, exist_ok=True)
+    tidy.to_parquet(root / "tidy.parquet", index=False)
+    manifest = {
+        "experiment": "One-stop centre (test)",
+        "description": "Constructed results with a known difference.",
+        "baseline": "Separate desks",
+        "confidence": 0.95,
+        "days": 365,
+        "root_seed": 1,
+        "warmup": "fixed",
+        "warmup_days": 30,
+        "base_scenario": "/x/pingyi_baseline.toml",
+        "factor_columns": [],
+        "variants": [{"name": "Merged centre", "description": "One pooled queue."}],
+    }
+    (root / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+    if with_stats:
+        from gridsim.stats import compare_to_baseline, summarise
+
+        summarise(tidy).to_csv(root / "summary.csv", index=False)
+        compare_to_baseline(tidy, "Separate desks").to_csv(root / "comparison.csv", index=False)
+    return root
+
+
+def test_report_states_significant_differences_in_words(tmp_path):
+    root = make_results(tmp_path / "res")
+    md, html = write_report(root)
+    assert md == root / "report.md" and html == root / "report.html"
+    text = md.read_text("utf-8")
+    assert "Merged centre lowers mean response time by 3." in text
+    assert "significant after Bonferroni" in text
+    assert "Tiny change" in text and "not significant after Bonferroni" in text
+    findings = text.split("## Main findings", 1)[1].split("## ", 1)[0]
+    assert "Merged centre lowers mean response time" in findings
+    assert "Tiny change" not in findings  # not significant: not a headline finding
+    # ranking: lower response time is better, so Merged centre ranks first
+    section = text.split("### Mean response time (h)", 1)[1]
+    assert section.index("| 1 | Merged centre") < section.index("| 2 |")
+    assert "Bonferroni-adjusted over 2 comparison(s)" in section
+    assert "KPIs that do not vary" in text and "party" in text.lower()
+    assert "![" in text and (root / "figures" / "report_kpis_en.png").is_file()
+
+
+def test_html_is_self_contained_with_embedded_images(tmp_path):
+    root = make_results(tmp_path / "res", with_stats=True)
+    _, html = write_report(root)
+    page = html.read_text("utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    assert page.count('src="data:image/png;base64,') >= 1
+    assert 'src="figures/' not in page
+    assert "significant after Bonferroni" in page
+
+
+def test_chinese_report(tmp_path):
+    root = make_results(tmp_path / "res")
+    md, html = write_report(root, lang="zh")
+    assert md.name == "report_zh.md" and html.name == "report_zh.html"
+    text = md.read_text("utf-8")
+    assert "经 Bonferroni 校正后显著" in text
+    assert "平均响应时长降低" in text
+    assert 'lang="zh-CN"' in html.read_text("utf-8")
+
+
+def test_difference_sentence_units_and_intervals():
+    s = difference_sentence("Merged centre", "response_time_mean_h", -3.2, -4.3, -2.1, True)
+    assert s == (
+        "Merged centre lowers mean response time by 3.2 h (95 % CI 2.1–4.3), "
+        "significant after Bonferroni."
+    )
+    s = difference_sentence("B", "on_time_rate", 0.021, 0.010, 0.032, True)
+    assert "raises on-time rate by 2.1 percentage points (95 % CI 1.0–3.2)" in s
+    s = difference_sentence("C", "backlog_mean", 0.5, -1.5, 2.5, False)
+    assert "by 0.5 (95 % CI −1.5 to 2.5), not significant" in s
+    assert metric_direction("backlog_mean") == -1
+    assert metric_direction("satisfaction_rate") == 1
+
+
+def test_compare_cli(tmp_path, capsys):
+    parser = argparse.ArgumentParser(prog="gridsim")
+    register(parser.add_subparsers())
+    args = parser.parse_args(["compare", str(tmp_path / "nothing")])
+    assert args.func(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "tidy.parquet" in err
+    root = make_results(tmp_path / "res")
+    args = parser.parse_args(["compare", str(root), "--lang", "zh"])
+    assert args.func(args) == 0
+    assert "report_zh.html" in capsys.readouterr().out
+
+
+def test_report_of_a_real_sweep_with_warmup_and_factors(tmp_path):
+    from gridsim.experiment import run_experiment
+
+    one_town = (Path(__file__).resolve().parents[1] / "scenarios" / "one_town.toml").as_posix()
+    exp = tmp_path / "e.toml"
+    exp.write_text(
+        f"""
+[experiment]
+name = "real"
+base = "{one_town}"
+replications = 2
+days = 20
+seed = 3
+warmup = "mser5"
+
+[[factors]]
+path = "centre.merged_town"
+values = [false, true]
+""",
+        "utf-8",
+    )
+    out = tmp_path / "out"
+    run_experiment(exp, executor="serial", out=out, progress=False)
+    md, html = write_report(out)
+    text = md.read_text("utf-8")
+    assert "MSER-5" in text and "merged_town=true" in text
+    assert (out / "figures" / "report_welch_en.png").is_file()
+    assert any(p.name.startswith("report_tornado_") for p in (out / "figures").iterdir())
+    assert html.read_text("utf-8").count("data:image/png;base64,") >= 3
+
+
+@pytest.fixture(autouse=True)
+def _no_pyplot_leak():
+    import matplotlib.pyplot as plt
+
+    before = len(plt.get_fignums())
+    yield
+    assert len(plt.get_fignums()) == before
