@@ -77,6 +77,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         for lang in _languages(args.lang):
             plots.run_figures(directory, lang=lang)
 
+    if not args.quiet:
+        print(f"writing tables and figures to {out}/ ...", file=sys.stderr, flush=True)
     save_run(result, out, extra={"scenario.toml": scenario_toml}, finalize=add_figures)
     print(_summary(result, out))
     return 0
