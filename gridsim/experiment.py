@@ -15,7 +15,8 @@ A results directory (default ``results/experiments/<experiment slug>/``) holds::
 
     experiment.toml          the experiment file as given
     base_scenario.toml       the base scenario it ran (the directory is self-contained)
-    manifest.json            definition fingerprint, variants, seeds and wall time of every run
+    manifest.json            definition fingerprint, variants (with their Chinese display
+                             names), seeds and wall time of every run
     runs/<variant_id>__r<rep>.parquet   one finished run's KPI rows (written atomically)
     warmup.json, warmup.parquet         MSER-5 truncation and the pilot backlog (if asked)
     tidy.parquet, tidy.csv   the whole tidy table
@@ -24,6 +25,12 @@ A results directory (default ``results/experiments/<experiment slug>/``) holds::
 
 Rerunning skips every run whose file exists and is readable; a changed definition (factors,
 variants, seed, days, warm-up or base scenario) is refused unless ``fresh=True``.
+
+Variant names are keys (of the tidy table, the run files and the baseline). An explicit
+``[[variants]]`` entry may add ``name_zh`` and ``description_zh``: display text for Chinese
+figures and reports, kept in ``manifest.json`` (so ``gridsim plot``/``compare --lang zh`` use
+them without rerunning) and left out of the fingerprint (adding them keeps results valid).
+Design points get a Chinese name from the factor labels (``每网格户数=300，...``).
 
 Time unit: days for the experiment's ``days`` and ``warmup_days``; hours inside scenarios.
 """
@@ -161,7 +168,9 @@ class _FactorSection(_Strict):
 
 class _VariantSection(_Strict):
     name: Annotated[str, Field(min_length=1)]
+    name_zh: str = ""
     description: str = ""
+    description_zh: str = ""
     overrides: dict[str, Any] = {}
 
 
@@ -212,6 +221,9 @@ class Variant:
         factors: the variant's value of every factor column of the experiment.
         description: free text from the experiment file.
         label: short label for figures (a design point's values, ``"300, 50"``; else the name).
+        name_zh: Chinese display name (``name_zh`` of the file; for a design point, the name
+            with Chinese factor labels; ``""`` if none). Display only: ``name`` is the key.
+        description_zh: Chinese description (``description_zh`` of the file, or ``""``).
     """
 
     name: str
@@ -220,6 +232,8 @@ class Variant:
     factors: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     label: str = ""
+    name_zh: str = ""
+    description_zh: str = ""
 
 
 @dataclass(frozen=True)
@@ -421,16 +435,9 @@ def _format_value(value: Any) -> str:
 
 def _factor_labels(paths: list[str]) -> dict[str, str]:
     """Shortest distinct path tails: ``grids.households_per_grid`` → ``households_per_grid``."""
-    labels: dict[str, str] = {}
-    for depth in range(1, max((p.count(".") + 1 for p in paths), default=1) + 1):
-        tails = {p: ".".join(p.split(".")[-depth:]) for p in paths if p not in labels}
-        counts: dict[str, int] = {}
-        for tail in tails.values():
-            counts[tail] = counts.get(tail, 0) + 1
-        for p, tail in tails.items():
-            if counts[tail] == 1:
-                labels[p] = tail
-    return {p: labels.get(p, p) for p in paths}
+    from gridsim.i18n import factor_tails
+
+    return factor_tails(paths)
 
 
 def _get_dotted(data: Any, path: str) -> Any:
@@ -684,21 +691,36 @@ def _check_factors(base: Scenario, factors: tuple[Factor, ...], source: str | Pa
 def _build_variants(
     base: Scenario, spec: _ExperimentFile, factors: tuple[Factor, ...], source: str | Path
 ) -> list[Variant]:
+    from gridsim.i18n import design_point_name
+
     columns = _factor_columns(factors, spec.variants)
-    entries: list[tuple[str, dict[str, Any], str, str, str]] = []
+    entries: list[tuple[str, dict[str, Any], str, str, str, str, str]] = []
     for j, v in enumerate(spec.variants):
         where = f"variants[{j}:{v.name}]"
-        entries.append((v.name, dict(v.overrides), v.description, where, v.name))
-    labels = _factor_labels([f.path for f in factors])
+        entries.append(
+            (v.name, dict(v.overrides), v.description, where, v.name, v.name_zh, v.description_zh)
+        )
+    paths = [f.path for f in factors]
+    labels = _factor_labels(paths)
     for point in _design(factors, spec.experiment.samples, spec.experiment.seed):
         name = ",".join(f"{labels[p]}={_format_value(val)}" for p, val in point.items())
         short = ", ".join(_format_value(val) for val in point.values())
-        entries.append((name, point, "", f"factors (variant {name})", short))
+        name_zh = design_point_name(point, "zh", paths)
+        entries.append((name, point, "", f"factors (variant {name})", short, name_zh, ""))
     seen: dict[str, str] = {}
+    shown_zh: dict[str, str] = {}
     variants = []
-    for name, overrides, description, where, short in entries:
+    for name, overrides, description, where, short, name_zh, description_zh in entries:
         if name in seen:
             raise ScenarioError(source, where, f"a unique variant name ({name!r} repeats)")
+        zh = name_zh or name
+        if zh in shown_zh:
+            raise ScenarioError(
+                source,
+                f"{where}.name_zh" if name_zh else where,
+                f"a Chinese name no other variant shows ({zh!r} is also {shown_zh[zh]!r})",
+            )
+        shown_zh[zh] = name
         scenario = _apply(base, overrides, str(source), where)
         data = scenario.model_dump(mode="python")
         vid = slugify(name, fallback="variant")
@@ -706,7 +728,9 @@ def _build_variants(
             vid = slugify(name + "#", fallback="variant", max_length=0)
         seen[name] = vid
         values = {c: _get_dotted(data, c) for c in columns}
-        variants.append(Variant(name, vid, overrides, values, description, short))
+        variants.append(
+            Variant(name, vid, overrides, values, description, short, name_zh, description_zh)
+        )
     return variants
 
 
@@ -1350,6 +1374,8 @@ def _manifest(experiment: Experiment, session: _Session, **extra: Any) -> dict[s
                 "factors": v.factors,
                 "description": v.description,
                 "label": v.label,
+                "name_zh": v.name_zh,
+                "description_zh": v.description_zh,
             }
             for v in experiment.variants
         ],

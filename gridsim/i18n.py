@@ -19,10 +19,12 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -37,8 +39,10 @@ __all__ = [
     "FontNotFoundError",
     "Names",
     "check_lang",
+    "design_point_name",
     "event_label",
     "factor_label",
+    "factor_tails",
     "find_cjk_font",
     "kind_label",
     "kpi_label",
@@ -46,7 +50,10 @@ __all__ = [
     "level_label",
     "setup_fonts",
     "short",
+    "text_width",
     "value_label",
+    "variant_label",
+    "variant_labels",
 ]
 
 #: Languages every figure can be drawn in.
@@ -303,8 +310,8 @@ FACTOR_LABELS: dict[str, dict[str, str]] = {
 _VALUE_LABELS: dict[str, dict[str, str]] = {
     "strict_ladder": {"en": "strict ladder", "zh": "逐级上报"},
     "direct_triage": {"en": "direct triage", "zh": "直接分级派单"},
-    "skip_level_urgent": {"en": "skip level if urgent", "zh": "紧急越级"},
-    "deadline": {"en": "deadline-driven", "zh": "超时上报"},
+    "skip_level_urgent": {"en": "skip level if urgent", "zh": "紧急事项越级上报"},
+    "deadline": {"en": "deadline-driven", "zh": "超时自动上报"},
     "baseline": {"en": "baseline", "zh": "基线"},
     "True": {"en": "yes", "zh": "是"},
     "False": {"en": "no", "zh": "否"},
@@ -453,6 +460,134 @@ def value_label(value: Any, lang: str) -> str:
     text = f"{value:g}" if isinstance(value, float) else str(value)
     entry = _VALUE_LABELS.get(text)
     return entry[lang] if entry else text
+
+
+def factor_tails(paths: Iterable[str]) -> dict[str, str]:
+    """Shortest distinct tails of dotted factor paths (what generated variant names use).
+
+    Example:
+        >>> factor_tails(["grids.households_per_grid", "a.x", "b.x"])
+        {'grids.households_per_grid': 'households_per_grid', 'a.x': 'a.x', 'b.x': 'b.x'}
+    """
+    paths = list(paths)
+    tails: dict[str, str] = {}
+    for depth in range(1, max((p.count(".") + 1 for p in paths), default=1) + 1):
+        cut = {p: ".".join(p.split(".")[-depth:]) for p in paths if p not in tails}
+        counts: dict[str, int] = {}
+        for tail in cut.values():
+            counts[tail] = counts.get(tail, 0) + 1
+        for p, tail in cut.items():
+            if counts[tail] == 1:
+                tails[p] = tail
+    return {p: tails.get(p, p) for p in paths}
+
+
+def _level_text(value: Any, lang: str) -> str:
+    """A factor level as written in a generated variant name (translated in Chinese)."""
+    if isinstance(value, bool):
+        return value_label(value, lang) if lang == "zh" else ("true" if value else "false")
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else f"{value:.6g}"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return value_label(str(value), lang) if lang == "zh" else str(value)
+
+
+def design_point_name(
+    point: Mapping[str, Any], lang: str, paths: Sequence[str] | None = None
+) -> str:
+    """Name of a factor-design variant: ``households_per_grid=300,...`` / ``每网格户数=300，...``.
+
+    English gives the name the experiment generates (the variant's key). Chinese uses the
+    factor's label (:data:`FACTOR_LABELS`) where there is one, else the same path tail, and
+    translates policy names and true/false. Display only: the key never changes.
+
+    Args:
+        point: ``{dotted path: value}`` of the design point, in factor order.
+        lang: ``"zh"`` or ``"en"``.
+        paths: every factor path of the experiment (tails are made distinct among them);
+            default: the point's own paths.
+
+    Example:
+        >>> point = {"grids.households_per_grid": 300, "centre.merged_town": True}
+        >>> design_point_name(point, "en")
+        'households_per_grid=300,merged_town=true'
+        >>> design_point_name(point, "zh")
+        '每网格户数=300，镇街综治中心合署办公=是'
+        >>> design_point_name({"escalation.shirking_probability": 0.1}, "zh")
+        'shirking_probability=0.1'
+    """
+    check_lang(lang)
+    tails = factor_tails(paths if paths is not None else list(point))
+    parts = []
+    for path, value in point.items():
+        tail = tails.get(path) or factor_tails([path])[path]
+        name = FACTOR_LABELS[path]["zh"] if lang == "zh" and path in FACTOR_LABELS else tail
+        parts.append(f"{name}={_level_text(value, lang)}")
+    return ("，" if lang == "zh" else ",").join(parts)
+
+
+def _is_design_point(variant: Mapping[str, Any], paths: Sequence[str]) -> bool:
+    """Whether a manifest's variant entry is a generated design point (not a named one)."""
+    overrides = variant.get("overrides") or {}
+    return (
+        bool(paths)
+        and bool(overrides)
+        and set(overrides) <= set(paths)
+        and variant.get("name") == design_point_name(overrides, "en", paths)
+    )
+
+
+def variant_label(variant: Mapping[str, Any], lang: str, factor_paths: Sequence[str] = ()) -> str:
+    """Display name of a variant from its entry in a results directory's ``manifest.json``.
+
+    Chinese: the variant's ``name_zh``; for a design point written before ``name_zh``
+    existed, its name rebuilt with Chinese factor labels (:func:`design_point_name`); else
+    the name itself (policy names translated, as :func:`value_label` does). English: the
+    name (policy names translated). The name stays the variant's key in every table.
+
+    Example:
+        >>> variant_label({"name": "separate desks", "name_zh": "四台分设"}, "zh")
+        '四台分设'
+        >>> variant_label({"name": "separate desks"}, "zh")  # an older manifest
+        'separate desks'
+        >>> variant_label({"name": "separate desks", "name_zh": "四台分设"}, "en")
+        'separate desks'
+    """
+    check_lang(lang)
+    name = str(variant.get("name", ""))
+    if lang == "zh":
+        if variant.get("name_zh"):
+            return str(variant["name_zh"])
+        if _is_design_point(variant, factor_paths):
+            return design_point_name(variant["overrides"], lang, factor_paths)
+    return value_label(name, lang)
+
+
+def variant_labels(manifest: Mapping[str, Any], lang: str) -> dict[str, str]:
+    """Display names of every variant a ``manifest.json`` lists, by variant name (the key).
+
+    Example:
+        >>> manifest = {"variants": [{"name": "a", "name_zh": "甲"}, {"name": "b"}]}
+        >>> variant_labels(manifest, "zh")
+        {'a': '甲', 'b': 'b'}
+    """
+    paths = list(manifest.get("factor_paths") or [])
+    return {
+        str(v["name"]): variant_label(v, lang, paths)
+        for v in manifest.get("variants") or []
+        if isinstance(v, Mapping) and v.get("name")
+    }
+
+
+def text_width(text: str) -> int:
+    """Width of a label in Latin characters: CJK and full-width characters count twice.
+
+    Example:
+        >>> text_width("grid"), text_width("网格")
+        (4, 4)
+    """
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
 
 
 def short(text: str, limit: int = 14) -> str:

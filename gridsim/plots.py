@@ -27,7 +27,7 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,7 +54,9 @@ from gridsim.i18n import (
     level_label,
     setup_fonts,
     short,
+    text_width,
     value_label,
+    variant_labels,
 )
 
 if TYPE_CHECKING:
@@ -1149,6 +1151,8 @@ def kpi_comparison_figure(
     metrics: Sequence[str] | None,
     lang: str,
     variant_labels: dict[str, str] | None = None,
+    *,
+    names: Mapping[str, str] | None = None,
 ) -> Figure:
     """KPI means with confidence-interval error bars across variants, one panel per metric.
 
@@ -1159,6 +1163,9 @@ def kpi_comparison_figure(
         lang: ``"zh"`` or ``"en"``.
         variant_labels: display names of variants (default: the names, with policy names
             translated).
+        names: the variants' names in ``lang`` (say the Chinese ``name_zh`` a results
+            directory's ``manifest.json`` keeps, see :func:`gridsim.i18n.variant_labels`),
+            shown wherever a variant's own name would be; the summary keeps the keys.
 
     Returns:
         The figure.
@@ -1177,7 +1184,7 @@ def kpi_comparison_figure(
     if not metrics:
         raise ValueError("none of the requested metrics is in the summary")
     variants = list(dict.fromkeys(summary["variant"]))
-    shown, factors_text = _variant_names(summary, variants, lang, variant_labels)
+    shown, factors_text = _variant_names(summary, variants, lang, variant_labels, names)
     ncols = min(3, len(metrics))
     nrows = math.ceil(len(metrics) / ncols)
     height = nrows * (0.9 + 0.32 * len(variants)) + 0.6
@@ -1191,7 +1198,7 @@ def kpi_comparison_figure(
                 ax.xaxis.set_major_formatter(_PercentTicks())
         for ax in axes[len(metrics) :]:
             ax.set_visible(False)
-        axes[0].set_yticks(range(len(variants)), [short(s, 40) for s in shown])
+        axes[0].set_yticks(range(len(variants)), _tick_names(shown))
         axes[0].set_ylim(len(variants) - 0.5, -0.5)
         if factors_text:
             for ax in axes[::ncols]:
@@ -1201,25 +1208,47 @@ def kpi_comparison_figure(
 
 
 def _variant_names(
-    summary: pd.DataFrame, variants: list[str], lang: str, given: dict[str, str] | None
+    summary: pd.DataFrame,
+    variants: list[str],
+    lang: str,
+    given: dict[str, str] | None,
+    names: Mapping[str, str] | None = None,
 ) -> tuple[list[str], str]:
     """Display names of variants, and the factor names they list (or "").
 
-    Explicit labels win; short variant names are kept (policy names translated); long
+    Explicit labels win; short variant names are kept (``names`` in ``lang`` where given,
+    else the keys with policy names translated; a CJK character counts as two); long
     generated names (``households_per_grid=300,policy=...``) are replaced by the values of
     the factors that vary, in the factors' order, which the y-axis label then names.
     """
+    names = names or {}
+    own = [names.get(v) or value_label(v, lang) for v in variants]
     if given:
-        return [given.get(v) or value_label(v, lang) for v in variants], ""
+        return [given.get(v) or name for v, name in zip(variants, own, strict=True)], ""
     stats = {"variant", "metric", "mean", "half_width", "low", "high", "n"}
     factors = [c for c in summary.columns if c not in stats]
     per_variant = summary.drop_duplicates("variant").set_index("variant")
     varying = [f for f in factors if per_variant[f].nunique(dropna=False) > 1]
-    if not varying or max(len(str(v)) for v in variants) <= 24:
-        return [value_label(v, lang) for v in variants], ""
+    if not varying or max(text_width(str(v)) for v in own) <= 24:
+        return own, ""
     sep = label("list_sep", lang)
-    names = [sep.join(value_label(per_variant.loc[v, f], lang) for f in varying) for v in variants]
-    return names, sep.join(factor_label(f, lang) for f in varying)
+    levels = [sep.join(value_label(per_variant.loc[v, f], lang) for f in varying) for v in variants]
+    return levels, sep.join(factor_label(f, lang) for f in varying)
+
+
+def _tick_names(shown: list[str], limit: int = 40) -> list[str]:
+    """Variant names for ticks: without a parenthetical, unless it tells two variants apart.
+
+    Example:
+        >>> _tick_names(["逐级上报", "逐级上报（推诿上交多）"])
+        ['逐级上报', '逐级上报（推诿上交多）']
+        >>> _tick_names(["merged (pooled queue)", "separate"])
+        ['merged', 'separate']
+    """
+    ticks = [short(s, limit) for s in shown]
+    if len(set(ticks)) < len(set(shown)):
+        ticks = [s if len(s) <= limit else s[: limit - 1].rstrip() + "…" for s in shown]
+    return ticks
 
 
 def _is_share(metric: str) -> bool:
@@ -1553,6 +1582,19 @@ def run_figures(
     return _write(makers, langs, Path(out) if out else run_dir / "figures")
 
 
+def _sweep_manifest(results_dir: Path) -> dict:
+    """The experiment's ``manifest.json`` (``{}`` when missing or unreadable)."""
+    path = results_dir / "manifest.json"
+    if not path.is_file():
+        return {}
+    try:
+        manifest = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        log.warning("%s: variant names left as keys (%s)", path, exc)
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
 def _sweep_summary(results_dir: Path, tidy: pd.DataFrame) -> pd.DataFrame:
     for name, reader in (("summary.parquet", pd.read_parquet), ("summary.csv", pd.read_csv)):
         if (results_dir / name).is_file():
@@ -1571,7 +1613,8 @@ def sweep_figures(
     """Draw the sweep figures from an experiment results directory.
 
     Reads ``tidy.parquet`` (and ``summary.parquet`` or ``summary.csv`` if present, else
-    summarises with :func:`gridsim.stats.summarise`) and writes
+    summarises with :func:`gridsim.stats.summarise`) and the variants' display names from
+    ``manifest.json`` (``name_zh`` in Chinese; the key when absent), and writes
     ``kpi_comparison_<lang>.png``, ``tornado_<metric>_<lang>.png`` for up to three
     metrics when the table has factor columns with two or more levels, and
     ``warmup_<lang>.png`` (a Welch plot) when the experiment kept its pilot backlog
@@ -1600,8 +1643,11 @@ def sweep_figures(
     tidy = pd.read_parquet(path)
     summary = _sweep_summary(results_dir, tidy)
     chosen = list(metrics) if metrics else _default_metrics(summary["metric"].unique())
+    manifest = _sweep_manifest(results_dir)
     makers: dict[str, Callable[[str], Figure]] = {
-        "kpi_comparison": lambda lg: kpi_comparison_figure(summary, chosen, lg)
+        "kpi_comparison": lambda lg: kpi_comparison_figure(
+            summary, chosen, lg, names=variant_labels(manifest, lg)
+        )
     }
     if any(tidy[c].nunique() > 1 for c in _factor_columns(tidy)):
         for metric in chosen[:3]:

@@ -7,7 +7,9 @@ differences against the baseline with Bonferroni-adjusted intervals (common rand
 replication ``r`` of every variant shares seed ``r``), and says in words which differences
 are significant, e.g. "merged centres lowers mean resolution time by 3.2 h (95 % CI
 2.1–4.3), significant after Bonferroni". The HTML embeds its figures as base64 PNG, so the
-single file can be mailed or archived.
+single file can be mailed or archived. The Chinese report names the variants by the
+``name_zh`` (and describes them by the ``description_zh``) that ``manifest.json`` keeps,
+falling back to the English name for results written without them.
 
 Example:
     >>> md, html = write_report("results/experiments/one-stop-centre")  # doctest: +SKIP
@@ -30,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from gridsim.i18n import kpi_label, value_label
 
 __all__ = [
     "Block",
@@ -357,12 +361,7 @@ def _value(metric: str, x: float) -> str:
 
 
 def _kpi_name(metric: str, lang: str) -> str:
-    try:
-        from gridsim.i18n import kpi_label
-
-        return kpi_label(metric, lang)
-    except Exception:  # noqa: BLE001 - labels are a nicety; the key always works
-        return metric
+    return kpi_label(metric, lang)  # an unknown KPI keeps its key
 
 
 def _kpi_phrase(metric: str, lang: str) -> str:
@@ -376,13 +375,11 @@ def _kpi_phrase(metric: str, lang: str) -> str:
     return name
 
 
-def _variant_name(name: str, lang: str) -> str:
-    try:
-        from gridsim.i18n import value_label
-
-        return value_label(name, lang)
-    except Exception:  # noqa: BLE001
-        return name
+def _variant_name(name: str, lang: str, names: dict[str, str] | None = None) -> str:
+    """A variant's display name: ``names`` (from the manifest) first, else its key."""
+    if names and names.get(name):
+        return names[name]
+    return value_label(name, lang)  # an unknown name is shown as it is
 
 
 def difference_sentence(
@@ -460,6 +457,19 @@ class _Inputs:
     baseline: str
     confidence: float
     warmup: pd.DataFrame | None
+    _names: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def names(self, lang: str) -> dict[str, str]:
+        """Display names of the variants in ``lang``, by key (from ``manifest.json``)."""
+        if lang not in self._names:
+            from gridsim.i18n import variant_labels
+
+            self._names[lang] = variant_labels(self.manifest, lang)
+        return self._names[lang]
+
+    def variant(self, name: str, lang: str) -> str:
+        """One variant's display name in ``lang`` (its key if the manifest has none)."""
+        return _variant_name(name, lang, self.names(lang))
 
 
 def _load(results_dir: Path) -> _Inputs:
@@ -514,22 +524,24 @@ def _save_png(path: Path, data: bytes) -> None:
 
 
 def _short_labels(manifest: dict, lang: str) -> tuple[dict[str, str], str]:
-    """Figure labels of design-point variants (their factor values) and a caption note."""
-    labels = {
-        v["name"]: v["label"]
-        for v in manifest.get("variants", [])
-        if v.get("label") and v["label"] != v["name"]
-    }
+    """Figure labels of design-point variants (their factor values) and a caption note.
+
+    In Chinese, policy names and true/false among the values are translated.
+    """
+    from gridsim.i18n import factor_label, value_label
+
     paths = manifest.get("factor_paths") or []
+    labels = {}
+    for v in manifest.get("variants", []):
+        if not v.get("label") or v["label"] == v["name"]:
+            continue
+        point = v.get("overrides") or {}
+        if lang == "zh" and point and set(point) <= set(paths):
+            labels[v["name"]] = ", ".join(value_label(x, lang) for x in point.values())
+        else:
+            labels[v["name"]] = v["label"]
     if not labels or not paths:
         return {}, ""
-    try:
-        from gridsim.i18n import factor_label
-    except ImportError:  # pragma: no cover - i18n ships with gridsim
-
-        def factor_label(path: str, lang: str) -> str:
-            return path
-
     names = ", ".join(factor_label(p, lang) for p in paths)
     return labels, _t("labels_note", lang, names=names)
 
@@ -545,10 +557,15 @@ def _figures(inputs: _Inputs, metrics: list[str], lang: str) -> list[tuple[str, 
     caption = _t("kpi_caption", lang, conf=conf) + legend
     draw_lang = lang
     try:
-        fig = plots.kpi_comparison_figure(inputs.summary, metrics[:6], draw_lang, labels)
+        fig = plots.kpi_comparison_figure(
+            inputs.summary, metrics[:6], draw_lang, labels, names=inputs.names(draw_lang)
+        )
     except FontNotFoundError:
         draw_lang = "en"
-        fig = plots.kpi_comparison_figure(inputs.summary, metrics[:6], draw_lang, labels)
+        labels = _short_labels(inputs.manifest, draw_lang)[0]
+        fig = plots.kpi_comparison_figure(
+            inputs.summary, metrics[:6], draw_lang, labels, names=inputs.names(draw_lang)
+        )
     out.append((f"report_kpis_{lang}.png", _png(fig), caption))
     factor_cols = [c for c in inputs.manifest.get("factor_columns", []) if c in inputs.tidy]
     if any(inputs.tidy[c].nunique() > 1 for c in factor_cols):
@@ -608,7 +625,7 @@ def _setup(doc: Document, inputs: _Inputs, lang: str) -> None:
             days=_fmt(float(m.get("days", math.nan)), 0),
             warmup=_t(warm_key, lang, days=warm_days),
             seed=m.get("root_seed", "?"),
-            baseline=_variant_name(inputs.baseline, lang),
+            baseline=inputs.variant(inputs.baseline, lang),
             conf=f"{100 * inputs.confidence:g}",
             k=max(1, len(variants) - 1),
         ),
@@ -617,14 +634,20 @@ def _setup(doc: Document, inputs: _Inputs, lang: str) -> None:
     rows = []
     for name in variants:
         info = described.get(name, {})
-        overrides = ", ".join(
-            f"{k} = {json.dumps(v, ensure_ascii=False)}"
-            for k, v in (info.get("overrides") or {}).items()
-        )
-        text = info.get("description") or overrides
-        rows.append([_variant_name(name, lang), text])
+        text = (lang == "zh" and info.get("description_zh")) or info.get("description")
+        rows.append([inputs.variant(name, lang), text or _overrides_text(info, lang)])
     doc.add("h3", _t("variants", lang))
     doc.table(_VARIANT_HEADERS[lang], rows)
+
+
+def _overrides_text(info: dict, lang: str) -> str:
+    """A variant's overrides in words: ``path = value`` (factor labels and levels in Chinese)."""
+    overrides = (info.get("overrides") or {}).items()
+    if lang != "zh":
+        return ", ".join(f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in overrides)
+    from gridsim.i18n import factor_label, value_label
+
+    return "，".join(f"{factor_label(k, lang)} = {value_label(v, lang)}" for k, v in overrides)
 
 
 def _findings(doc: Document, inputs: _Inputs, metrics: list[str], lang: str) -> None:
@@ -639,7 +662,7 @@ def _findings(doc: Document, inputs: _Inputs, metrics: list[str], lang: str) -> 
         for _, r in rows.iterrows():
             sentences.append(
                 difference_sentence(
-                    _variant_name(r["variant"], lang),
+                    inputs.variant(r["variant"], lang),
                     metric,
                     r["mean_difference"],
                     r["low"],
@@ -673,7 +696,7 @@ def _kpi_section(doc: Document, inputs: _Inputs, metric: str, lang: str) -> None
         table.append(
             [
                 rank,
-                _variant_name(r["variant"], lang),
+                inputs.variant(r["variant"], lang),
                 _value(metric, r["mean"]),
                 _value(metric, r["low"]),
                 _value(metric, r["high"]),
@@ -688,7 +711,7 @@ def _kpi_section(doc: Document, inputs: _Inputs, metric: str, lang: str) -> None
     k = len(comp)
     doc.add(
         "p",
-        _t("diff_intro", lang, baseline=_variant_name(inputs.baseline, lang), conf=conf, k=k),
+        _t("diff_intro", lang, baseline=inputs.variant(inputs.baseline, lang), conf=conf, k=k),
     )
     scale = 100.0 if _is_share(metric) else 1.0
     table = []
@@ -698,7 +721,7 @@ def _kpi_section(doc: Document, inputs: _Inputs, metric: str, lang: str) -> None
         p = r["p_value"]
         table.append(
             [
-                _variant_name(r["variant"], lang),
+                inputs.variant(r["variant"], lang),
                 _fmt(scale * r["mean_difference"]),
                 _fmt(scale * r["low"]),
                 _fmt(scale * r["high"]),
@@ -708,7 +731,7 @@ def _kpi_section(doc: Document, inputs: _Inputs, metric: str, lang: str) -> None
         )
         sentences.append(
             difference_sentence(
-                _variant_name(r["variant"], lang),
+                inputs.variant(r["variant"], lang),
                 metric,
                 r["mean_difference"],
                 r["low"],

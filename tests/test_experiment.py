@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -393,6 +394,108 @@ def test_full_factorial_names_and_columns(tmp_path):
     assert len({v.variant_id for v in exp.variants}) == 4
 
 
+def test_design_points_get_chinese_names_from_factor_labels(tmp_path):
+    from gridsim.i18n import design_point_name
+
+    body = """
+        [[factors]]
+        path = "grids.households_per_grid"
+        values = [300, 500]
+
+        [[factors]]
+        path = "centre.merged_town"
+        values = [false, true]
+
+        [[factors]]
+        path = "escalation.shirking_probability"
+        values = [0.02]
+    """
+    exp = load_experiment(write_experiment(tmp_path / "ff.toml", body=body))
+    assert exp.variants[1].name == (
+        "households_per_grid=300,merged_town=true,shirking_probability=0.02"
+    )
+    # factor labels where they exist, the same path tail where not; levels translated
+    assert (
+        exp.variants[1].name_zh
+        == "每网格户数=300，镇街综治中心合署办公=是，shirking_probability=0.02"
+    )
+    paths = [f.path for f in exp.factors]
+    for v in exp.variants:  # i18n rebuilds the key exactly (how old manifests are read)
+        assert design_point_name(v.overrides, "en", paths) == v.name
+        assert v.description_zh == ""
+
+
+# --------------------------------------------------------------------------- Chinese names
+
+NAMED = """
+    [[variants]]
+    name = "ladder"
+    name_zh = "逐级上报"
+    description = "One level at a time."
+    description_zh = "逐级上报，每次只上一级。"
+    overrides = { "escalation.policy" = "strict_ladder" }
+
+    [[variants]]
+    name = "merged centre"
+    name_zh = "镇街综治中心合署"
+    overrides = { "escalation.policy" = "direct_triage", "centre.merged_town" = true }
+"""
+
+
+def test_chinese_names_are_display_only_and_kept_in_the_manifest(tmp_path):
+    plain = load_experiment(write_experiment(tmp_path / "plain.toml"))
+    named = load_experiment(write_experiment(tmp_path / "named.toml", body=NAMED))
+    # name_zh and description_zh are not part of the definition: old results stay valid
+    assert named.fingerprint() == plain.fingerprint()
+    assert [v.variant_id for v in named.variants] == [v.variant_id for v in plain.variants]
+    assert [(v.name_zh, v.description_zh) for v in named.variants] == [
+        ("逐级上报", "逐级上报，每次只上一级。"),
+        ("镇街综治中心合署", ""),
+    ]
+    assert [v.name_zh for v in plain.variants] == ["", ""]
+    out = tmp_path / "o"
+    run_experiment(
+        tmp_path / "plain.toml",
+        executor="serial",
+        out=out,
+        progress=False,
+        simulate=fake_simulate,
+    )
+    # the same results directory, now with Chinese names: nothing recomputed, keys unchanged
+    df = run_experiment(
+        tmp_path / "named.toml",
+        executor="serial",
+        out=out,
+        progress=False,
+        simulate=fake_simulate,
+    )
+    assert (df.attrs["computed"], df.attrs["skipped"]) == (0, 4)
+    assert list(dict.fromkeys(df["variant"])) == ["ladder", "merged centre"]
+    manifest = json.loads((out / "manifest.json").read_text("utf-8"))
+    entries = {v["name"]: v for v in manifest["variants"]}
+    assert entries["ladder"]["name_zh"] == "逐级上报"
+    assert entries["ladder"]["description_zh"] == "逐级上报，每次只上一级。"
+    assert entries["merged centre"]["name_zh"] == "镇街综治中心合署"
+    assert entries["merged centre"]["variant_id"] == "merged-centre"
+    assert "逐级上报" in (out / "manifest.json").read_text("utf-8")  # not \u-escaped
+    assert "逐级上报" not in set(pd.read_parquet(out / "tidy.parquet")["variant"])
+
+
+def test_chinese_names_must_not_repeat(tmp_path):
+    body = NAMED.replace('name_zh = "镇街综治中心合署"', 'name_zh = "逐级上报"')
+    path = write_experiment(tmp_path / "dup.toml", body=body)
+    with pytest.raises(ScenarioError) as info:
+        load_experiment(path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "variants[1:merged centre].name_zh" in message and "逐级上报" in message
+    bad = write_experiment(
+        tmp_path / "typo.toml", body='[[variants]]\nname = "x"\nname_cn = "某方案"\n'
+    )
+    with pytest.raises(ScenarioError, match=r"variants\[0:x\]\.name_cn: unknown field"):
+        load_experiment(bad)
+
+
 def test_latin_hypercube_in_range_and_reproducible(tmp_path):
     body = """
         [[factors]]
@@ -469,6 +572,12 @@ def test_shipped_experiments_validate():
         exp = load_experiment(path)
         names[path.stem] = len(exp.variants)
         assert exp.baseline in [v.name for v in exp.variants]
+        zh = [v.name_zh for v in exp.variants]
+        assert all(re.search(r"[\u4e00-\u9fff]", n) for n in zh), path.stem
+        assert len(set(zh)) == len(zh), path.stem
+        for v in exp.variants:
+            if v.label == v.name:  # an explicit variant: named and described in Chinese
+                assert re.search(r"[\u4e00-\u9fff]", v.description_zh), (path.stem, v.name)
     assert names == {
         "escalation_rules": 5,
         "grid_granularity": 12,

@@ -633,6 +633,144 @@ def test_kpi_comparison_single_replication_has_no_interval():
     assert "仅1次重复，无区间" in figure_texts(fig)
 
 
+def _escalation_summary() -> pd.DataFrame:
+    """A summary like the escalation-rules experiment's: explicit variants, one long name."""
+    variants = {
+        "strict_ladder": ("strict_ladder", 0.02, 70.0),
+        "direct_triage": ("direct_triage", 0.02, 52.0),
+        "strict_ladder, more shirking": ("strict_ladder", 0.1, 75.0),
+    }
+    return pd.DataFrame(
+        [
+            {
+                "variant": name,
+                "metric": "resolution_time_mean_h",
+                "escalation.policy": policy,
+                "escalation.shirking_probability": shirking,
+                "mean": mean,
+                "half_width": 1.0,
+                "low": mean - 1,
+                "high": mean + 1,
+                "n": 5,
+            }
+            for name, (policy, shirking, mean) in variants.items()
+        ]
+    )
+
+
+#: The Chinese names an escalation-rules manifest keeps.
+ESCALATION_ZH = {
+    "strict_ladder": "逐级上报",
+    "direct_triage": "直接分级派单",
+    "strict_ladder, more shirking": "逐级上报（推诿上交多）",
+}
+
+
+def _ticks(fig: Figure) -> list[str]:
+    return [t.get_text() for t in fig.axes[0].get_yticklabels()]
+
+
+def test_kpi_comparison_shows_given_chinese_names():
+    summary = _escalation_summary()
+    metrics = ["resolution_time_mean_h"]
+    fig = draw_strictly(plots.kpi_comparison_figure, summary, metrics, "zh", names=ESCALATION_ZH)
+    assert _ticks(fig) == list(ESCALATION_ZH.values())
+    assert fig.axes[0].get_ylabel() == ""
+    # English is as before: the long key gives way to the factor values, named on the axis
+    en = plots.kpi_comparison_figure(summary, metrics, "en")
+    assert _ticks(en) == ["strict ladder / 0.02", "direct triage / 0.02", "strict ladder / 0.1"]
+    en_named = plots.kpi_comparison_figure(
+        summary, metrics, "en", names=i18n.variant_labels({"variants": []}, "en")
+    )
+    assert _ticks(en_named) == _ticks(en)
+    # without Chinese names (older results), Chinese falls back the same way
+    zh = plots.kpi_comparison_figure(summary, metrics, "zh")
+    assert _ticks(zh) == ["逐级上报 · 0.02", "直接分级派单 · 0.02", "逐级上报 · 0.1"]
+    # short labels (design points) still win over names
+    fig = plots.kpi_comparison_figure(
+        summary, metrics, "zh", {"direct_triage": "DT"}, names=ESCALATION_ZH
+    )
+    assert _ticks(fig) == ["逐级上报", "DT", "逐级上报（推诿上交多）"]
+
+
+def test_variant_labels_from_a_manifest():
+    paths = ["grids.households_per_grid", "escalation.shirking_probability"]
+    manifest = {
+        "factor_paths": paths,
+        "variants": [
+            {"name": "separate desks", "name_zh": "四台分设", "overrides": {}},
+            {"name": "merged centres", "overrides": {"centre.merged_town": True}},
+            {"name": "strict_ladder", "overrides": {"escalation.policy": "strict_ladder"}},
+            {  # a design point of a manifest written before name_zh existed
+                "name": "households_per_grid=300,shirking_probability=0.1",
+                "overrides": {paths[0]: 300, paths[1]: 0.1},
+                "label": "300, 0.1",
+            },
+        ],
+    }
+    assert i18n.variant_labels(manifest, "zh") == {
+        "separate desks": "四台分设",
+        "merged centres": "merged centres",  # no name_zh: the English name
+        "strict_ladder": "逐级上报",  # a policy name: translated as before
+        "households_per_grid=300,shirking_probability=0.1": (
+            "每网格户数=300，shirking_probability=0.1"
+        ),
+    }
+    assert i18n.variant_labels(manifest, "en") == {
+        "separate desks": "separate desks",
+        "merged centres": "merged centres",
+        "strict_ladder": "strict ladder",
+        "households_per_grid=300,shirking_probability=0.1": (
+            "households_per_grid=300,shirking_probability=0.1"
+        ),
+    }
+    assert i18n.variant_labels({}, "zh") == {}
+
+
+def _sweep_dir(root: Path, manifest: dict | None) -> Path:
+    from gridsim.stats import summarise
+
+    summary = _escalation_summary()
+    tidy = pd.concat([summary.assign(replication=r, value=summary["mean"] + r) for r in range(3)])[
+        ["variant", "escalation.policy", "escalation.shirking_probability", "replication"]
+    ]
+    tidy = tidy.assign(metric="resolution_time_mean_h", value=np.arange(len(tidy), dtype=float))
+    root.mkdir(parents=True, exist_ok=True)
+    tidy.to_parquet(root / "tidy.parquet")
+    summarise(tidy).to_csv(root / "summary.csv", index=False)
+    if manifest is not None:
+        (root / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), "utf-8")
+    return root
+
+
+@pytest.mark.parametrize("with_zh", [True, False, None])
+def test_plot_sweep_uses_the_manifests_chinese_names(tmp_path, monkeypatch, with_zh):
+    variants = [
+        {"name": k, "overrides": {}, **({"name_zh": v} if with_zh else {})}
+        for k, v in ESCALATION_ZH.items()
+    ]
+    root = _sweep_dir(tmp_path / "s", None if with_zh is None else {"variants": variants})
+    ticks = {}
+    original = plots.kpi_comparison_figure
+
+    def spy(summary, metrics, lang, *args, **kwargs):
+        fig = original(summary, metrics, lang, *args, **kwargs)
+        ticks[lang] = _ticks(fig)
+        return fig
+
+    monkeypatch.setattr(plots, "kpi_comparison_figure", spy)
+    args = _parser().parse_args(["plot", str(root), "--lang", "both"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a missing glyph (tofu) fails
+        assert args.func(args) == 0
+    assert (root / "figures" / "kpi_comparison_zh.png").is_file()
+    assert ticks["en"] == ["strict ladder / 0.02", "direct triage / 0.02", "strict ladder / 0.1"]
+    if with_zh:
+        assert ticks["zh"] == list(ESCALATION_ZH.values())
+    else:  # results written before name_zh (or no manifest at all): as before
+        assert ticks["zh"] == ["逐级上报 · 0.02", "直接分级派单 · 0.02", "逐级上报 · 0.1"]
+
+
 def test_tornado_ranks_factors_by_range(sweep):
     tidy, _ = sweep
     fig = plots.tornado_figure(tidy, "resolution_time_mean_h", "en")

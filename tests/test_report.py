@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +13,21 @@ import pytest
 
 from gridsim.report import difference_sentence, metric_direction, register, write_report
 
+#: Chinese names and descriptions a manifest written by this version keeps.
+ZH = {
+    "Separate desks": ("四台分设", "四个窗口分设，各自排队。"),
+    "Merged centre": ("综治中心合署", "合署办公，统一排队。"),
+    "Tiny change": ("微调", ""),
+}
+CJK = re.compile(r"[\u4e00-\u9fff]")
 
-def make_results(root: Path, *, with_stats: bool = False) -> Path:
-    """A results directory whose 'Merged centre' lowers response time by about 3.2 h."""
+
+def make_results(root: Path, *, with_stats: bool = False, zh: bool = False) -> Path:
+    """A results directory whose 'Merged centre' lowers response time by about 3.2 h.
+
+    ``zh``: the manifest lists every variant with its ``name_zh`` and ``description_zh`` (as
+    a sweep now writes it); otherwise it is a manifest written before they existed.
+    """
     rng = np.random.default_rng(5)
     rows = []
     base_noise = rng.normal(0, 1.0, 10)  # shared by both variants: common random numbers
@@ -45,6 +58,19 @@ def make_results(root: Path, *, with_stats: bool = False) -> Path:
         "factor_columns": [],
         "variants": [{"name": "Merged centre", "description": "One pooled queue."}],
     }
+    if zh:
+        manifest["variants"] = [
+            {
+                "name": name,
+                "variant_id": name.lower().replace(" ", "-"),
+                "overrides": {},
+                "description": "One pooled queue." if name == "Merged centre" else "",
+                "label": name,
+                "name_zh": name_zh,
+                "description_zh": description_zh,
+            }
+            for name, (name_zh, description_zh) in ZH.items()
+        ]
     (root / "manifest.json").write_text(json.dumps(manifest), "utf-8")
     if with_stats:
         from gridsim.stats import compare_to_baseline, summarise
@@ -91,6 +117,69 @@ def test_chinese_report(tmp_path):
     assert "经 Bonferroni 校正后显著" in text
     assert "平均响应时长降低" in text
     assert 'lang="zh-CN"' in html.read_text("utf-8")
+
+
+def _capture_kpi_figures(monkeypatch) -> list:
+    """Record every KPI comparison figure the report draws."""
+    from gridsim import plots
+
+    drawn = []
+    original = plots.kpi_comparison_figure
+
+    def spy(*args, **kwargs):
+        fig = original(*args, **kwargs)
+        drawn.append(fig)
+        return fig
+
+    monkeypatch.setattr(plots, "kpi_comparison_figure", spy)
+    return drawn
+
+
+def _tick_labels(fig) -> list[str]:
+    return [t.get_text() for t in fig.axes[0].get_yticklabels()]
+
+
+def test_chinese_report_uses_the_chinese_variant_names(tmp_path, monkeypatch):
+    drawn = _capture_kpi_figures(monkeypatch)
+    root = make_results(tmp_path / "res", zh=True)
+    md, html = write_report(root, lang="zh")
+    text = md.read_text("utf-8")
+    # findings, ranking and difference tables, baseline: the Chinese names
+    assert "综治中心合署使平均响应时长降低 3." in text
+    assert "| 1 | 综治中心合署 |" in text
+    assert "基线：“四台分设”" in text and "基线“四台分设”" in text
+    assert "| 微调 |" in text
+    # the variants table: Chinese descriptions
+    assert "| 四台分设 | 四个窗口分设，各自排队。 |" in text
+    assert "| 综治中心合署 | 合署办公，统一排队。 |" in text
+    for name in ZH:  # no English variant name anywhere in the Chinese report
+        assert name not in text, name
+        assert name not in html.read_text("utf-8"), name
+    # the figure: Chinese names on the axis
+    assert _tick_labels(drawn[-1]) == ["四台分设", "综治中心合署", "微调"]
+
+
+def test_english_report_is_unchanged_by_the_chinese_names(tmp_path, monkeypatch):
+    drawn = _capture_kpi_figures(monkeypatch)
+    old_md, _ = write_report(make_results(tmp_path / "old"))
+    new_md, _ = write_report(make_results(tmp_path / "new", zh=True))
+    old, new = old_md.read_text("utf-8"), new_md.read_text("utf-8")
+    assert "Merged centre lowers mean response time by 3." in new
+    assert not CJK.search(new.replace("Proactive share (未诉先办)", ""))
+    assert new == old  # the Chinese names change nothing in English
+    assert _tick_labels(drawn[0]) == _tick_labels(drawn[1])
+    assert _tick_labels(drawn[1]) == ["Separate desks", "Merged centre", "Tiny change"]
+
+
+def test_chinese_report_of_results_written_before_chinese_names(tmp_path, monkeypatch):
+    drawn = _capture_kpi_figures(monkeypatch)
+    root = make_results(tmp_path / "res")  # manifest without name_zh
+    md, _ = write_report(root, lang="zh")
+    text = md.read_text("utf-8")
+    assert "Merged centre使平均响应时长降低 3." in text  # the English name, as before
+    assert "| Merged centre | One pooled queue. |" in text  # no description_zh: English
+    assert _tick_labels(drawn[-1]) == ["Separate desks", "Merged centre", "Tiny change"]
+    assert (root / "figures" / "report_kpis_zh.png").is_file()
 
 
 def test_difference_sentence_units_and_intervals():
@@ -146,6 +235,8 @@ values = [false, true]
     md, html = write_report(out)
     text = md.read_text("utf-8")
     assert "MSER-5" in text and "merged_town=true" in text
+    zh = write_report(out, lang="zh")[0].read_text("utf-8")
+    assert "镇街综治中心合署办公=是" in zh and "merged_town=true" not in zh
     assert (out / "figures" / "report_welch_en.png").is_file()
     assert any(p.name.startswith("report_tornado_") for p in (out / "figures").iterdir())
     assert html.read_text("utf-8").count("data:image/png;base64,") >= 3
