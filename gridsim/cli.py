@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gridsim.logs import LogError
+from gridsim.results import OutputDirectoryError
 from gridsim.scenario import ScenarioError, load_scenario
 
 EXIT_USER_ERROR = 2
@@ -64,10 +65,11 @@ def _positive(kind: type):
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from gridsim.engine import simulate
-    from gridsim.results import save_run
+    from gridsim.results import check_output_directory, save_run
 
     scenario = load_scenario(args.scenario)
     out = Path(args.out) if args.out else Path("results") / Path(args.scenario).stem
+    check_output_directory(out)  # before the run, not after it
     result = simulate(scenario, seed=args.seed, days=args.days, progress=not args.quiet)
     scenario_toml = _scenario_toml(scenario)
 
@@ -216,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ScenarioError, UserError, LogError) as exc:
+    except (ScenarioError, UserError, LogError, OutputDirectoryError) as exc:
         print(f"gridsim: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except FileNotFoundError as exc:

@@ -84,6 +84,29 @@ def _atomic_directory(final: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
 
 
+class OutputDirectoryError(ValueError):
+    """The chosen output directory holds something other than an earlier gridsim run."""
+
+
+def check_output_directory(out: str | Path) -> Path:
+    """Make sure writing a run to ``out`` can only replace an earlier run, never other files.
+
+    Raises:
+        OutputDirectoryError: ``out`` is a file, or a non-empty directory that is not a
+            gridsim run directory (no ``run.json``).
+    """
+    out = Path(out)
+    if out.exists():
+        if not out.is_dir():
+            raise OutputDirectoryError(f"{out}: exists and is a file (expected a run directory)")
+        if any(out.iterdir()) and not (out / "run.json").is_file():
+            raise OutputDirectoryError(
+                f"{out}: exists and is not a gridsim run directory (no run.json); "
+                "choose another --out, or remove it first"
+            )
+    return out
+
+
 def publish_directory(tmp: Path, final: Path) -> None:
     """Move a fully written temporary directory into place (replacing an older run)."""
     if final.exists():
@@ -124,7 +147,7 @@ def save_run(
     Returns:
         The run directory.
     """
-    final = Path(out)
+    final = check_output_directory(out)
     tmp = _atomic_directory(final)
     try:
         for name in RUN_TABLES:

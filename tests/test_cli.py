@@ -94,3 +94,23 @@ def test_schema_is_json_with_the_sections(capsys):
     assert main(["schema"]) == 0
     schema = json.loads(capsys.readouterr().out)
     assert {"meta", "county", "categories", "channels", "escalation"} <= set(schema["properties"])
+
+
+def test_run_never_replaces_a_directory_that_is_not_a_run(repo, tmp_path, capsys):
+    precious = tmp_path / "documents"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("years of work")
+    code = main(["run", str(repo / "scenarios/one_town.toml"), "--days", "2", "--quiet",
+                 "--out", str(precious)])  # fmt: skip
+    assert code == 2
+    assert "not a gridsim run directory" in capsys.readouterr().err
+    assert (precious / "thesis.txt").read_text() == "years of work"
+
+
+def test_run_replaces_an_earlier_run(repo, tmp_path):
+    out = tmp_path / "run"
+    args = ["run", str(repo / "scenarios/one_town.toml"), "--quiet", "--lang", "en", "--out"]
+    assert main([*args, str(out), "--days", "3"]) == 0
+    assert main([*args, str(out), "--days", "2"]) == 0
+    assert load_run(out).horizon_hours == 48
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
