@@ -113,7 +113,9 @@ class _PrecisionSection(_Strict):
 
 class _ExperimentSection(_Strict):
     name: Annotated[str, Field(min_length=1)]
+    name_zh: str = ""
     description: str = ""
+    description_zh: str = ""
     base: Annotated[str, Field(min_length=1)]
     replications: Annotated[int, Field(ge=1)] = 5
     days: Annotated[float, Field(gt=0)] | None = None
@@ -278,6 +280,8 @@ class Experiment:
         variants: every variant, explicit ones first.
         factor_columns: the factor columns of the tidy table (dotted paths).
         source_text: the experiment file's text (copied into the results directory).
+        name_zh: the Chinese name shown in Chinese reports (optional).
+        description_zh: the Chinese description (optional).
 
     Example:
         >>> exp = load_experiment("scenarios/experiments/one_stop_centre.toml")
@@ -303,6 +307,8 @@ class Experiment:
     variants: tuple[Variant, ...]
     factor_columns: tuple[str, ...]
     source_text: str
+    name_zh: str = ""
+    description_zh: str = ""
 
     @property
     def slug(self) -> str:
@@ -652,6 +658,8 @@ def experiment_from_dict(
         variants=tuple(variants),
         factor_columns=tuple(_factor_columns(factors, spec.variants)),
         source_text=text,
+        name_zh=sec.name_zh,
+        description_zh=sec.description_zh,
     )
 
 
@@ -1352,7 +1360,9 @@ def _manifest(experiment: Experiment, session: _Session, **extra: Any) -> dict[s
 
     return {
         "experiment": experiment.name,
+        "experiment_zh": experiment.name_zh,
         "description": experiment.description,
+        "description_zh": experiment.description_zh,
         "slug": experiment.slug,
         "fingerprint": experiment.fingerprint(),
         "gridsim_version": __version__,

@@ -612,8 +612,9 @@ def _setup(doc: Document, inputs: _Inputs, lang: str) -> None:
     warm_days = _fmt(float(m.get("warmup_days", 0) or 0), 0)
     warm_key = "warmup_mser5" if m.get("warmup") == "mser5" else "warmup_fixed"
     doc.add("h2", _t("setup", lang))
-    if m.get("description"):
-        doc.add("p", m["description"])
+    description = (lang == "zh" and m.get("description_zh")) or m.get("description")
+    if description:
+        doc.add("p", description)
     doc.add(
         "p",
         _t(
@@ -759,7 +760,10 @@ def build_document(results_dir: str | Path, lang: str = "en") -> Document:
     if lang not in LANGS:
         raise ValueError(f"lang must be one of {', '.join(LANGS)}, not {lang!r}")
     inputs = _load(Path(results_dir))
-    name = inputs.manifest.get("experiment") or Path(results_dir).name
+    m = inputs.manifest
+    name = (
+        (lang == "zh" and m.get("experiment_zh")) or m.get("experiment") or Path(results_dir).name
+    )
     doc = Document(_t("title", lang, name=name), lang=lang)
     metrics = _ordered_metrics(inputs.summary)
     varying = [m for m in metrics if not _is_constant(inputs.tidy, m)]

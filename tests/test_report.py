@@ -59,6 +59,8 @@ def make_results(root: Path, *, with_stats: bool = False, zh: bool = False) -> P
         "variants": [{"name": "Merged centre", "description": "One pooled queue."}],
     }
     if zh:
+        manifest["experiment_zh"] = "综治中心（测试）"
+        manifest["description_zh"] = "构造的结果，差异已知。"
         manifest["variants"] = [
             {
                 "name": name,
@@ -249,3 +251,15 @@ def _no_pyplot_leak():
     before = len(plt.get_fignums())
     yield
     assert len(plt.get_fignums()) == before
+
+
+def test_zh_report_uses_the_experiments_chinese_name_and_description(tmp_path):
+    root = make_results(tmp_path / "r", with_stats=True, zh=True)
+    md_zh, _ = write_report(root, lang="zh")
+    text = md_zh.read_text("utf-8")
+    assert text.splitlines()[0] == "# 实验报告：综治中心（测试）"
+    assert "构造的结果，差异已知。" in text
+    md_en, _ = write_report(root, lang="en")
+    english = md_en.read_text("utf-8")
+    assert english.splitlines()[0] == "# Experiment report: One-stop centre (test)"
+    assert "综治中心" not in english
