@@ -25,11 +25,11 @@ from gridsim.calibrate import (
     validate_log,
     write_scenario,
 )
-from gridsim.logs import read_log
+from gridsim.logs import read_log, sample_path
 from gridsim.scenario import ScenarioError, load_scenario, scenario_from_dict
 
 DATA = Path(__file__).parent / "data"
-SAMPLE = DATA / "nyc311_2011_sample.csv"
+SAMPLE = sample_path()  # the packaged copy (gridsim/data), as users get it
 KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 #: Categories of the sample whose AIC-best family is within 5 % of the log's median and p90.
 WELL_FITTED = {"street_condition": "gamma", "blocked_driveway": "lognormal",
@@ -652,7 +652,7 @@ def test_calibrate_command_default_report_dir_and_fit_option(tmp_path):
     ],
 )
 def test_calibrate_command_user_error_is_one_line(tmp_path, capsys, extra, message):
-    log = DATA / ("missing_columns.csv" if not extra else "nyc311_2011_sample.csv")
+    log = DATA / "missing_columns.csv" if not extra else SAMPLE
     out = tmp_path / "x.toml"
     assert run_cli(["calibrate", str(log), "--out", str(out), *extra]) == 2
     err = capsys.readouterr().err
