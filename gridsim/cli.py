@@ -52,7 +52,8 @@ def _positive(kind: type):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
+            what = "an integer" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
         if value < 0 or (kind is float and value == 0):
             raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
         return value
