@@ -17,7 +17,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 LEVELS: tuple[str, ...] = ("microgrid", "grid", "town", "county")
 DESKS: tuple[str, ...] = ("grid_management", "hotline", "petition", "mediation")
@@ -54,10 +63,39 @@ def _check_profile(profile: list[float] | None, length: int, name: str) -> None:
         raise ValueError(f"{name} must have a positive sum")
 
 
+class FrozenDict(dict):
+    """A dict that refuses changes: the tables a frozen scenario holds."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("a Scenario is immutable: build a changed copy with with_overrides()")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+
+    def __reduce__(self):  # pickling and deepcopy rebuild it from a plain dict
+        return (FrozenDict, (dict(self),))
+
+
+def _as_tuple(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def Seq(item: Any, **constraints: Any) -> Any:  # noqa: N802  (reads like a type)
+    """An immutable sequence field: TOML arrays become tuples."""
+    return Annotated[tuple[item, ...], BeforeValidator(_as_tuple), Field(**constraints)]
+
+
+def Table(key: Any, value: Any) -> Any:  # noqa: N802  (reads like a type)
+    """An immutable mapping field: TOML tables become FrozenDicts."""
+    return Annotated[dict[key, value], AfterValidator(FrozenDict)]
+
+
 class Strict(BaseModel):
     """Base for every section: unknown fields are errors, values are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, allow_inf_nan=False, validate_default=True
+    )
 
 
 # --------------------------------------------------------------------------- sections
@@ -89,7 +127,7 @@ class County(Strict):
     name_zh: str = ""
     persons_per_household: Pos = 2.9
     area_km2: NonNeg = 0
-    towns: Annotated[list[Town], Field(min_length=1)]
+    towns: Seq(Town, min_length=1)
 
 
 class ExclusiveGrids(Strict):
@@ -113,7 +151,7 @@ class Grids(Strict):
 class Calendar(Strict):
     """A weekly working calendar: the same hours on each listed weekday (Monday = 0)."""
 
-    workdays: list[Annotated[int, Field(ge=0, le=6)]] = [0, 1, 2, 3, 4]
+    workdays: Seq(Annotated[int, Field(ge=0, le=6)]) = (0, 1, 2, 3, 4)
     start_hour: Annotated[float, Field(ge=0, le=24)] = 8.5
     end_hour: Annotated[float, Field(ge=0, le=24)] = 17.5
 
@@ -134,14 +172,14 @@ class Role(Strict):
     availability: Annotated[float, Field(gt=0, le=1)] = 1.0
     wage_yuan_per_year: NonNeg = 0
     female_share: Prob = 0.5
-    skills: dict[Key, Prob] = {}
+    skills: Table(Key, Prob) = {}
 
 
 class Staffing(Strict):
     """Head counts: '1+1+1+N' per basic grid, '1+N' per micro-grid, desks, departments."""
 
-    grid: dict[Key, Count] = {"grid_instructor": 1, "grid_leader": 1, "grid_worker": 1}
-    microgrid: dict[Key, Count] = {"microgrid_leader": 1, "grid_assistant": 2}
+    grid: Table(Key, Count) = {"grid_instructor": 1, "grid_leader": 1, "grid_worker": 1}
+    microgrid: Table(Key, Count) = {"microgrid_leader": 1, "grid_assistant": 2}
     exclusive_grid_role: Key = "exclusive_grid_worker"
     town_desk_role: Key = "town_officer"
     county_desk_role: Key = "county_officer"
@@ -164,8 +202,8 @@ class Centre(Strict):
 
     merged_town: bool = False
     merged_county: bool = False
-    town_desks_per_100k_residents: dict[str, NonNeg] = {d: 2.0 for d in DESKS}
-    county_desks: dict[str, Count] = {d: 4 for d in DESKS}
+    town_desks_per_100k_residents: Table(str, NonNeg) = {d: 2.0 for d in DESKS}
+    county_desks: Table(str, Count) = {d: 4 for d in DESKS}
 
 
 class Distribution(Strict):
@@ -186,7 +224,7 @@ class Distribution(Strict):
     cv: Pos | None = None
     shape: Pos | None = None
     scale: Pos | None = None
-    quantiles: list[NonNeg] | None = None
+    quantiles: Seq(NonNeg) | None = None
 
     @model_validator(mode="after")
     def _parameters_present(self) -> Distribution:
@@ -222,7 +260,7 @@ class Joint(Strict):
     """Joint handling: some county-level orders need several departments at once."""
 
     share: Prob = 0.0
-    departments: list[Key] = []
+    departments: Seq(Key) = ()
 
 
 class Incident(Strict):
@@ -249,7 +287,7 @@ class Category(Strict):
     households_affected_mean: Annotated[float, Field(ge=1)] = 1.0
     report_probability: Prob = 0.8
     visit_detectability: Prob = 0.5
-    authority: dict[str, Prob]
+    authority: Table(str, Prob)
 
     @field_validator("authority")
     @classmethod
@@ -267,13 +305,13 @@ class Category(Strict):
     department: Key
     desk: Literal["grid_management", "hotline", "petition", "mediation"] | None = None
     needs_woman: bool = False
-    skills: list[Key] = []
+    skills: Seq(Key) = ()
     urgent_share: Prob = 0.0
     joint: Joint = Joint()
     incident: Incident | None = None
     negative_externality_share: Prob = 0.0
-    daily_profile: list[NonNeg] | None = None
-    weekly_profile: list[NonNeg] | None = None
+    daily_profile: Seq(NonNeg) | None = None
+    weekly_profile: Seq(NonNeg) | None = None
 
     @model_validator(mode="after")
     def _authority_is_a_distribution(self) -> Category:
@@ -306,8 +344,8 @@ class Residents(Strict):
 class Arrivals(Strict):
     """Default daily (24 values) and weekly (7, Monday first) rate profiles."""
 
-    daily_profile: list[NonNeg] = [1.0] * 24
-    weekly_profile: list[NonNeg] = [1.0] * 7
+    daily_profile: Seq(NonNeg) = (1.0,) * 24
+    weekly_profile: Seq(NonNeg) = (1.0,) * 7
 
     @model_validator(mode="after")
     def _profile_shapes(self) -> Arrivals:
@@ -319,8 +357,8 @@ class Arrivals(Strict):
 class Levels(Strict):
     """Per-level handling-time factors and time limits (hours) for deadline escalation."""
 
-    handling_factor: dict[str, Pos] = {lvl: 1.0 for lvl in LEVELS}
-    time_limit_hours: dict[str, Pos] = {"microgrid": 24, "grid": 48, "town": 120, "county": 240}
+    handling_factor: Table(str, Pos) = {lvl: 1.0 for lvl in LEVELS}
+    time_limit_hours: Table(str, Pos) = {"microgrid": 24, "grid": 48, "town": 120, "county": 240}
 
 
 class Escalation(Strict):
@@ -347,7 +385,7 @@ class Proactive(Strict):
     """Proactive handling (未诉先办): household visits and periodic screening."""
 
     enabled: bool = True
-    visits_per_household_per_month: dict[Key, NonNeg] = {}
+    visits_per_household_per_month: Table(Key, NonNeg) = {}
     hours_per_visit: NonNeg = 0.25
     find_probability: Prob = 0.3
     screening_interval_days: Pos = 30
@@ -422,15 +460,15 @@ class Scenario(Strict):
     meta: Meta
     county: County
     grids: Grids = Grids()
-    calendars: dict[Key, Calendar] = {"office": Calendar()}
-    roles: dict[Key, Role]
+    calendars: Table(Key, Calendar) = {"office": Calendar()}
+    roles: Table(Key, Role)
     staffing: Staffing = Staffing()
-    departments: Annotated[list[Department], Field(min_length=1)]
+    departments: Seq(Department, min_length=1)
     centre: Centre = Centre()
     residents: Residents = Residents()
     arrivals: Arrivals = Arrivals()
-    channels: Annotated[list[Channel], Field(min_length=1)]
-    categories: Annotated[list[Category], Field(min_length=1)]
+    channels: Seq(Channel, min_length=1)
+    categories: Seq(Category, min_length=1)
     levels: Levels = Levels()
     escalation: Escalation = Escalation()
     integration: Integration = Integration()
@@ -467,7 +505,7 @@ class Scenario(Strict):
             >>> s.with_overrides({"grids.households_per_grid": 300}).grids.households_per_grid
             300.0
         """
-        data = self.model_dump(mode="python")
+        data = self.model_dump(mode="json")  # plain lists and dicts, ready to edit
         for path, value in overrides.items():
             _set_dotted(data, path, value, source)
         return scenario_from_dict(data, source)

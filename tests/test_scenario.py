@@ -258,10 +258,6 @@ def test_scenario_is_immutable(one_town: Scenario) -> None:
     assert one_town.county.towns[0].population == 30_000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: frozen models hold plain lists and dicts, so a Scenario can be mutated in place",
-)
 def test_scenario_containers_are_immutable(repo: Path) -> None:
     s = load_scenario(repo / "scenarios" / "one_town.toml")  # a private copy: this mutates it
     with pytest.raises((TypeError, AttributeError, ValidationError)):
