@@ -98,14 +98,15 @@ def draw_hierarchy(scenario: Scenario, county: County, path: str | Path) -> Path
     fig, ax = plt.subplots(figsize=(max(10, width * 1.1), 6.5), dpi=150)
     ax.set_axis_off()
     ax.set_xlim(-0.8, width - 0.2)
-    ax.set_ylim(-0.6, 3.6)
+    ax.set_ylim(-0.2, 3.5)
     mid = (width - 1) / 2
     _box(ax, mid, 3.2, f"{scenario.county.name}\n{scenario.population:,} residents", "#4C72B0")
     for i, u in enumerate(top):
         x = i * (width - 1) / max(len(top) - 1, 1)
-        name = g.nodes[u]["name"].replace(" desk -1", "").replace("county ", "")
-        _box(ax, x, 2.3, f"{name}\n{len(g.nodes[u]['staff'])} staff", "#8172B2", small=True)
-        ax.plot([mid, x], [3.05, 2.45], color="#999", lw=0.5)
+        y = 2.4 if i % 2 == 0 else 2.0  # staggered, so that long names never overlap
+        name = g.nodes[u]["name"].replace(" -1", "").replace("_", " ")
+        _box(ax, x, y, f"{name}\n{len(g.nodes[u]['staff'])} staff", "#8172B2", small=True)
+        ax.plot([mid, x], [3.05, y + 0.12], color="#999", lw=0.5)
     for i, t in enumerate(towns):
         x = i * (width - 1) / max(len(towns) - 1, 1)
         kids = list(g.successors(t))
