@@ -18,11 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gridsim.calendar import HOURS_PER_MONTH, HOURS_PER_YEAR
 from gridsim.county import County, visits_per_household_month
 from gridsim.scenario import LEVELS, Distribution, Scenario
 
-HOURS_PER_YEAR = 8760.0
-HOURS_PER_MONTH = 730.0
 EXTERNALITY = ("none", "positive", "minority_negative")
 #: Households affected from which an issue counts as serving many (positive externality).
 MANY_HOUSEHOLDS = 3
@@ -117,6 +116,8 @@ def draw_issues(
     is_exclusive = np.array([graph.nodes[u]["kind"] == "exclusive_grid" for u in origin_units])
     population = np.array([graph.nodes[u]["population"] for u in origin_units], dtype=float)
     hours = np.arange(int(np.ceil(horizon)))
+    residential = np.where(is_exclusive, 0.0, population)
+    residential = residential / residential.sum()
     parts = []
     for k, cat in enumerate(s.categories):
         per_hour = cat.issues_per_1000_residents_per_year * s.population / 1000 / HOURS_PER_YEAR
@@ -130,10 +131,7 @@ def draw_issues(
             pool = origin_units[is_exclusive]
             where = pool[rng.integers(0, len(pool), len(times))]
         else:
-            weights = np.where(is_exclusive, 0.0, population)
-            where = origin_units[
-                rng.choice(len(origin_units), len(times), p=weights / weights.sum())
-            ]
+            where = origin_units[rng.choice(len(origin_units), len(times), p=residential)]
         parts.append((times, np.full(len(times), k), where))
     arose = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0)
     category = np.concatenate([p[1] for p in parts]).astype(np.int64) if parts else np.zeros(0, int)

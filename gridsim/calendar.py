@@ -13,6 +13,9 @@ from bisect import bisect_right
 from gridsim.scenario import Scenario
 
 WEEK = 168.0
+#: Hours in a year and an average month: the conversions every rate and wage uses.
+HOURS_PER_YEAR = 8760.0
+HOURS_PER_MONTH = HOURS_PER_YEAR / 12
 
 
 class AlwaysOn:

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import re
 import sys
 import warnings
@@ -53,7 +52,9 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
+from gridsim.calendar import HOURS_PER_YEAR
 from gridsim.logs import UNKNOWN, RequestLog, read_log
+from gridsim.results import atomic_write, atomic_write_text
 from gridsim.scenario import load_scenario, scenario_from_dict
 
 #: Time-to-close families, in the order they are reported; names as in scenario files.
@@ -73,7 +74,6 @@ PIN_BAND = 0.05
 
 OTHER = "other"  # key of the pooled category
 DEFAULT_POPULATION = 100_000
-HOURS_PER_YEAR = 365 * 24
 #: A category gets its own daily (weekly) profile with at least this many rows per bin.
 PROFILE_ROWS_PER_BIN = 10
 #: A weekly profile is estimated only from requests spread over this many calendar weeks;
@@ -980,15 +980,12 @@ def write_scenario(calibration: Calibration, out_path: str | Path) -> Path:
     data = calibration.to_scenario_dict()
     scenario_from_dict(data, str(out))  # fail before touching the disk
     text = _provenance(calibration) + "\n" + _compact_arrays(tomli_w.dumps(data))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
+
+    def write_checked(tmp: Path) -> None:
         tmp.write_text(text, "utf-8")
-        load_scenario(tmp)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
+        load_scenario(tmp)  # what we publish must load
+
+    return atomic_write(out, write_checked)
 
 
 # --------------------------------------------------------------------------- fit report
@@ -1065,11 +1062,7 @@ def write_fit_report(calibration: Calibration, out_dir: str | Path) -> Path:
     _plot_cdfs(calibration, out / "time_to_close_cdf.png")
     _plot_profiles(calibration, out / "arrival_profiles.png")
     _plot_mix(calibration, out / "mix.png")
-    path = out / "fit_report.md"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(_report_markdown(calibration, table), "utf-8")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(out / "fit_report.md", _report_markdown(calibration, table))
 
 
 def _report_markdown(cal: Calibration, table: pd.DataFrame) -> str:

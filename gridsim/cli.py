@@ -72,7 +72,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("results") / Path(args.scenario).stem
     check_output_directory(out)  # before the run, not after it
     result = simulate(scenario, seed=args.seed, days=args.days, progress=not args.quiet)
-    scenario_toml = _scenario_toml(scenario)
+    scenario_toml = scenario.to_toml().encode("utf-8")
 
     def add_figures(directory: Path) -> None:
         from gridsim import plots
@@ -89,13 +89,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _languages(lang: str) -> list[str]:
     return ["en", "zh"] if lang == "both" else [lang]
-
-
-def _scenario_toml(scenario) -> bytes:
-    import tomli_w
-
-    data = scenario.model_dump(mode="json", exclude_none=True)
-    return tomli_w.dumps(data).encode("utf-8")
 
 
 def _summary(result, out: Path) -> str:

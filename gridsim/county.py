@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
-from gridsim.calendar import calendar_hours_per_week
+from gridsim.calendar import HOURS_PER_MONTH, calendar_hours_per_week
 from gridsim.scenario import DESKS, Scenario
 
 MICROGRID, GRID, TOWN, COUNTY = range(4)
-HOURS_PER_MONTH = 730.0
 
 
 @dataclass
@@ -116,7 +115,7 @@ class _Builder:
     """Adds units and staff to a graph; one instance per build."""
 
     def __init__(self, scenario: Scenario, rng: np.random.Generator):
-        self.s = scenario
+        self.scenario = scenario
         # Each unit draws its team from its own generator, keyed by the unit's name, so that
         # hiring more officers elsewhere (a county department, another town's desk) never
         # reshuffles who is on a micro-grid team: common random numbers across staffing.
@@ -125,7 +124,7 @@ class _Builder:
         self.graph = nx.DiGraph()
         self.staff = StaffTable()
 
-    def rng(self, uid: int) -> np.random.Generator:
+    def team_rng(self, uid: int) -> np.random.Generator:
         """The generator of one unit's team composition."""
         if uid not in self.unit_rngs:
             key = zlib.crc32(self.graph.nodes[uid]["name"].encode("utf-8"))
@@ -143,8 +142,8 @@ class _Builder:
         return uid
 
     def hire(self, uid: int, role_name: str, count: int) -> None:
-        role = self.s.roles[role_name]
-        rng = self.rng(uid)
+        role = self.scenario.roles[role_name]
+        rng = self.team_rng(uid)
         for _ in range(count):
             female = bool(rng.random() < role.female_share)
             skills = frozenset(k for k, p in role.skills.items() if rng.random() < p)
@@ -157,7 +156,7 @@ class _Builder:
         members = self.graph.nodes[uid]["staff"]
         if not members or any(self.staff.female[m] for m in members):
             return
-        if self.rng(uid).random() < self.s.staffing.woman_rule_compliance:
+        if self.team_rng(uid).random() < self.scenario.staffing.woman_rule_compliance:
             self.staff.female[members[-1]] = True
 
 
@@ -273,7 +272,8 @@ def _centre(
     b: _Builder, parent: int, level: int, town: int, merged: bool, desks: dict[str, float]
 ) -> dict[str, int]:
     """Create one pooled centre or one unit per staffed desk; map every desk to a unit."""
-    role = b.s.staffing.town_desk_role if level == TOWN else b.s.staffing.county_desk_role
+    staffing = b.scenario.staffing
+    role = staffing.town_desk_role if level == TOWN else staffing.county_desk_role
     counts = {d: int(desks.get(d, 0)) for d in DESKS}
     where = "town" if level == TOWN else "county"
     if merged:

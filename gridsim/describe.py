@@ -14,6 +14,7 @@ import numpy as np
 
 from gridsim.county import County, build_county
 from gridsim.engine import make_streams, seed_sequence
+from gridsim.results import atomic_write
 from gridsim.scenario import LEVELS, Scenario
 
 
@@ -120,13 +121,9 @@ def draw_hierarchy(scenario: Scenario, county: County, path: str | Path) -> Path
         ax.plot([x, x], [1.12, 0.45], color="#999", lw=0.6)
     ax.set_title("County hierarchy: departments and desks (top), towns, grids and micro-grids")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)
-    tmp.replace(path)
-    return path
+    return Path(path)
 
 
 def _box(ax, x: float, y: float, text: str, colour: str, small: bool = False) -> None:

@@ -56,6 +56,18 @@ def seed_sequence(
     return np.random.SeedSequence(default if seed is None else int(seed))
 
 
+def replication_seed(root: int, replication: int) -> np.random.SeedSequence:
+    """Replication ``r``'s seed under a root seed.
+
+    The same for every variant (common random numbers), and rebuildable alone.
+
+    Example:
+        >>> replication_seed(7, 2).spawn_key
+        (2,)
+    """
+    return np.random.SeedSequence(root, spawn_key=(replication,))
+
+
 def make_streams(root: np.random.SeedSequence) -> dict[str, np.random.Generator]:
     """One generator per purpose, derived from the run's seed by spawn key.
 
@@ -147,7 +159,7 @@ class Engine:
         horizon: float,
         log_events: bool = True,
     ):
-        self.s = scenario
+        self.scenario = scenario
         self.county = county
         self.issues = issues
         self.arrivals = arrivals
@@ -187,11 +199,10 @@ class Engine:
     # ------------------------------------------------------------------ set-up
 
     def _setup_units(self) -> None:
-        c, s = self.county, self.s
+        c, s = self.county, self.scenario
         g = c.graph
         n = c.n_units
         staff = c.staff
-        self.unit_level = [g.nodes[u]["level"] for u in range(n)]
         self.free: list[list[tuple[float, int]]] = [[] for _ in range(n)]
         self.queue: list[deque] = [deque() for _ in range(n)]
         self.priority_queue: list[deque] = [deque() for _ in range(n)]
@@ -217,7 +228,7 @@ class Engine:
         self.finds_by = [0] * k
 
     def _setup_categories(self) -> None:
-        s = self.s
+        s = self.scenario
         self.cat_limit = [c.time_limit_hours for c in s.categories]
         self.cat_skills = [frozenset(c.skills) for c in s.categories]
         self.cat_woman = [c.needs_woman for c in s.categories]

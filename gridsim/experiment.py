@@ -59,7 +59,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from gridsim.engine import replication_seed
 from gridsim.executors import EXECUTORS, Executor, ExecutorUnavailableError, make_executor
+from gridsim.results import atomic_write, atomic_write_text
 from gridsim.scenario import (
     Scenario,
     ScenarioError,
@@ -763,10 +765,6 @@ def default_results_dir(experiment: Experiment) -> Path:
 # --------------------------------------------------------------------------- one run
 
 
-def _seed(root_seed: int, replication: int) -> np.random.SeedSequence:
-    return np.random.SeedSequence(entropy=root_seed, spawn_key=(replication,))
-
-
 def _engine_simulate() -> SimulateFn:
     from gridsim.engine import simulate
 
@@ -817,7 +815,7 @@ def execute_run(spec: RunSpec) -> RunOutcome:
     """
     simulate = spec.simulate or _engine_simulate()
     scenario = scenario_from_dict(spec.scenario, spec.source)
-    seed = _seed(spec.root_seed, spec.replication)
+    seed = replication_seed(spec.root_seed, spec.replication)
     start = time.perf_counter()
     result = _call_simulate(simulate, scenario, seed, spec.days)
     wall = time.perf_counter() - start
@@ -921,26 +919,16 @@ def run_one(
     """
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
     scenario = variant_scenario(exp, variant, warmup_days)
-    return (simulate or _engine_simulate())(scenario, _seed(exp.seed, replication), exp.days)
+    seed = replication_seed(exp.seed, replication)
+    return (simulate or _engine_simulate())(scenario, seed, exp.days)
 
 
 # --------------------------------------------------------------------------- results store
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
 def _write_json(path: Path, data: Any) -> None:
     text = json.dumps(data, indent=2, ensure_ascii=False, default=_json_default, allow_nan=True)
-    _atomic_write(path, lambda tmp: tmp.write_text(text + "\n", "utf-8"))
+    atomic_write(path, lambda tmp: tmp.write_text(text + "\n", "utf-8"))
 
 
 def _json_default(value: Any) -> Any:
@@ -1014,7 +1002,7 @@ class ResultsStore:
             with contextlib.suppress(OSError):
                 leftover.unlink()
         text = experiment.source_text
-        _atomic_write(self.root / "experiment.toml", lambda tmp: tmp.write_text(text, "utf-8"))
+        atomic_write(self.root / "experiment.toml", lambda tmp: tmp.write_text(text, "utf-8"))
         self._write_base(experiment.base)
         return old
 
@@ -1034,10 +1022,7 @@ class ResultsStore:
             ) from None
 
     def _write_base(self, base: Scenario) -> None:
-        import tomli_w
-
-        text = tomli_w.dumps(base.model_dump(mode="json", exclude_none=True))
-        _atomic_write(self.root / "base_scenario.toml", lambda tmp: tmp.write_text(text, "utf-8"))
+        atomic_write_text(self.root / "base_scenario.toml", base.to_toml())
 
     def clear(self) -> None:
         """Delete what a sweep or a report wrote here (nothing else)."""
@@ -1095,7 +1080,7 @@ class ResultsStore:
         }
         table = table.replace_schema_metadata({_RUN_META_KEY: json.dumps(meta).encode()})
         path = self.run_file(outcome.variant_id, outcome.replication)
-        _atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+        atomic_write(path, lambda tmp: pq.write_table(table, tmp))
         return path
 
     @staticmethod
@@ -1112,13 +1097,13 @@ class ResultsStore:
 
     def write_table(self, df: pd.DataFrame, name: str, csv: bool = True) -> None:
         """Write ``name.parquet`` (and ``name.csv``) atomically."""
-        _atomic_write(self.root / f"{name}.parquet", lambda tmp: df.to_parquet(tmp, index=False))
+        atomic_write(self.root / f"{name}.parquet", lambda tmp: df.to_parquet(tmp, index=False))
         if csv:
             self.write_csv(df, name)
 
     def write_csv(self, df: pd.DataFrame, name: str) -> None:
         """Write ``name.csv`` atomically."""
-        _atomic_write(self.root / f"{name}.csv", lambda tmp: df.to_csv(tmp, index=False))
+        atomic_write(self.root / f"{name}.csv", lambda tmp: df.to_csv(tmp, index=False))
 
 
 # --------------------------------------------------------------------------- running

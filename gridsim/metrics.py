@@ -16,11 +16,10 @@ import numpy as np
 import pandas as pd
 
 from gridsim.appeals import EXTERNALITY, incident_times
+from gridsim.calendar import HOURS_PER_MONTH, HOURS_PER_YEAR
 from gridsim.engine import INCIDENT, Engine
 from gridsim.results import RunResult
-from gridsim.scenario import LEVELS
-
-HOURS_PER_YEAR = 8760.0
+from gridsim.scenario import DESKS, LEVELS
 
 
 class ConservationError(AssertionError):
@@ -28,7 +27,7 @@ class ConservationError(AssertionError):
 
 
 def _channel_names(engine: Engine) -> list[str]:
-    return [c.key for c in engine.s.channels] + ["visit", "reopen"]
+    return [c.key for c in engine.scenario.channels] + ["visit", "reopen"]
 
 
 ORDER_FIELDS = (
@@ -43,9 +42,7 @@ ORDER_FIELDS = (
 
 def orders_table(engine: Engine) -> pd.DataFrame:
     """One row per work order."""
-    from gridsim.scenario import DESKS
-
-    s = engine.s
+    s = engine.scenario
     n = len(engine.orders)
     # One C-level pass over the orders, then one typed column per field.
     getter = attrgetter(*(name for name, _ in ORDER_FIELDS))
@@ -97,7 +94,7 @@ def appeals_table(engine: Engine) -> pd.DataFrame:
     c = np.fromiter(rows, dtype=APPEAL_DTYPE, count=len(rows))
     issue = c["issue"]
     origin = engine.issues.origin[issue]
-    cats = [x.key for x in engine.s.categories]
+    cats = [x.key for x in engine.scenario.categories]
     return pd.DataFrame(
         {
             "appeal": np.arange(len(rows)),
@@ -117,7 +114,7 @@ def appeals_table(engine: Engine) -> pd.DataFrame:
 def issues_table(engine: Engine) -> pd.DataFrame:
     """One row per latent issue, with incidents decided against the final resolution time."""
     iss = engine.issues
-    s = engine.s
+    s = engine.scenario
     resolved = np.asarray(engine.issue_resolved, dtype=float)
     known = np.asarray(engine.issue_known, dtype=float)
     until = np.where(np.isnan(resolved), engine.horizon, resolved)
@@ -147,7 +144,7 @@ def issues_table(engine: Engine) -> pd.DataFrame:
 def staff_table(engine: Engine) -> pd.DataFrame:
     """One row per staff member with workload, outcomes and points."""
     st = engine.county.staff
-    s = engine.s
+    s = engine.scenario
     inc = s.incentives
     horizon = engine.horizon
     calendars = engine.staff_calendar
@@ -173,7 +170,7 @@ def staff_table(engine: Engine) -> pd.DataFrame:
             "skills": [";".join(sorted(k)) for k in st.skills],
             "available_hours": available,
             "busy_hours": engine.busy_hours,
-            "visit_hours": np.array(st.visit_hours_per_month) * horizon / 730.0,
+            "visit_hours": np.array(st.visit_hours_per_month) * horizon / HOURS_PER_MONTH,
             "orders_handled": engine.handled,
             "orders_resolved": resolved,
             "on_time": on_time,
@@ -463,7 +460,7 @@ def events_table(engine: Engine, incidents: pd.DataFrame) -> pd.DataFrame:
 
 def assemble_result(engine: Engine, seed: dict) -> RunResult:
     """Build the RunResult of a finished engine, check conservation, compute KPIs."""
-    s = engine.s
+    s = engine.scenario
     orders = orders_table(engine)
     appeals = appeals_table(engine)
     check_conservation(appeals, orders)

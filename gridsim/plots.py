@@ -58,6 +58,7 @@ from gridsim.i18n import (
     value_label,
     variant_labels,
 )
+from gridsim.results import atomic_write
 
 if TYPE_CHECKING:
     from gridsim.scenario import Scenario
@@ -262,17 +263,13 @@ def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
         True
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fmt = path.suffix.lstrip(".").lower() or "png"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+
+    def draw(tmp: Path) -> None:
         with mpl.rc_context(STYLE):
             fig.savefig(tmp, format=fmt, dpi=DPI, bbox_inches="tight", pad_inches=0.08)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+
+    return atomic_write(path, draw)
 
 
 # --------------------------------------------------------------------------- hierarchy

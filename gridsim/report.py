@@ -24,7 +24,6 @@ import base64
 import html
 import json
 import math
-import os
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from typing import Any
 import pandas as pd
 
 from gridsim.i18n import kpi_label, value_label
+from gridsim.results import atomic_write, atomic_write_text
 
 __all__ = [
     "Block",
@@ -517,10 +517,7 @@ def _png(fig: Any) -> bytes:
 
 
 def _save_png(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
 def _short_labels(manifest: dict, lang: str) -> tuple[dict[str, str], str]:
@@ -816,9 +813,7 @@ def write_report(results_dir: str | Path, lang: str = "en") -> tuple[Path, Path]
     stem = "report" if lang == "en" else f"report_{lang}"
     md_path, html_path = root / f"{stem}.md", root / f"{stem}.html"
     for path, text in ((md_path, doc.to_markdown()), (html_path, doc.to_html())):
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(text, "utf-8")
-        os.replace(tmp, path)
+        atomic_write_text(path, text)
     return md_path, html_path
 
 

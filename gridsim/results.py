@@ -119,11 +119,41 @@ def publish_directory(tmp: Path, final: Path) -> None:
         os.replace(tmp, final)
 
 
+def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """Write a file through a temporary name and a rename, so it is never half-written.
+
+    Every file gridsim writes goes through here (or through a run directory's rename).
+
+    Args:
+        path: the file to (re)place.
+        write: writes the content to the temporary path it is given.
+
+    Example:
+        >>> import tempfile
+        >>> out = atomic_write(Path(tempfile.mkdtemp()) / "a.txt", lambda t: t.write_text("hi"))
+        >>> out.read_text()
+        'hi'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write UTF-8 text atomically (see :func:`atomic_write`)."""
+    return atomic_write(path, lambda tmp: tmp.write_text(text, "utf-8"))
+
+
 def write_json(path: Path, data: dict) -> None:
-    """Write JSON through a temporary file and a rename, so it is never half-written."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=float), "utf-8")
-    os.replace(tmp, path)
+    """Write JSON atomically."""
+    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False, default=float))
 
 
 def save_run(

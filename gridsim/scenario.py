@@ -14,7 +14,7 @@ import copy
 import math
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import numpy as np
 from pydantic import (
@@ -29,8 +29,12 @@ from pydantic import (
 )
 
 LEVELS: tuple[str, ...] = ("microgrid", "grid", "town", "county")
-DESKS: tuple[str, ...] = ("grid_management", "hotline", "petition", "mediation")
-INCIDENT_TYPES: tuple[str, ...] = ("abnormal_petition", "mass_incident", "criminal_case")
+#: The four desks of a one-stop centre (综治中心).
+Desk = Literal["grid_management", "hotline", "petition", "mediation"]
+DESKS: tuple[str, ...] = get_args(Desk)
+#: The kinds of serious incident an unresolved issue can turn into.
+IncidentType = Literal["abnormal_petition", "mass_incident", "criminal_case"]
+INCIDENT_TYPES: tuple[str, ...] = get_args(IncidentType)
 
 NonNeg = Annotated[float, Field(ge=0)]
 Pos = Annotated[float, Field(gt=0)]
@@ -266,7 +270,7 @@ class Joint(Strict):
 class Incident(Strict):
     """Hazard of an unresolved issue turning into a serious incident (Weibull in time)."""
 
-    type: Literal["abnormal_petition", "mass_incident", "criminal_case"]
+    type: IncidentType
     probability_within_scale: Prob = Field(
         description="P(incident) if the issue stays unresolved for scale_days"
     )
@@ -303,7 +307,7 @@ class Category(Strict):
     handling: Distribution
     time_limit_hours: Pos = 168
     department: Key
-    desk: Literal["grid_management", "hotline", "petition", "mediation"] | None = None
+    desk: Desk | None = None
     needs_woman: bool = False
     skills: Seq(Key) = ()
     urgent_share: Prob = 0.0
@@ -329,7 +333,7 @@ class Channel(Strict):
     share: Prob
     needs_smartphone: bool = False
     delay: Distribution
-    desk: Literal["grid_management", "hotline", "petition", "mediation"] = "grid_management"
+    desk: Desk = "grid_management"
     dispatch_hours: NonNeg = 0
 
 
@@ -491,6 +495,20 @@ class Scenario(Strict):
             if cat.key == key:
                 return cat
         raise KeyError(key)
+
+    def to_toml(self) -> str:
+        """The scenario as a TOML file that loads back to an equal scenario.
+
+        Example:
+            >>> import tomllib
+            >>> from gridsim import load_scenario
+            >>> s = load_scenario("scenarios/one_town.toml")
+            >>> scenario_from_dict(tomllib.loads(s.to_toml())) == s
+            True
+        """
+        import tomli_w
+
+        return tomli_w.dumps(self.model_dump(mode="json", exclude_none=True))
 
     def with_overrides(self, overrides: dict[str, Any], source: str = "<overrides>") -> Scenario:
         """A new scenario with dotted-path fields replaced, validated like a file.

@@ -25,12 +25,12 @@ import pandas as pd
 from scipy import stats as sps
 
 from gridsim import theory
-from gridsim.engine import simulate
+from gridsim.calendar import HOURS_PER_YEAR
+from gridsim.engine import replication_seed, simulate
 from gridsim.metrics import littles_law_gap
 from gridsim.scenario import Scenario, scenario_from_dict
 from gridsim.stats import mean_ci
 
-HOURS_PER_YEAR = 8760.0
 POPULATION = 1000
 
 
@@ -160,7 +160,7 @@ def level_waits(result, cutoff: float) -> dict[int, np.ndarray]:
 
 def _replicate(scenario: Scenario, replications: int, seed: int):
     for r in range(replications):
-        yield simulate(scenario, seed=np.random.SeedSequence(seed, spawn_key=(r,)))
+        yield simulate(scenario, seed=replication_seed(seed, r))
 
 
 def _row(check: str, quantity: str, theory_value: float, values: list[float]) -> Check:
