@@ -30,6 +30,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gridsim.scenario import LEVELS
+
 if TYPE_CHECKING:
     from gridsim.scenario import Scenario
 
@@ -194,6 +196,89 @@ LABELS: dict[str, dict[str, str]] = {
     "welch_ma": {"en": "moving average (window ±{w})", "zh": "移动平均（窗口±{w}）"},
     "welch_cut": {"en": "MSER-5 truncation: {d:.1f} days", "zh": "MSER-5截断点：{d:.1f}天"},
     "welch_y": {"en": "Output per period", "zh": "每期输出"},
+    # experiment reports (gridsim.report)
+    "title": {"en": "Experiment report: {name}", "zh": "实验报告：{name}"},
+    "setup": {"en": "Set-up", "zh": "实验设置"},
+    "findings": {"en": "Main findings", "zh": "主要结论"},
+    "figures": {"en": "Figures", "zh": "图表"},
+    "per_kpi": {"en": "Results by KPI", "zh": "分指标结果"},
+    "variants": {"en": "Variants", "zh": "方案"},
+    "constant": {"en": "KPIs that do not vary", "zh": "无变化的指标"},
+    "constant_text": {
+        "en": "These KPIs took the same value in every run: {names}.",
+        "zh": "以下指标在所有运行中取值相同：{names}。",
+    },
+    "none_significant": {
+        "en": "No difference from the baseline is significant after Bonferroni adjustment "
+        "for the headline KPIs.",
+        "zh": "经 Bonferroni 校正后，主要指标与基线相比均无显著差异。",
+    },
+    "no_comparison": {
+        "en": "The experiment has a single variant, so there is nothing to compare.",
+        "zh": "本实验只有一个方案，无可比较。",
+    },
+    "ranking_best": {
+        "en": "Ranked best first ({direction} is better); mean and {conf} % CI over {n} "
+        "replications.",
+        "zh": "按优劣排序（{direction}为优）；均值及 {conf}% 置信区间，{n} 次重复。",
+    },
+    "ranking_plain": {
+        "en": "Ranked by mean, highest first; mean and {conf} % CI over {n} replications.",
+        "zh": "按均值从高到低排序；均值及 {conf}% 置信区间，{n} 次重复。",
+    },
+    "lower": {"en": "lower", "zh": "越低"},
+    "higher": {"en": "higher", "zh": "越高"},
+    "diff_intro": {
+        "en": "Paired differences (variant − baseline “{baseline}”), {conf} % family-wise "
+        "CIs Bonferroni-adjusted over {k} comparison(s):",
+        "zh": "配对差值（方案 − 基线“{baseline}”），{conf}% 族置信区间，"
+        "按 {k} 个比较做 Bonferroni 校正：",
+    },
+    "setup_lines": {
+        "en": "Base scenario: {base}\n"
+        "Variants: {variants}; replications per variant: {reps}; simulated days per run: "
+        "{days}; warm-up: {warmup}\n"
+        "Root seed {seed}: replication r of every variant uses "
+        "SeedSequence(entropy={seed}, spawn_key=(r,)) (common random numbers).\n"
+        "Baseline: “{baseline}”. Intervals: Student-t at {conf} %; differences: paired-t, "
+        "Bonferroni-adjusted over {k} comparison(s) per KPI.",
+        "zh": "基础情景：{base}\n"
+        "方案数：{variants}；每方案重复次数：{reps}；每次运行模拟天数：{days}；预热期：{warmup}\n"
+        "根种子 {seed}：各方案第 r 次重复均使用 SeedSequence(entropy={seed}, spawn_key=(r,))"
+        "（公共随机数）。\n"
+        "基线：“{baseline}”。区间：{conf}% Student-t 置信区间；差值：配对 t 检验，"
+        "每个指标按 {k} 个比较做 Bonferroni 校正。",
+    },
+    "warmup_fixed": {"en": "{days} days (fixed)", "zh": "{days} 天（固定）"},
+    "warmup_mser5": {
+        "en": "{days} days, chosen by MSER-5 on the baseline's daily backlog",
+        "zh": "{days} 天，由基线方案每日积压工单的 MSER-5 方法确定",
+    },
+    "welch_caption": {
+        "en": "Welch plot of the baseline's daily backlog (pilot runs without warm-up); "
+        "dashed line: MSER-5 truncation.",
+        "zh": "基线方案每日积压工单的 Welch 图（无预热期的试运行）；虚线：MSER-5 截断点。",
+    },
+    "kpi_caption": {
+        "en": "Headline KPIs by variant: means with {conf} % confidence intervals.",
+        "zh": "各方案主要指标：均值及 {conf}% 置信区间。",
+    },
+    "labels_note": {
+        "en": " Design points are labelled by their values of: {names}.",
+        "zh": "设计点以下列因素的取值标注：{names}。",
+    },
+    "tornado_caption": {
+        "en": "Sensitivity of {kpi} to each factor (range of the factor-level means).",
+        "zh": "{kpi}对各因素的敏感性（各因素水平均值的范围）。",
+    },
+    "sig": {"en": "significant after Bonferroni", "zh": "经 Bonferroni 校正后显著"},
+    "not_sig": {"en": "not significant after Bonferroni", "zh": "经 Bonferroni 校正后不显著"},
+    "yes": {"en": "yes", "zh": "是"},
+    "no": {"en": "no", "zh": "否"},
+    "font_note": {
+        "en": "",
+        "zh": "（未找到中文字体，图表以英文绘制。）",
+    },
 }
 
 #: KPI names (see docs/data_model.md), used on axes and panel titles.
@@ -271,7 +356,7 @@ KIND_LABELS: dict[str, dict[str, str]] = {
 }
 
 #: Level names of ``utilisation_<level>`` KPIs.
-_LEVEL_KEYS: dict[int, str] = {0: "microgrid", 1: "grid", 2: "town", 3: "county", -1: "open"}
+_LEVEL_KEYS: dict[int, str] = {**dict(enumerate(LEVELS)), -1: "open"}
 
 #: Labels for sweep factors (dotted scenario override paths) and their string values.
 FACTOR_LABELS: dict[str, dict[str, str]] = {

@@ -32,7 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-from gridsim.i18n import kpi_label, value_label
+from gridsim.i18n import kpi_label, label, value_label
 from gridsim.results import atomic_write, atomic_write_text
 
 __all__ = [
@@ -84,90 +84,6 @@ _HIGHER_IS_BETTER = (
     "proactive_share",
 )
 
-_TEXT: dict[str, dict[str, str]] = {
-    "title": {"en": "Experiment report: {name}", "zh": "实验报告：{name}"},
-    "setup": {"en": "Set-up", "zh": "实验设置"},
-    "findings": {"en": "Main findings", "zh": "主要结论"},
-    "figures": {"en": "Figures", "zh": "图表"},
-    "per_kpi": {"en": "Results by KPI", "zh": "分指标结果"},
-    "variants": {"en": "Variants", "zh": "方案"},
-    "constant": {"en": "KPIs that do not vary", "zh": "无变化的指标"},
-    "constant_text": {
-        "en": "These KPIs took the same value in every run: {names}.",
-        "zh": "以下指标在所有运行中取值相同：{names}。",
-    },
-    "none_significant": {
-        "en": "No difference from the baseline is significant after Bonferroni adjustment "
-        "for the headline KPIs.",
-        "zh": "经 Bonferroni 校正后，主要指标与基线相比均无显著差异。",
-    },
-    "no_comparison": {
-        "en": "The experiment has a single variant, so there is nothing to compare.",
-        "zh": "本实验只有一个方案，无可比较。",
-    },
-    "ranking_best": {
-        "en": "Ranked best first ({direction} is better); mean and {conf} % CI over {n} "
-        "replications.",
-        "zh": "按优劣排序（{direction}为优）；均值及 {conf}% 置信区间，{n} 次重复。",
-    },
-    "ranking_plain": {
-        "en": "Ranked by mean, highest first; mean and {conf} % CI over {n} replications.",
-        "zh": "按均值从高到低排序；均值及 {conf}% 置信区间，{n} 次重复。",
-    },
-    "lower": {"en": "lower", "zh": "越低"},
-    "higher": {"en": "higher", "zh": "越高"},
-    "diff_intro": {
-        "en": "Paired differences (variant − baseline “{baseline}”), {conf} % family-wise "
-        "CIs Bonferroni-adjusted over {k} comparison(s):",
-        "zh": "配对差值（方案 − 基线“{baseline}”），{conf}% 族置信区间，"
-        "按 {k} 个比较做 Bonferroni 校正：",
-    },
-    "setup_lines": {
-        "en": "Base scenario: {base}\n"
-        "Variants: {variants}; replications per variant: {reps}; simulated days per run: "
-        "{days}; warm-up: {warmup}\n"
-        "Root seed {seed}: replication r of every variant uses "
-        "SeedSequence(entropy={seed}, spawn_key=(r,)) (common random numbers).\n"
-        "Baseline: “{baseline}”. Intervals: Student-t at {conf} %; differences: paired-t, "
-        "Bonferroni-adjusted over {k} comparison(s) per KPI.",
-        "zh": "基础情景：{base}\n"
-        "方案数：{variants}；每方案重复次数：{reps}；每次运行模拟天数：{days}；预热期：{warmup}\n"
-        "根种子 {seed}：各方案第 r 次重复均使用 SeedSequence(entropy={seed}, spawn_key=(r,))"
-        "（公共随机数）。\n"
-        "基线：“{baseline}”。区间：{conf}% Student-t 置信区间；差值：配对 t 检验，"
-        "每个指标按 {k} 个比较做 Bonferroni 校正。",
-    },
-    "warmup_fixed": {"en": "{days} days (fixed)", "zh": "{days} 天（固定）"},
-    "warmup_mser5": {
-        "en": "{days} days, chosen by MSER-5 on the baseline's daily backlog",
-        "zh": "{days} 天，由基线方案每日积压工单的 MSER-5 方法确定",
-    },
-    "welch_caption": {
-        "en": "Welch plot of the baseline's daily backlog (pilot runs without warm-up); "
-        "dashed line: MSER-5 truncation.",
-        "zh": "基线方案每日积压工单的 Welch 图（无预热期的试运行）；虚线：MSER-5 截断点。",
-    },
-    "kpi_caption": {
-        "en": "Headline KPIs by variant: means with {conf} % confidence intervals.",
-        "zh": "各方案主要指标：均值及 {conf}% 置信区间。",
-    },
-    "labels_note": {
-        "en": " Design points are labelled by their values of: {names}.",
-        "zh": "设计点以下列因素的取值标注：{names}。",
-    },
-    "tornado_caption": {
-        "en": "Sensitivity of {kpi} to each factor (range of the factor-level means).",
-        "zh": "{kpi}对各因素的敏感性（各因素水平均值的范围）。",
-    },
-    "sig": {"en": "significant after Bonferroni", "zh": "经 Bonferroni 校正后显著"},
-    "not_sig": {"en": "not significant after Bonferroni", "zh": "经 Bonferroni 校正后不显著"},
-    "yes": {"en": "yes", "zh": "是"},
-    "no": {"en": "no", "zh": "否"},
-    "font_note": {
-        "en": "",
-        "zh": "（未找到中文字体，图表以英文绘制。）",
-    },
-}
 
 _RANK_HEADERS = {
     "en": ["Rank", "Variant", "Mean", "CI low", "CI high", "n"],
@@ -178,11 +94,6 @@ _DIFF_HEADERS = {
     "zh": ["方案", "差值", "区间下限", "区间上限", "p 值（未校正）", "显著"],
 }
 _VARIANT_HEADERS = {"en": ["Variant", "Description"], "zh": ["方案", "说明"]}
-
-
-def _t(key: str, lang: str, **fields: Any) -> str:
-    text = _TEXT[key][lang]
-    return text.format(**fields) if fields else text
 
 
 # --------------------------------------------------------------------------- document model
@@ -423,7 +334,7 @@ def difference_sentence(
     digits = _digits_for(size, ci_lo, ci_hi)
     unit = _unit(metric, lang)
     conf = f"{100 * confidence:g}"
-    verdict = _t("sig" if significant else "not_sig", lang)
+    verdict = label("sig" if significant else "not_sig", lang)
     kpi = _kpi_phrase(metric, lang)
     size_s, lo_s, hi_s = (_fmt(x, digits) for x in (size, ci_lo, ci_hi))
     if ci_lo < 0:  # an interval across zero reads better with words than with a dash
@@ -540,7 +451,7 @@ def _short_labels(manifest: dict, lang: str) -> tuple[dict[str, str], str]:
     if not labels or not paths:
         return {}, ""
     names = ", ".join(factor_label(p, lang) for p in paths)
-    return labels, _t("labels_note", lang, names=names)
+    return labels, label("labels_note", lang, names=names)
 
 
 def _figures(inputs: _Inputs, metrics: list[str], lang: str) -> list[tuple[str, bytes, str]]:
@@ -551,7 +462,7 @@ def _figures(inputs: _Inputs, metrics: list[str], lang: str) -> list[tuple[str, 
     conf = f"{100 * inputs.confidence:g}"
     out: list[tuple[str, bytes, str]] = []
     labels, legend = _short_labels(inputs.manifest, lang)
-    caption = _t("kpi_caption", lang, conf=conf) + legend
+    caption = label("kpi_caption", lang, conf=conf) + legend
     draw_lang = lang
     try:
         fig = plots.kpi_comparison_figure(
@@ -571,7 +482,7 @@ def _figures(inputs: _Inputs, metrics: list[str], lang: str) -> list[tuple[str, 
                 fig = plots.tornado_figure(inputs.tidy, metric, draw_lang)
             except ValueError:
                 continue
-            caption = _t("tornado_caption", lang, kpi=_kpi_phrase(metric, lang))
+            caption = label("tornado_caption", lang, kpi=_kpi_phrase(metric, lang))
             out.append((f"report_tornado_{metric}_{lang}.png", _png(fig), caption))
     if inputs.warmup is not None and not inputs.warmup.empty:
         wide = inputs.warmup.pivot(index="day", columns="replication", values="backlog")
@@ -584,7 +495,7 @@ def _figures(inputs: _Inputs, metrics: list[str], lang: str) -> list[tuple[str, 
             period_hours=24.0,
             ylabel=_kpi_name("backlog_mean", draw_lang),
         )
-        out.append((f"report_welch_{lang}.png", _png(fig), _t("welch_caption", lang)))
+        out.append((f"report_welch_{lang}.png", _png(fig), label("welch_caption", lang)))
     return out
 
 
@@ -608,20 +519,20 @@ def _setup(doc: Document, inputs: _Inputs, lang: str) -> None:
     reps = int(inputs.tidy["replication"].nunique())
     warm_days = _fmt(float(m.get("warmup_days", 0) or 0), 0)
     warm_key = "warmup_mser5" if m.get("warmup") == "mser5" else "warmup_fixed"
-    doc.add("h2", _t("setup", lang))
+    doc.add("h2", label("setup", lang))
     description = (lang == "zh" and m.get("description_zh")) or m.get("description")
     if description:
         doc.add("p", description)
     doc.add(
         "p",
-        _t(
+        label(
             "setup_lines",
             lang,
             base=Path(m.get("base_scenario", "?")).name,
             variants=len(variants),
             reps=reps,
             days=_fmt(float(m.get("days", math.nan)), 0),
-            warmup=_t(warm_key, lang, days=warm_days),
+            warmup=label(warm_key, lang, days=warm_days),
             seed=m.get("root_seed", "?"),
             baseline=inputs.variant(inputs.baseline, lang),
             conf=f"{100 * inputs.confidence:g}",
@@ -634,7 +545,7 @@ def _setup(doc: Document, inputs: _Inputs, lang: str) -> None:
         info = described.get(name, {})
         text = (lang == "zh" and info.get("description_zh")) or info.get("description")
         rows.append([inputs.variant(name, lang), text or _overrides_text(info, lang)])
-    doc.add("h3", _t("variants", lang))
+    doc.add("h3", label("variants", lang))
     doc.table(_VARIANT_HEADERS[lang], rows)
 
 
@@ -649,10 +560,10 @@ def _overrides_text(info: dict, lang: str) -> str:
 
 
 def _findings(doc: Document, inputs: _Inputs, metrics: list[str], lang: str) -> None:
-    doc.add("h2", _t("findings", lang))
+    doc.add("h2", label("findings", lang))
     comp = inputs.comparison
     if comp.empty:
-        doc.add("p", _t("no_comparison", lang))
+        doc.add("p", label("no_comparison", lang))
         return
     sentences = []
     for metric in metrics:
@@ -673,7 +584,7 @@ def _findings(doc: Document, inputs: _Inputs, metrics: list[str], lang: str) -> 
     if sentences:
         doc.add("ul", items=sentences)
     else:
-        doc.add("p", _t("none_significant", lang))
+        doc.add("p", label("none_significant", lang))
 
 
 def _kpi_section(doc: Document, inputs: _Inputs, metric: str, lang: str) -> None:
@@ -685,10 +596,10 @@ def _kpi_section(doc: Document, inputs: _Inputs, metric: str, lang: str) -> None
     rows = rows.sort_values("mean", ascending=ascending, na_position="last", kind="stable")
     n = int(rows["n"].max()) if len(rows) else 0
     if direction:
-        better = _t("lower" if direction < 0 else "higher", lang)
-        doc.add("p", _t("ranking_best", lang, direction=better, conf=conf, n=n))
+        better = label("lower" if direction < 0 else "higher", lang)
+        doc.add("p", label("ranking_best", lang, direction=better, conf=conf, n=n))
     else:
-        doc.add("p", _t("ranking_plain", lang, conf=conf, n=n))
+        doc.add("p", label("ranking_plain", lang, conf=conf, n=n))
     table = []
     for rank, (_, r) in enumerate(rows.iterrows(), start=1):
         table.append(
@@ -709,7 +620,7 @@ def _kpi_section(doc: Document, inputs: _Inputs, metric: str, lang: str) -> None
     k = len(comp)
     doc.add(
         "p",
-        _t("diff_intro", lang, baseline=inputs.variant(inputs.baseline, lang), conf=conf, k=k),
+        label("diff_intro", lang, baseline=inputs.variant(inputs.baseline, lang), conf=conf, k=k),
     )
     scale = 100.0 if _is_share(metric) else 1.0
     table = []
@@ -724,7 +635,7 @@ def _kpi_section(doc: Document, inputs: _Inputs, metric: str, lang: str) -> None
                 _fmt(scale * r["low"]),
                 _fmt(scale * r["high"]),
                 "—" if pd.isna(p) else (f"{p:.2g}" if p >= 0.001 else "<0.001"),
-                _t("yes" if sig else "no", lang),
+                label("yes" if sig else "no", lang),
             ]
         )
         sentences.append(
@@ -761,23 +672,23 @@ def build_document(results_dir: str | Path, lang: str = "en") -> Document:
     name = (
         (lang == "zh" and m.get("experiment_zh")) or m.get("experiment") or Path(results_dir).name
     )
-    doc = Document(_t("title", lang, name=name), lang=lang)
+    doc = Document(label("title", lang, name=name), lang=lang)
     metrics = _ordered_metrics(inputs.summary)
     varying = [m for m in metrics if not _is_constant(inputs.tidy, m)]
     constant = [m for m in metrics if m not in varying]
     headline = [m for m in varying if m in HEADLINE_METRICS]
     _setup(doc, inputs, lang)
     _findings(doc, inputs, headline or varying[:6], lang)
-    doc.add("h2", _t("figures", lang))
+    doc.add("h2", label("figures", lang))
     for file, data, caption in _figures(inputs, headline or varying, lang):
         doc.add("img", caption, image=data, path=f"figures/{file}")
-    doc.add("h2", _t("per_kpi", lang))
+    doc.add("h2", label("per_kpi", lang))
     for metric in varying:
         _kpi_section(doc, inputs, metric, lang)
     if constant:
-        doc.add("h2", _t("constant", lang))
+        doc.add("h2", label("constant", lang))
         names = ", ".join(_kpi_name(m, lang) for m in constant)
-        doc.add("p", _t("constant_text", lang, names=names))
+        doc.add("p", label("constant_text", lang, names=names))
     return doc
 
 
