@@ -2,7 +2,8 @@
 
 Prints the wall time of each executor and the speed-up measured in this invocation (target
 >= 1.7x on 2 cores). Each run is one_town for a horizon calibrated so that a single run
-takes about --run-seconds (default 1.5 s); pass --days to fix the horizon instead.
+takes about --run-seconds (default 3 s, long enough that starting the workers is a
+small part of the time); pass --days to fix the horizon instead.
 
     PYTHONPATH=. python benchmarks/sweep_speedup.py [--workers 2] [--dask]
 """
@@ -67,7 +68,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--replications", type=int, default=8, help="per variant (2 variants)")
     parser.add_argument("--days", type=int, help="horizon of each run (default: calibrated)")
-    parser.add_argument("--run-seconds", type=float, default=1.5)
+    parser.add_argument("--run-seconds", type=float, default=3.0)
     parser.add_argument("--repeat", type=int, default=1, help="sweeps per executor; best kept")
     parser.add_argument("--dask", action="store_true", help="also time a Dask LocalCluster")
     args = parser.parse_args()

@@ -198,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--log", help="a request log to calibrate from and reproduce")
     val.add_argument("--schema", default="nyc311", help="log schema (nyc311 | generic)")
     val.add_argument("--seed", type=_positive(int), default=1)
-    val.add_argument("--quick", action="store_true", help="fewer, shorter replications")
+    val.add_argument("--quick", action="store_true", help="skip the sweep of loads")
     val.set_defaults(func=_cmd_validate)
 
     for module in (experiment, report, plots, calibrate):
