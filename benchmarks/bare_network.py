@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 import simpy  # noqa: E402
 
 import gridsim  # noqa: E402
-from gridsim.scenario import scenario_from_dict  # noqa: E402
+from gridsim.model.scenario import scenario_from_dict  # noqa: E402
 
 MICROGRIDS, GRIDS, TOWNS, DEPARTMENTS = 2000, 500, 16, 8
 P_GRID, P_TOWN, P_COUNTY = 0.3, 0.3, 0.5
@@ -146,7 +146,7 @@ def main() -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     scenario = bare_scenario(args.rate, args.days)
-    units = gridsim.describe.build(scenario).counts()
+    units = gridsim.output.describe.build(scenario).counts()
     print(f"bare network: {units}, {args.rate:g} appeals/h, {args.days:g} days")
     ratios = []
     # CPU seconds of this process: on a shared machine they move far less than wall time.
@@ -169,6 +169,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    import gridsim.describe  # noqa: F401  (for the unit counts line)
+    import gridsim.output.describe  # noqa: F401  (for the unit counts line)
 
     main()

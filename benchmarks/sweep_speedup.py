@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from gridsim import load_scenario
-from gridsim.engine import simulate
-from gridsim.experiment import experiment_from_dict, run_experiment
+from gridsim.experiment.runner import experiment_from_dict, run_experiment
+from gridsim.model.engine import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "one_town.toml"

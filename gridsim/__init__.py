@@ -10,18 +10,13 @@ Example:
     True
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-from gridsim.engine import simulate
-from gridsim.experiment import load_experiment, run_experiment
-from gridsim.report import write_report
-from gridsim.results import RunResult, load_run, save_run
-from gridsim.scenario import Scenario, ScenarioError, load_scenario
-
-try:
-    __version__ = version("gridsim")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
+from gridsim.experiment.runner import load_experiment, run_experiment
+from gridsim.model.engine import simulate
+from gridsim.model.records import RunResult
+from gridsim.model.scenario import Scenario, ScenarioError, load_scenario
+from gridsim.output.report import write_report
+from gridsim.output.run_dir import load_run, save_run
+from gridsim.version import __version__
 
 __all__ = [
     "RunResult",

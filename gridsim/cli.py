@@ -13,9 +13,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from gridsim.logs import LogError
-from gridsim.results import OutputDirectoryError
-from gridsim.scenario import ScenarioError, load_scenario
+from gridsim.errors import UserError
+from gridsim.model.scenario import load_scenario
 
 EXIT_USER_ERROR = 2
 
@@ -43,10 +42,6 @@ SUMMARY_KPIS = (
 )
 
 
-class UserError(Exception):
-    """A mistake in what the user asked for; printed as one line, exit status 2."""
-
-
 def _positive(kind: type):
     def parse(text: str):
         try:
@@ -65,8 +60,8 @@ def _positive(kind: type):
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from gridsim.engine import simulate
-    from gridsim.results import check_output_directory, save_run
+    from gridsim.model.engine import simulate
+    from gridsim.output.run_dir import check_output_directory, save_run
 
     scenario = load_scenario(args.scenario)
     out = Path(args.out) if args.out else Path("results") / Path(args.scenario).stem
@@ -75,7 +70,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     scenario_toml = scenario.to_toml().encode("utf-8")
 
     def add_figures(directory: Path) -> None:
-        from gridsim import plots
+        from gridsim.output import plots
 
         for lang in _languages(args.lang):
             plots.run_figures(directory, lang=lang)
@@ -115,7 +110,7 @@ def _pad(text: str, width: int) -> str:
 
 
 def _cmd_describe(args: argparse.Namespace) -> int:
-    from gridsim.describe import build, draw_hierarchy, summary_text
+    from gridsim.output.describe import build, draw_hierarchy, summary_text
 
     scenario = load_scenario(args.scenario)
     county = build(scenario, args.seed)
@@ -127,7 +122,7 @@ def _cmd_describe(args: argparse.Namespace) -> int:
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
-    from gridsim.scenario import json_schema
+    from gridsim.model.scenario import json_schema
 
     text = json.dumps(json_schema(), indent=2, ensure_ascii=False)
     if args.out:
@@ -143,10 +138,10 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from gridsim.validation import run_checks
+    from gridsim.validation.theory_checks import run_checks
 
     if args.log:
-        from gridsim.calibrate import validate_log
+        from gridsim.calibration.calibrate import validate_log
 
         table = validate_log(args.log, schema=args.schema, seed=args.seed)
         title = f"Calibrated from {args.log}: simulated vs logged"
@@ -166,7 +161,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
-    from gridsim import __version__, calibrate, experiment, plots, report
+    from gridsim.calibration import calibrate
+    from gridsim.experiment import runner as experiment
+    from gridsim.output import plots, report
+    from gridsim.version import __version__
 
     parser = argparse.ArgumentParser(
         prog="gridsim",
@@ -212,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ScenarioError, UserError, LogError, OutputDirectoryError) as exc:
+    except UserError as exc:
         print(f"gridsim: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except FileNotFoundError as exc:

@@ -1,4 +1,4 @@
-"""Tests for gridsim.calibrate: fitting, the calibrated scenario, reports and the round trip."""
+"""Tests for gridsim.calibration: fitting, the calibrated scenario, reports and the round trip."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gridsim.appeals import sample
-from gridsim.calibrate import (
+from gridsim.calibration.calibrate import (
     OTHER,
     Calibration,
     calibrate,
@@ -25,8 +24,9 @@ from gridsim.calibrate import (
     validate_log,
     write_scenario,
 )
-from gridsim.logs import read_log, sample_path
-from gridsim.scenario import ScenarioError, load_scenario, scenario_from_dict
+from gridsim.calibration.logs import read_log, sample_path
+from gridsim.model.appeals import sample
+from gridsim.model.scenario import ScenarioError, load_scenario, scenario_from_dict
 
 DATA = Path(__file__).parent / "data"
 SAMPLE = sample_path()  # the packaged copy (gridsim/data), as users get it
@@ -218,7 +218,7 @@ def test_quantile_table_pins_a_quantile_at_a_gap():
 
 
 def sample_table(knots, rng, n):
-    from gridsim.scenario import Distribution
+    from gridsim.model.scenario import Distribution
 
     return sample(Distribution(distribution="empirical", quantiles=knots), rng, n)
 
@@ -580,7 +580,7 @@ def test_passed_helper():
 
 @pytest.fixture(scope="module")
 def round_trip():
-    """Calibrate the shipped sample (fit=auto), simulate it with gridsim.engine, compare."""
+    """Calibrate the shipped sample (fit=auto), simulate it with gridsim.model.engine, compare."""
     return validate_log(SAMPLE, seed=1)
 
 
@@ -615,7 +615,7 @@ def test_round_trip_engine_reproduces_the_scenario(round_trip):
 def run_cli(argv: list[str]) -> int:
     import argparse
 
-    from gridsim.calibrate import register
+    from gridsim.calibration.calibrate import register
 
     parser = argparse.ArgumentParser(prog="gridsim")
     register(parser.add_subparsers())

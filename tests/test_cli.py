@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from gridsim.cli import main
-from gridsim.results import RUN_TABLES, load_run
+from gridsim.model.records import RUN_TABLES
+from gridsim.output.run_dir import load_run
 
 
 @pytest.fixture(scope="module")

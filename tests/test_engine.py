@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 import gridsim
-from gridsim.calendar import AlwaysOn, WeeklyCalendar
-from gridsim.metrics import ConservationError, check_conservation
-from gridsim.results import EVENT_CODES
+from gridsim.model.calendar import AlwaysOn, WeeklyCalendar
+from gridsim.model.metrics import ConservationError, check_conservation
+from gridsim.model.vocabulary import EVENT_CODES
 
 
 def test_every_appeal_is_accounted_for(short_run):

@@ -1,4 +1,4 @@
-"""Tests for gridsim.experiment and gridsim.executors: sweeps, seeding, resume, errors."""
+"""Tests for gridsim.experiment: sweeps, seeding, executors, resume, errors."""
 
 from __future__ import annotations
 
@@ -19,21 +19,21 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from gridsim.executors import (
+from gridsim.experiment.executors import (
     DaskExecutor,
     ExecutorUnavailableError,
     LocalProcessesExecutor,
     SerialExecutor,
     make_executor,
 )
-from gridsim.experiment import (
+from gridsim.experiment.runner import (
     ResultsConflictError,
     load_experiment,
     register,
     run_experiment,
     run_one,
 )
-from gridsim.scenario import ScenarioError
+from gridsim.model.scenario import ScenarioError
 
 ROOT = Path(__file__).resolve().parents[1]
 ONE_TOWN = (ROOT / "scenarios" / "one_town.toml").as_posix()
@@ -122,7 +122,8 @@ def test_dask_missing_gives_install_hint(monkeypatch):
 
 def test_importing_gridsim_does_not_import_dask():
     code = (
-        "import sys, gridsim, gridsim.experiment, gridsim.executors, gridsim.report;"
+        "import sys, gridsim, gridsim.experiment.runner, gridsim.experiment.executors,"
+        " gridsim.output.report;"
         "print(any(m == 'dask' or m.startswith(('dask.', 'distributed')) for m in sys.modules))"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -206,8 +207,8 @@ def test_common_random_numbers_and_single_run_rebuild(tiny, tmp_path):
 
 DRIVER = """
 import sys, time
-from gridsim.engine import simulate
-from gridsim.experiment import run_experiment
+from gridsim.model.engine import simulate
+from gridsim.experiment.runner import run_experiment
 
 def slow_simulate(scenario, seed, days=None):
     time.sleep(0.25)
@@ -395,7 +396,7 @@ def test_full_factorial_names_and_columns(tmp_path):
 
 
 def test_design_points_get_chinese_names_from_factor_labels(tmp_path):
-    from gridsim.i18n import design_point_name
+    from gridsim.output.i18n import design_point_name
 
     body = """
         [[factors]]

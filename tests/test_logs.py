@@ -1,4 +1,4 @@
-"""Tests for gridsim.logs: reading request logs, bad rows and one-line errors."""
+"""Tests for gridsim.calibration.logs: reading request logs, bad rows and one-line errors."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from gridsim.logs import (
+from gridsim.calibration.logs import (
     CATEGORY_MISSING,
     CLOSED_AT_CREATED,
     CLOSED_BEFORE_CREATED,
@@ -19,6 +19,7 @@ from gridsim.logs import (
     read_log,
     sample_path,
 )
+from gridsim.errors import UserError
 
 DATA = Path(__file__).parent / "data"
 SAMPLE = sample_path()  # the packaged copy (gridsim/data), as users get it
@@ -265,6 +266,6 @@ def test_ragged_csv(tmp_path):
     )
 
 
-def test_log_error_is_a_value_error():
-    with pytest.raises(ValueError):
+def test_log_error_is_a_user_error():
+    with pytest.raises(UserError):
         read_log(DATA / "empty.csv")

@@ -19,10 +19,10 @@ import pandas as pd
 import pytest
 
 import gridsim
-from gridsim.appeals import draw_arrivals, draw_issues
-from gridsim.county import build_county, effort_multiplier
-from gridsim.engine import make_streams
-from gridsim.results import EVENT_CODES
+from gridsim.model.appeals import draw_arrivals, draw_issues
+from gridsim.model.county import build_county, effort_multiplier
+from gridsim.model.engine import make_streams
+from gridsim.model.vocabulary import EVENT_CODES
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = gridsim.load_scenario(ROOT / "scenarios" / "one_town.toml")

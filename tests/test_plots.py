@@ -1,4 +1,4 @@
-"""Tests for gridsim.plots and gridsim.i18n: every figure, both languages, no warnings.
+"""Tests for gridsim.output.plots and gridsim.output.i18n: every figure, both languages.
 
 The figures are drawn from synthetic run tables built here with numpy to match
 docs/data_model.md column for column, and from a real 10-day run of
@@ -22,8 +22,9 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from gridsim import i18n, plots
-from gridsim.results import RunResult, save_run
+from gridsim.model.records import RunResult
+from gridsim.output import i18n, plots
+from gridsim.output.run_dir import save_run
 
 matplotlib.use("Agg")
 
@@ -388,7 +389,7 @@ def test_names_come_from_the_scenario(scenario):
 
 
 def test_event_labels_cover_every_event_code():
-    from gridsim.results import EVENT_CODES
+    from gridsim.model.vocabulary import EVENT_CODES
 
     for code, name in EVENT_CODES.items():
         assert CJK.search(i18n.event_label(code, "zh")), name
@@ -472,7 +473,7 @@ def _figures(run: RunResult, tidy: pd.DataFrame, summary: pd.DataFrame, names=No
 
 @pytest.fixture(scope="module")
 def sweep() -> tuple[pd.DataFrame, pd.DataFrame]:
-    from gridsim.stats import summarise
+    from gridsim.analysis.stats import summarise
 
     tidy = make_tidy()
     return tidy, summarise(tidy)
@@ -728,7 +729,7 @@ def test_variant_labels_from_a_manifest():
 
 
 def _sweep_dir(root: Path, manifest: dict | None) -> Path:
-    from gridsim.stats import summarise
+    from gridsim.analysis.stats import summarise
 
     summary = _escalation_summary()
     tidy = pd.concat([summary.assign(replication=r, value=summary["mean"] + r) for r in range(3)])[
@@ -795,7 +796,7 @@ def test_welch_truncation_line():
     fig = plots.welch_figure(reps, "en", period_hours=24)
     ax = fig.axes[0]
     cut = [ln for ln in ax.lines if ln.get_linestyle() == "--"][0].get_xdata()[0]
-    from gridsim.stats import mser5
+    from gridsim.analysis.stats import mser5
 
     assert cut == pytest.approx(mser5(reps.mean(axis=0)))  # daily periods: x in days
     assert 20 <= cut <= 120
@@ -892,7 +893,7 @@ def test_cli_plot_rejects_a_directory_it_cannot_read(tmp_path, capsys, make):
 
 @pytest.fixture(scope="module")
 def real_run(scenario):
-    engine = pytest.importorskip("gridsim.engine")
+    engine = pytest.importorskip("gridsim.model.engine")
     return engine.simulate(scenario, seed=1, days=10)
 
 
@@ -910,7 +911,7 @@ def test_figure_renders_cleanly_from_a_real_run(real_run, scenario, sweep, name,
 
 
 def test_real_run_figures_use_scenario_names(tmp_path, real_run, scenario):
-    from gridsim.scenario import json_schema  # noqa: F401  (scenario module importable)
+    from gridsim.model.scenario import json_schema  # noqa: F401  (scenario module importable)
 
     run_dir = save_run(real_run, tmp_path / "run", extra={"scenario.toml": ONE_TOWN.read_bytes()})
     with warnings.catch_warnings():

@@ -1,4 +1,4 @@
-"""Tests for gridsim.report: Markdown and HTML reports of an experiment's results."""
+"""Tests for gridsim.output.report: Markdown and HTML reports of an experiment's results."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gridsim.report import difference_sentence, metric_direction, register, write_report
+from gridsim.output.report import difference_sentence, metric_direction, register, write_report
 
 #: Chinese names and descriptions a manifest written by this version keeps.
 ZH = {
@@ -75,7 +75,7 @@ def make_results(root: Path, *, with_stats: bool = False, zh: bool = False) -> P
         ]
     (root / "manifest.json").write_text(json.dumps(manifest), "utf-8")
     if with_stats:
-        from gridsim.stats import compare_to_baseline, summarise
+        from gridsim.analysis.stats import compare_to_baseline, summarise
 
         summarise(tidy).to_csv(root / "summary.csv", index=False)
         compare_to_baseline(tidy, "Separate desks").to_csv(root / "comparison.csv", index=False)
@@ -123,7 +123,7 @@ def test_chinese_report(tmp_path):
 
 def _capture_kpi_figures(monkeypatch) -> list:
     """Record every KPI comparison figure the report draws."""
-    from gridsim import plots
+    from gridsim.output import plots
 
     drawn = []
     original = plots.kpi_comparison_figure
@@ -212,7 +212,7 @@ def test_compare_cli(tmp_path, capsys):
 
 
 def test_report_of_a_real_sweep_with_warmup_and_factors(tmp_path):
-    from gridsim.experiment import run_experiment
+    from gridsim.experiment.runner import run_experiment
 
     one_town = (Path(__file__).resolve().parents[1] / "scenarios" / "one_town.toml").as_posix()
     exp = tmp_path / "e.toml"

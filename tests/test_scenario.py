@@ -1,4 +1,4 @@
-"""Tests for gridsim.scenario: loading, one-line error messages, immutability, overrides."""
+"""Tests for gridsim.model.scenario: loading, one-line error messages, immutability, overrides."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 import gridsim
-from gridsim.scenario import (
+from gridsim.errors import UserError
+from gridsim.model.scenario import (
     Scenario,
     ScenarioError,
     json_schema,
@@ -155,7 +156,7 @@ def test_bad_file_gives_one_line_scenario_error(bad_dir: Path, name: str) -> Non
         load_scenario(path)
     err = info.value
     assert isinstance(err, ScenarioError), f"{type(err).__name__}: {err}"
-    assert isinstance(err, ValueError)
+    assert isinstance(err, UserError)
     assert not isinstance(err, (ValidationError, tomllib.TOMLDecodeError, UnicodeDecodeError))
     message = str(err)
     assert "\n" not in message and "\r" not in message, message

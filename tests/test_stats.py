@@ -1,4 +1,4 @@
-"""Tests for gridsim.stats: output analysis of simulation replications."""
+"""Tests for gridsim.analysis.stats: output analysis of simulation replications."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from gridsim.stats import (
+from gridsim.analysis.stats import (
     compare_to_baseline,
     mean_ci,
     mser5,

@@ -1,4 +1,4 @@
-"""Tests for gridsim.theory: analytic M/M/c and Jackson-network results."""
+"""Tests for gridsim.analysis.queueing: analytic M/M/c and Jackson-network results."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from scipy import integrate
 from scipy.stats import poisson
 
-from gridsim.theory import (
+from gridsim.analysis.queueing import (
     erlang_c,
     erlang_c_wait_cdf,
     hierarchy_jackson,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gridsim import theory
-from gridsim.validation import (
+from gridsim.analysis import queueing as theory
+from gridsim.validation.theory_checks import (
     check_erlang_c,
     check_jackson,
     erlang_c_across_loads,

@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
-from gridsim.calendar import HOURS_PER_MONTH, calendar_hours_per_week
-from gridsim.scenario import DESKS, Scenario
-
-MICROGRID, GRID, TOWN, COUNTY = range(4)
+from gridsim.model.calendar import HOURS_PER_MONTH, calendar_hours_per_week
+from gridsim.model.scenario import Scenario
+from gridsim.model.vocabulary import COUNTY, DESKS, GRID, MICROGRID, TOWN
 
 
 @dataclass
@@ -177,7 +176,7 @@ def build_county(
     Example:
         >>> import numpy as np
         >>> from gridsim import load_scenario
-        >>> from gridsim.county import build_county
+        >>> from gridsim.model.county import build_county
         >>> rng = np.random.default_rng(1)
         >>> c = build_county(load_scenario("scenarios/one_town.toml"), rng, rng)
         >>> c.counts()["town"]

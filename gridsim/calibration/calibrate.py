@@ -2,7 +2,7 @@
 
 The flow::
 
-    log = read_log("requests.csv")            # gridsim.logs: one clean table, bad rows listed
+    log = read_log("requests.csv")            # one clean table, bad rows listed
     cal = calibrate(log)                       # rates, profiles, mixes, time to close
     write_scenario(cal, "calibrated.toml")     # a scenario that loads with load_scenario
     write_fit_report(cal, "fit_report/")       # Markdown + CSV + figures
@@ -52,10 +52,11 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from gridsim.calendar import HOURS_PER_YEAR
-from gridsim.logs import UNKNOWN, RequestLog, read_log
-from gridsim.results import atomic_write, atomic_write_text
-from gridsim.scenario import load_scenario, scenario_from_dict
+from gridsim.calibration.logs import UNKNOWN, RequestLog, read_log
+from gridsim.errors import UserError
+from gridsim.files import atomic_write, atomic_write_text
+from gridsim.model.calendar import HOURS_PER_YEAR
+from gridsim.model.scenario import load_scenario, scenario_from_dict
 
 #: Time-to-close families, in the order they are reported; names as in scenario files.
 FAMILIES: tuple[str, ...] = ("lognormal", "gamma", "weibull")
@@ -202,7 +203,7 @@ class Calibration:
         schema: its schema (``nyc311`` or ``generic``).
         n_rows: data rows in the file.
         n_used: usable rows (the others are ``bad_counts``).
-        bad_counts: bad rows by reason (see :class:`gridsim.logs.RequestLog`).
+        bad_counts: bad rows by reason (see :class:`gridsim.calibration.logs.RequestLog`).
         start: first created time.
         end: last created time.
         span_hours: hours from ``start`` to ``end``.
@@ -278,8 +279,8 @@ class Calibration:
         rows in the log are not compared, so they do not set the length.
 
         Example:
-            >>> from gridsim.calibrate import calibrate
-            >>> from gridsim.logs import read_log, sample_path
+            >>> from gridsim.calibration.calibrate import calibrate
+            >>> from gridsim.calibration.logs import read_log, sample_path
             >>> cal = calibrate(read_log(sample_path()))
             >>> cal.validation_days() >= 5 * cal.span_hours / 24
             True
@@ -295,12 +296,12 @@ class Calibration:
         always on duty; every category resolved at the micro-grid with its time-to-close
         distribution as handling time; one issue, one report, one order; no reopening,
         merging, proactive work, incidents or binding deadlines. Validate it with
-        :func:`gridsim.scenario.scenario_from_dict`.
+        :func:`gridsim.model.scenario.scenario_from_dict`.
 
         Example:
-            >>> from gridsim.calibrate import calibrate
-            >>> from gridsim.logs import read_log, sample_path
-            >>> from gridsim.scenario import scenario_from_dict
+            >>> from gridsim.calibration.calibrate import calibrate
+            >>> from gridsim.calibration.logs import read_log, sample_path
+            >>> from gridsim.model.scenario import scenario_from_dict
             >>> data = calibrate(read_log(sample_path())).to_scenario_dict()
             >>> scenario_from_dict(data).categories[0].authority
             {'microgrid': 1.0}
@@ -315,7 +316,7 @@ def ample(load: float) -> int:
     mean equal to the offered load, so ten times that is never reached.
 
     Example:
-        >>> from gridsim.calibrate import ample
+        >>> from gridsim.calibration.calibrate import ample
         >>> ample(2.5)
         35
     """
@@ -356,7 +357,7 @@ def fit_time_to_close(
 
     Example:
         >>> import numpy as np
-        >>> from gridsim.calibrate import fit_time_to_close
+        >>> from gridsim.calibration.calibrate import fit_time_to_close
         >>> x = np.random.default_rng(1).lognormal(np.log(24.0), 0.8, size=2000)
         >>> fit = fit_time_to_close(x)
         >>> fit.family, round(fit.params["median"] / 24, 1), round(fit.params["sigma"], 1)
@@ -440,7 +441,7 @@ def quantile_table(hours: ArrayLike) -> list[float]:
     towards the quantile.
 
     Example:
-        >>> from gridsim.calibrate import quantile_table
+        >>> from gridsim.calibration.calibrate import quantile_table
         >>> knots = quantile_table([1.0] * 36 + [29.0, 396, 398, 403, 503])
         >>> len(knots), knots[0], knots[50], knots[90], knots[-1]
         (101, 1.0, 1.0, 29.0, 503.0)
@@ -531,7 +532,7 @@ def calibrate(
     """Fit rates, profiles, time to close and mixes to a request log.
 
     Args:
-        log: a log from :func:`gridsim.logs.read_log`.
+        log: a log from :func:`gridsim.calibration.logs.read_log`.
         min_rows: closed requests a category needs for its own time-to-close fit; the
             categories with fewer are pooled into one ``other`` category. It is also the
             fewest durations from which ``fit="auto"`` builds a quantile table.
@@ -552,8 +553,8 @@ def calibrate(
             an option is out of range.
 
     Example:
-        >>> from gridsim.calibrate import calibrate
-        >>> from gridsim.logs import read_log, sample_path
+        >>> from gridsim.calibration.calibrate import calibrate
+        >>> from gridsim.calibration.logs import read_log, sample_path
         >>> cal = calibrate(read_log(sample_path()))
         >>> cal.category("street_condition").n_closed, cal.categories[-1].key
         (274, 'other')
@@ -746,7 +747,7 @@ def make_key(label: str, taken: set[str], fallback: str = "key") -> str:
     """Make a scenario key of a label: lowercase ``[a-z0-9_]``, letter first, unique, <= 40.
 
     Example:
-        >>> from gridsim.calibrate import make_key
+        >>> from gridsim.calibration.calibrate import make_key
         >>> make_key("DHS Advantage -Landlord/Broker", set())
         'dhs_advantage_landlord_broker'
         >>> make_key("Noise", {"noise"})
@@ -923,7 +924,7 @@ def _summary_lines(cal: Calibration) -> list[str]:
 
 def _provenance(cal: Calibration) -> str:
     lines = [
-        "Calibrated scenario generated by gridsim calibrate (gridsim.calibrate.write_scenario).",
+        "Calibrated scenario generated by gridsim calibrate (write_scenario).",
         *_summary_lines(cal),
         f"Time to close (fit={cal.fit_mode}, family tolerance {_pct(cal.family_tolerance)}): "
         "maximum likelihood (location 0), family by lowest AIC, checked against the log's "
@@ -955,7 +956,7 @@ def write_scenario(calibration: Calibration, out_path: str | Path) -> Path:
     """Write the calibrated scenario as TOML, atomically, with a provenance header.
 
     The file is written to a temporary name, checked with
-    :func:`gridsim.scenario.load_scenario`, then renamed into place.
+    :func:`gridsim.model.scenario.load_scenario`, then renamed into place.
 
     Args:
         calibration: from :func:`calibrate`.
@@ -966,9 +967,9 @@ def write_scenario(calibration: Calibration, out_path: str | Path) -> Path:
 
     Example:
         >>> import tempfile, pathlib
-        >>> from gridsim.calibrate import calibrate, write_scenario
-        >>> from gridsim.logs import read_log, sample_path
-        >>> from gridsim.scenario import load_scenario
+        >>> from gridsim.calibration.calibrate import calibrate, write_scenario
+        >>> from gridsim.calibration.logs import read_log, sample_path
+        >>> from gridsim.model.scenario import load_scenario
         >>> out = pathlib.Path(tempfile.mkdtemp()) / "nyc.toml"
         >>> path = write_scenario(calibrate(read_log(sample_path())), out)
         >>> load_scenario(path).categories[-1].key
@@ -999,8 +1000,8 @@ def fit_table(calibration: Calibration) -> pd.DataFrame:
     says why.
 
     Example:
-        >>> from gridsim.calibrate import calibrate, fit_table
-        >>> from gridsim.logs import read_log, sample_path
+        >>> from gridsim.calibration.calibrate import calibrate, fit_table
+        >>> from gridsim.calibration.logs import read_log, sample_path
         >>> table = fit_table(calibrate(read_log(sample_path())))
         >>> list(table.columns[:4])
         ['key', 'label', 'requests', 'closed']
@@ -1046,8 +1047,8 @@ def write_fit_report(calibration: Calibration, out_dir: str | Path) -> Path:
 
     Example:
         >>> import tempfile
-        >>> from gridsim.calibrate import calibrate, write_fit_report
-        >>> from gridsim.logs import read_log, sample_path
+        >>> from gridsim.calibration.calibrate import calibrate, write_fit_report
+        >>> from gridsim.calibration.logs import read_log, sample_path
         >>> report = write_fit_report(calibrate(read_log(sample_path())), tempfile.mkdtemp())
         >>> report.name
         'fit_report.md'
@@ -1258,7 +1259,7 @@ def km_quantiles(hours: ArrayLike, observed: ArrayLike, qs: ArrayLike) -> NDArra
         never does). Without censoring this is the inverse empirical CDF.
 
     Example:
-        >>> from gridsim.calibrate import km_quantiles
+        >>> from gridsim.calibration.calibrate import km_quantiles
         >>> km_quantiles([1, 2, 3, 4], [True, True, True, True], [0.5]).tolist()
         [2.0]
     """
@@ -1318,8 +1319,8 @@ def compare_to_log(
 
     Example:
         >>> import pandas as pd
-        >>> from gridsim.calibrate import compare_to_log
-        >>> from gridsim.logs import read_log, sample_path
+        >>> from gridsim.calibration.calibrate import compare_to_log
+        >>> from gridsim.calibration.logs import read_log, sample_path
         >>> log = read_log(sample_path())
         >>> empty = pd.DataFrame(columns=["category", "channel", "created", "resolved"])
         >>> table = compare_to_log(log, empty, empty)
@@ -1420,7 +1421,7 @@ def passed(table: pd.DataFrame, check: str | None = None) -> bool:
 
     Example:
         >>> import pandas as pd
-        >>> from gridsim.calibrate import passed
+        >>> from gridsim.calibration.calibrate import passed
         >>> passed(pd.DataFrame({"check": ["channel_mix"], "passed": [True]}))
         True
     """
@@ -1454,8 +1455,8 @@ def validate_log(
         replications: independent runs, pooled.
         min_rows: see :func:`calibrate`.
         sim_rows: simulated orders wanted in the rarest compared category.
-        columns: column mapping for :func:`gridsim.logs.read_log`.
-        date_format: date format for :func:`gridsim.logs.read_log`.
+        columns: column mapping for :func:`gridsim.calibration.logs.read_log`.
+        date_format: date format for :func:`gridsim.calibration.logs.read_log`.
         fit: ``auto``, ``parametric`` or ``empirical``; see :func:`calibrate`.
         family_tolerance: see :func:`calibrate`.
 
@@ -1464,13 +1465,13 @@ def validate_log(
         ``replications``, ``orders``, ``appeals`` and ``fit``.
 
     Example:
-        >>> from gridsim.calibrate import passed, validate_log
-        >>> from gridsim.logs import sample_path
+        >>> from gridsim.calibration.calibrate import passed, validate_log
+        >>> from gridsim.calibration.logs import sample_path
         >>> table = validate_log(sample_path(), days=400)  # doctest: +SKIP
         >>> passed(table, "channel_mix")  # doctest: +SKIP
         True
     """
-    from gridsim.engine import simulate
+    from gridsim.model.engine import simulate
 
     log = read_log(path, schema, columns, date_format)
     cal = calibrate(log, min_rows=min_rows, fit=fit, family_tolerance=family_tolerance)
@@ -1574,7 +1575,7 @@ def calibrate_command(args: argparse.Namespace) -> int:
         )
         write_scenario(cal, out)
         report = write_fit_report(cal, report_dir)
-    except ValueError as exc:  # LogError, ScenarioError and bad options are ValueErrors
+    except (UserError, ValueError) as exc:  # bad options are ValueErrors
         print(f"gridsim calibrate: {exc}", file=sys.stderr)
         return 2
     print(log.summary())

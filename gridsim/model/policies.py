@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from gridsim.scenario import Scenario
+from gridsim.model.scenario import Scenario
 
 #: Where a new order goes first, and whether that level is the wrong one (too high). A plain
 #: tuple: the engine asks for one per order, so it must cost next to nothing.

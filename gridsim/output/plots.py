@@ -12,7 +12,7 @@ Time unit: hours in the tables; axes show hours or days as labelled.
 
 Example:
     >>> import pandas as pd
-    >>> from gridsim.plots import backlog_figure
+    >>> from gridsim.output.plots import backlog_figure
     >>> backlog = pd.DataFrame({"time": [0.0, 1.0, 2.0], "open": [0, 3, 2]})
     >>> fig = backlog_figure(backlog, "en")
     >>> fig.axes[0].get_ylabel()
@@ -43,7 +43,9 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator, PercentFormatter
 from numpy.typing import ArrayLike
 
-from gridsim.i18n import (
+from gridsim.errors import UserError
+from gridsim.files import atomic_write
+from gridsim.output.i18n import (
     LANGS,
     FontNotFoundError,
     Names,
@@ -58,10 +60,9 @@ from gridsim.i18n import (
     value_label,
     variant_labels,
 )
-from gridsim.results import atomic_write
 
 if TYPE_CHECKING:
-    from gridsim.scenario import Scenario
+    from gridsim.model.scenario import Scenario
 
 __all__ = [
     "DPI",
@@ -417,7 +418,7 @@ def hierarchy_figure(
         lang: ``"zh"`` or ``"en"``.
         kpi: ``orders_per_1000_households``, ``resolution_time_mean_h``,
             ``response_time_mean_h`` or ``on_time_rate`` (computed per tile).
-        scenario: the scenario (or its :class:`~gridsim.i18n.Names`) for Chinese town names.
+        scenario: the scenario (or its :class:`~gridsim.output.i18n.Names`) for Chinese town names.
         max_microgrid_tiles: above this many micro-grids, colour per grid.
 
     Returns:
@@ -1154,14 +1155,14 @@ def kpi_comparison_figure(
     """KPI means with confidence-interval error bars across variants, one panel per metric.
 
     Args:
-        summary: the output of :func:`gridsim.stats.summarise` (``variant``, ``metric``,
+        summary: the output of :func:`gridsim.analysis.stats.summarise` (``variant``, ``metric``,
             ``mean``, ``low``, ``high``, ``n``).
         metrics: the metrics to show, one panel each (None: the usual KPIs present).
         lang: ``"zh"`` or ``"en"``.
         variant_labels: display names of variants (default: the names, with policy names
             translated).
         names: the variants' names in ``lang`` (say the Chinese ``name_zh`` a results
-            directory's ``manifest.json`` keeps, see :func:`gridsim.i18n.variant_labels`),
+            directory's ``manifest.json`` keeps, see :func:`gridsim.output.i18n.variant_labels`),
             shown wherever a variant's own name would be; the summary keeps the keys.
 
     Returns:
@@ -1414,14 +1415,14 @@ def welch_figure(
     """Welch plot for choosing a warm-up period, with the MSER-5 truncation point.
 
     Thin lines are the replications, the thick line Welch's moving average of their
-    mean (:func:`gridsim.stats.welch_average`); the dashed vertical line is the
+    mean (:func:`gridsim.analysis.stats.welch_average`); the dashed vertical line is the
     truncation point (given, or MSER-5 of the across-replication mean).
 
     Args:
         series_by_rep: replications × periods (a 2-D array, a list of 1-D arrays, cut to
             the shortest, or a DataFrame with one column per replication).
         lang: ``"zh"`` or ``"en"``.
-        truncation: observations to delete (None: :func:`gridsim.stats.mser5`).
+        truncation: observations to delete (None: :func:`gridsim.analysis.stats.mser5`).
         window: the moving average's half-window in periods (None: about 2 % of the run).
         period_hours: length of one period in hours (the x axis is in days).
         ylabel: the y-axis label (None: "output per period").
@@ -1436,7 +1437,7 @@ def welch_figure(
         >>> len(fig.axes[0].lines) >= 3
         True
     """
-    from gridsim.stats import mser5, welch_average
+    from gridsim.analysis.stats import mser5, welch_average
 
     matrix = _as_matrix(series_by_rep)
     reps, periods = matrix.shape
@@ -1491,7 +1492,7 @@ def _langs(lang: str) -> tuple[str, ...]:
 
 def _load_scenario(run_dir: Path):
     """The scenario a run used (None when the run directory has no readable copy)."""
-    from gridsim.scenario import ScenarioError, load_scenario
+    from gridsim.model.scenario import ScenarioError, load_scenario
 
     path = run_dir / "scenario.toml"
     if not path.is_file():
@@ -1530,7 +1531,7 @@ def run_figures(
     (say, no resolved order yet) is skipped with a logged warning.
 
     Args:
-        run_dir: a directory written by :func:`gridsim.results.save_run`.
+        run_dir: a directory written by :func:`gridsim.output.run_dir.save_run`.
         lang: ``"zh"``, ``"en"`` or ``"both"``.
         out: where to write (default ``run_dir/figures``).
 
@@ -1543,7 +1544,7 @@ def run_figures(
         ...
         FileNotFoundError: no/such/run: not a gridsim run directory (no run.json)
     """
-    from gridsim.results import load_run
+    from gridsim.output.run_dir import load_run
 
     run_dir = Path(run_dir)
     langs = _langs(lang)
@@ -1586,7 +1587,7 @@ def _sweep_manifest(results_dir: Path) -> dict:
         return {}
     try:
         manifest = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, UserError) as exc:
         log.warning("%s: variant names left as keys (%s)", path, exc)
         return {}
     return manifest if isinstance(manifest, dict) else {}
@@ -1596,7 +1597,7 @@ def _sweep_summary(results_dir: Path, tidy: pd.DataFrame) -> pd.DataFrame:
     for name, reader in (("summary.parquet", pd.read_parquet), ("summary.csv", pd.read_csv)):
         if (results_dir / name).is_file():
             return reader(results_dir / name)
-    from gridsim.stats import summarise
+    from gridsim.analysis.stats import summarise
 
     return summarise(tidy[[*_TIDY_KEYS, *_factor_columns(tidy)]])
 
@@ -1610,7 +1611,7 @@ def sweep_figures(
     """Draw the sweep figures from an experiment results directory.
 
     Reads ``tidy.parquet`` (and ``summary.parquet`` or ``summary.csv`` if present, else
-    summarises with :func:`gridsim.stats.summarise`) and the variants' display names from
+    summarises with :func:`gridsim.analysis.stats.summarise`) and the variants' display names from
     ``manifest.json`` (``name_zh`` in Chinese; the key when absent), and writes
     ``kpi_comparison_<lang>.png``, ``tornado_<metric>_<lang>.png`` for up to three
     metrics when the table has factor columns with two or more levels, and
@@ -1702,7 +1703,7 @@ def _plot_command(args: argparse.Namespace) -> int:
     except FontNotFoundError as exc:
         print(f"gridsim plot: {exc}", file=sys.stderr)
         return 1
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, UserError) as exc:
         print(f"gridsim plot: {path}: {exc}", file=sys.stderr)
         return 2
     for file in written:

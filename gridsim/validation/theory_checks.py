@@ -24,12 +24,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from gridsim import theory
-from gridsim.calendar import HOURS_PER_YEAR
-from gridsim.engine import replication_seed, simulate
-from gridsim.metrics import littles_law_gap
-from gridsim.scenario import Scenario, scenario_from_dict
-from gridsim.stats import mean_ci
+from gridsim.analysis import queueing as theory
+from gridsim.analysis.stats import mean_ci
+from gridsim.model.calendar import HOURS_PER_YEAR
+from gridsim.model.engine import replication_seed, simulate
+from gridsim.model.metrics import littles_law_gap
+from gridsim.model.scenario import Scenario, scenario_from_dict
 
 POPULATION = 1000
 

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gridsim.calendar import HOURS_PER_MONTH, HOURS_PER_YEAR
-from gridsim.county import County, visits_per_household_month
-from gridsim.scenario import LEVELS, Distribution, Scenario
+from gridsim.model.calendar import HOURS_PER_MONTH, HOURS_PER_YEAR
+from gridsim.model.county import County, visits_per_household_month
+from gridsim.model.scenario import Distribution, Scenario
+from gridsim.model.vocabulary import LEVELS
 
 EXTERNALITY = ("none", "positive", "minority_negative")
 #: Households affected from which an issue counts as serving many (positive externality).
@@ -32,7 +33,7 @@ def sample(dist: Distribution, rng: np.random.Generator, n: int) -> np.ndarray:
 
     Example:
         >>> import numpy as np
-        >>> from gridsim.scenario import Distribution
+        >>> from gridsim.model.scenario import Distribution
         >>> d = Distribution(distribution="exponential", mean=2.0)
         >>> float(sample(d, np.random.default_rng(0), 100_000).mean().round(1))
         2.0

@@ -3,13 +3,14 @@
 An experiment file (TOML) names a base scenario, the factors or explicit variants to compare,
 the number of replications, the horizon and the root seed. :func:`run_experiment` builds
 every (variant, replication) run, computes them on an executor (serial, local processes or
-Dask, see :mod:`gridsim.executors`), writes each finished run to the results directory as it
-arrives, and returns the tidy table ``variant, <factor columns>, replication, metric, value``.
+Dask, see :mod:`gridsim.experiment.executors`), writes each finished run to the results
+directory as it arrives, and returns the tidy table
+``variant, <factor columns>, replication, metric, value``.
 
 Seeding: replication ``r`` of every variant uses
 ``numpy.random.SeedSequence(entropy=seed, spawn_key=(r,))`` (common random numbers), so any
 run can be rebuilt alone (:func:`run_one`) and the variants are compared with paired-t
-intervals (:func:`gridsim.stats.compare_to_baseline`).
+intervals (:func:`gridsim.analysis.stats.compare_to_baseline`).
 
 A results directory (default ``results/experiments/<experiment slug>/``) holds::
 
@@ -59,10 +60,16 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from gridsim.engine import replication_seed
-from gridsim.executors import EXECUTORS, Executor, ExecutorUnavailableError, make_executor
-from gridsim.results import atomic_write, atomic_write_text
-from gridsim.scenario import (
+from gridsim.experiment.executors import (
+    EXECUTORS,
+    Executor,
+    ExecutorUnavailableError,
+    make_executor,
+)
+from gridsim.experiment.naming import design_point_name, factor_tails
+from gridsim.files import atomic_write, atomic_write_text
+from gridsim.model.engine import replication_seed
+from gridsim.model.scenario import (
     Scenario,
     ScenarioError,
     _describe_error,
@@ -88,7 +95,7 @@ __all__ = [
     "slugify",
 ]
 
-#: Signature of the function that runs one simulation (``gridsim.engine.simulate``).
+#: Signature of the function that runs one simulation (``gridsim.model.engine.simulate``).
 SimulateFn = Callable[..., Any]
 
 TIDY_KEYS: tuple[str, ...] = ("variant", "replication", "metric", "value")
@@ -366,7 +373,7 @@ class RunSpec:
         days: simulated days.
         scenario: the variant's scenario as a plain dict (``Scenario.model_dump()``).
         source: name for error messages.
-        simulate: the simulate function; ``None`` means ``gridsim.engine.simulate``.
+        simulate: the simulate function; ``None`` means ``gridsim.model.engine.simulate``.
         collect_backlog: also return the daily mean backlog (for warm-up detection).
     """
 
@@ -443,8 +450,6 @@ def _format_value(value: Any) -> str:
 
 def _factor_labels(paths: list[str]) -> dict[str, str]:
     """Shortest distinct path tails: ``grids.households_per_grid`` → ``households_per_grid``."""
-    from gridsim.i18n import factor_tails
-
     return factor_tails(paths)
 
 
@@ -701,8 +706,6 @@ def _check_factors(base: Scenario, factors: tuple[Factor, ...], source: str | Pa
 def _build_variants(
     base: Scenario, spec: _ExperimentFile, factors: tuple[Factor, ...], source: str | Path
 ) -> list[Variant]:
-    from gridsim.i18n import design_point_name
-
     columns = _factor_columns(factors, spec.variants)
     entries: list[tuple[str, dict[str, Any], str, str, str, str, str]] = []
     for j, v in enumerate(spec.variants):
@@ -766,7 +769,7 @@ def default_results_dir(experiment: Experiment) -> Path:
 
 
 def _engine_simulate() -> SimulateFn:
-    from gridsim.engine import simulate
+    from gridsim.model.engine import simulate
 
     return simulate
 
@@ -906,10 +909,10 @@ def run_one(
         variant: variant name or id.
         replication: replication index.
         warmup_days: override the experiment's warm-up (days).
-        simulate: the simulate function (default ``gridsim.engine.simulate``).
+        simulate: the simulate function (default ``gridsim.model.engine.simulate``).
 
     Returns:
-        The run's :class:`gridsim.results.RunResult`.
+        The run's :class:`gridsim.model.records.RunResult`.
 
     Example:
         >>> exp = load_experiment("scenarios/experiments/one_stop_centre.toml")
@@ -1200,7 +1203,7 @@ def _choose_warmup(session: _Session) -> tuple[float, dict | None]:
         info = json.loads(info_path.read_text("utf-8"))
         if info.get("fingerprint") == exp.fingerprint() and info.get("pilot_replications", 0) >= 2:
             return float(info["warmup_days"]), info
-    from gridsim.stats import mser5
+    from gridsim.analysis.stats import mser5
 
     baseline = exp.variant(exp.baseline)
     reps = max(2, exp.replications)
@@ -1247,7 +1250,7 @@ def _read_metric(store: ResultsStore, variant: Variant, reps: int, metric: str) 
 
 def _extend_for_precision(session: _Session, n: int, warmup_days: float) -> tuple[int, dict]:
     """Add replications (to every variant alike) until each meets the precision target."""
-    from gridsim.stats import replications_needed
+    from gridsim.analysis.stats import replications_needed
 
     exp, p = session.experiment, session.experiment.precision
     assert p is not None
@@ -1327,7 +1330,7 @@ def _collect(
 
 
 def _analyse(experiment: Experiment, store: ResultsStore, tidy: pd.DataFrame) -> None:
-    from gridsim.stats import compare_to_baseline, summarise
+    from gridsim.analysis.stats import compare_to_baseline, summarise
 
     summary = summarise(tidy, experiment.confidence)
     store.write_csv(summary, "summary")
@@ -1341,7 +1344,7 @@ def _analyse(experiment: Experiment, store: ResultsStore, tidy: pd.DataFrame) ->
 
 
 def _manifest(experiment: Experiment, session: _Session, **extra: Any) -> dict[str, Any]:
-    from gridsim import __version__
+    from gridsim.version import __version__
 
     return {
         "experiment": experiment.name,
@@ -1399,13 +1402,13 @@ def run_experiment(
     Args:
         experiment_or_path: an :class:`Experiment` or its TOML file.
         executor: ``"serial"``, ``"processes"``, ``"dask"``, or an executor object
-            (see :mod:`gridsim.executors`).
+            (see :mod:`gridsim.experiment.executors`).
         workers: worker processes (default: CPU count).
         address: Dask scheduler address (``tcp://host:8786``) for ``executor="dask"``.
         out: results directory (default ``results/experiments/<slug>/``).
         progress: show a progress bar with an ETA (tqdm; works in Jupyter).
         simulate: the simulate function, ``simulate(scenario, seed, days) -> RunResult``
-            (default ``gridsim.engine.simulate``); must be picklable for parallel executors.
+            (default ``gridsim.model.engine.simulate``); must be picklable for parallel executors.
         fresh: discard earlier results in ``out`` instead of resuming.
 
     Returns:

@@ -14,7 +14,7 @@ import copy
 import math
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import (
@@ -28,13 +28,8 @@ from pydantic import (
     model_validator,
 )
 
-LEVELS: tuple[str, ...] = ("microgrid", "grid", "town", "county")
-#: The four desks of a one-stop centre (综治中心).
-Desk = Literal["grid_management", "hotline", "petition", "mediation"]
-DESKS: tuple[str, ...] = get_args(Desk)
-#: The kinds of serious incident an unresolved issue can turn into.
-IncidentType = Literal["abnormal_petition", "mass_incident", "criminal_case"]
-INCIDENT_TYPES: tuple[str, ...] = get_args(IncidentType)
+from gridsim.errors import UserError
+from gridsim.model.vocabulary import DESKS, LEVELS, Desk, IncidentType
 
 NonNeg = Annotated[float, Field(ge=0)]
 Pos = Annotated[float, Field(gt=0)]
@@ -43,19 +38,14 @@ Count = Annotated[int, Field(ge=0)]
 Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
 
 
-class ScenarioError(ValueError):
+class ScenarioError(UserError):
     """A user's scenario (or experiment) file is wrong; the message is one readable line.
 
     Attributes:
-        path: the file, or ``"<scenario>"`` for an in-memory dict.
+        file: the file, or ``"<scenario>"`` for an in-memory dict.
         field: dotted location of the offending field (``""`` for the whole file).
         expected: what was expected there, in words.
     """
-
-    def __init__(self, path: str | Path, field: str, expected: str):
-        self.path, self.field, self.expected = str(path), field, expected
-        where = f"{self.path}: {field}: " if field else f"{self.path}: "
-        super().__init__(where + expected)
 
 
 def _check_profile(profile: list[float] | None, length: int, name: str) -> None:
@@ -366,7 +356,7 @@ class Levels(Strict):
 
 
 class Escalation(Strict):
-    """The escalation rule and its parameters (see ``gridsim.policies``)."""
+    """The escalation rule and its parameters (see ``gridsim.model.policies``)."""
 
     policy: Literal["strict_ladder", "direct_triage", "skip_level_urgent", "deadline"] = (
         "strict_ladder"
@@ -694,7 +684,7 @@ def scenario_from_dict(data: dict, source: str = "<scenario>") -> Scenario:
 
     Example:
         >>> import tomllib
-        >>> from gridsim.scenario import scenario_from_dict
+        >>> from gridsim.model.scenario import scenario_from_dict
         >>> with open("scenarios/one_town.toml", "rb") as f:
         ...     s = scenario_from_dict(tomllib.load(f))
         >>> s.meta.name != ""

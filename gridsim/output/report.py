@@ -1,6 +1,6 @@
 """Experiment reports: Markdown and self-contained HTML, in English or Chinese.
 
-:func:`write_report` reads an experiment's results directory (see :mod:`gridsim.experiment`)
+:func:`write_report` reads an experiment's results directory (see :mod:`gridsim.experiment.runner`)
 and writes ``report.md`` and ``report.html`` (``report_zh.*`` for Chinese). For every KPI
 the report ranks the variants by their mean with a confidence interval, lists the paired
 differences against the baseline with Bonferroni-adjusted intervals (common random numbers:
@@ -32,8 +32,9 @@ from typing import Any
 
 import pandas as pd
 
-from gridsim.i18n import kpi_label, label, value_label
-from gridsim.results import atomic_write, atomic_write_text
+from gridsim.errors import UserError
+from gridsim.files import atomic_write, atomic_write_text
+from gridsim.output.i18n import kpi_label, label, value_label
 
 __all__ = [
     "Block",
@@ -373,7 +374,7 @@ class _Inputs:
     def names(self, lang: str) -> dict[str, str]:
         """Display names of the variants in ``lang``, by key (from ``manifest.json``)."""
         if lang not in self._names:
-            from gridsim.i18n import variant_labels
+            from gridsim.output.i18n import variant_labels
 
             self._names[lang] = variant_labels(self.manifest, lang)
         return self._names[lang]
@@ -396,7 +397,7 @@ def _load(results_dir: Path) -> _Inputs:
     variants = list(dict.fromkeys(tidy["variant"]))
     baseline = manifest.get("baseline") or variants[0]
     confidence = float(manifest.get("confidence", 0.95))
-    from gridsim.stats import compare_to_baseline, summarise
+    from gridsim.analysis.stats import compare_to_baseline, summarise
 
     keys = ["variant", "replication", "metric", "value"]
     summary_path = results_dir / "summary.csv"
@@ -436,7 +437,7 @@ def _short_labels(manifest: dict, lang: str) -> tuple[dict[str, str], str]:
 
     In Chinese, policy names and true/false among the values are translated.
     """
-    from gridsim.i18n import factor_label, value_label
+    from gridsim.output.i18n import factor_label, value_label
 
     paths = manifest.get("factor_paths") or []
     labels = {}
@@ -456,8 +457,8 @@ def _short_labels(manifest: dict, lang: str) -> tuple[dict[str, str], str]:
 
 def _figures(inputs: _Inputs, metrics: list[str], lang: str) -> list[tuple[str, bytes, str]]:
     """Draw the report's figures: (file name, PNG bytes, caption)."""
-    from gridsim import plots
-    from gridsim.i18n import FontNotFoundError
+    from gridsim.output import plots
+    from gridsim.output.i18n import FontNotFoundError
 
     conf = f"{100 * inputs.confidence:g}"
     out: list[tuple[str, bytes, str]] = []
@@ -554,7 +555,7 @@ def _overrides_text(info: dict, lang: str) -> str:
     overrides = (info.get("overrides") or {}).items()
     if lang != "zh":
         return ", ".join(f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in overrides)
-    from gridsim.i18n import factor_label, value_label
+    from gridsim.output.i18n import factor_label, value_label
 
     return "，".join(f"{factor_label(k, lang)} = {value_label(v, lang)}" for k, v in overrides)
 
@@ -696,7 +697,7 @@ def write_report(results_dir: str | Path, lang: str = "en") -> tuple[Path, Path]
     """Write the Markdown and self-contained HTML report of an experiment's results.
 
     Reads ``tidy.parquet``, ``summary.csv``, ``comparison.csv`` (computed with
-    :mod:`gridsim.stats` when missing), ``manifest.json`` and ``warmup.parquet``; writes
+    :mod:`gridsim.analysis.stats` when missing), ``manifest.json`` and ``warmup.parquet``; writes
     ``report.md`` + ``report.html`` (``report_zh.md`` + ``report_zh.html`` for Chinese)
     and the figures under ``figures/``. Every file is written atomically.
 
@@ -755,7 +756,7 @@ def compare_command(args: argparse.Namespace) -> int:
     """Run ``gridsim compare``; user mistakes are one line on stderr and exit code 2."""
     try:
         md, page = write_report(args.results, args.lang)
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError, UserError) as exc:
         print(f"gridsim compare: {exc}", file=sys.stderr)
         return 2
     print(md)

@@ -1,8 +1,8 @@
 """The simpy model: dispatch, handle, escalate, resolve, feed back.
 
 The engine knows nothing about files or plots. Its input is a Scenario, a built County and
-the appeals drawn up front (``gridsim.appeals``); its output is the tables of a
-:class:`~gridsim.results.RunResult`.
+the appeals drawn up front (``gridsim.model.appeals``); its output is the tables of a
+:class:`~gridsim.model.records.RunResult`.
 
 Speed is by design, not by tuning: a unit (micro-grid team, grid, desk, department) is a
 multi-server station kept as plain lists, not a simpy Resource, so an order costs one simpy
@@ -24,26 +24,31 @@ import numpy as np
 import simpy
 from simpy.events import Timeout
 
-from gridsim.appeals import Arrivals, Issues, draw_arrivals, draw_issues
-from gridsim.calendar import make_calendar
-from gridsim.county import COUNTY, GRID, MICROGRID, TOWN, County, build_county
-from gridsim.policies import make_policy
-from gridsim.scenario import DESKS, LEVELS, Scenario
-
-STREAMS = (
-    "county",
-    "issues",
-    "reports",
-    "proactive",
-    "handling",
-    "routing",
-    "feedback",
-    "incidents",
-    "residents",
+from gridsim.model.appeals import Arrivals, Issues, draw_arrivals, draw_issues
+from gridsim.model.calendar import make_calendar
+from gridsim.model.county import County, build_county
+from gridsim.model.policies import make_policy
+from gridsim.model.scenario import Scenario
+from gridsim.model.vocabulary import (
+    ARRIVE,
+    COUNTY,
+    DESK_INDEX,
+    DISPATCH,
+    ESCALATE,
+    FEEDBACK,
+    GRID,
+    LEVELS,
+    MERGE,
+    MICROGRID,
+    REOPEN,
+    RESOLVE,
+    RETURN,
+    START,
+    STREAMS,
+    TOWN,
 )
-ARRIVE, MERGE, DISPATCH, START, ESCALATE, RESOLVE, FEEDBACK, REOPEN, INCIDENT, RETURN = range(10)
+
 RESOLVE_OUTCOME, ESCALATE_OUTCOME, RETURN_OUTCOME = range(3)
-DESK_INDEX = {d: i for i, d in enumerate(DESKS)}
 PETITION_DESK, MEDIATION_DESK = DESK_INDEX["petition"], DESK_INDEX["mediation"]
 
 
@@ -552,7 +557,7 @@ def simulate(
         progress: show a progress bar over simulated days.
 
     Returns:
-        A :class:`gridsim.results.RunResult`. The conservation invariant (every appeal is
+        A :class:`gridsim.model.records.RunResult`. The conservation invariant (every appeal is
         merged, resolved or still open) is checked before it is returned.
 
     Example:
@@ -574,7 +579,7 @@ def simulate(
 
 
 def _simulate(scenario, seed, days, log_events, progress):
-    from gridsim.metrics import assemble_result
+    from gridsim.model.metrics import assemble_result
 
     root = seed_sequence(seed, scenario.meta.seed)
     horizon = float(days if days is not None else scenario.meta.horizon_days) * 24.0

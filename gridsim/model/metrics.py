@@ -1,7 +1,7 @@
 """From a finished run to tables and KPIs: pure functions over the run's records.
 
 :func:`assemble_result` turns the engine's state into the tables of a
-:class:`~gridsim.results.RunResult` and checks the conservation invariant; :func:`kpis`
+:class:`~gridsim.model.records.RunResult` and checks the conservation invariant; :func:`kpis`
 computes the scalar KPIs from those tables; :func:`breakdowns` the KPIs by group. Both
 work on a loaded run directory just as on a fresh run.
 
@@ -15,14 +15,15 @@ from operator import attrgetter
 import numpy as np
 import pandas as pd
 
-from gridsim.appeals import EXTERNALITY, incident_times
-from gridsim.calendar import HOURS_PER_MONTH, HOURS_PER_YEAR
-from gridsim.engine import INCIDENT, Engine
-from gridsim.results import RunResult
-from gridsim.scenario import DESKS, LEVELS
+from gridsim.errors import InternalError
+from gridsim.model.appeals import EXTERNALITY, incident_times
+from gridsim.model.calendar import HOURS_PER_MONTH, HOURS_PER_YEAR
+from gridsim.model.engine import Engine
+from gridsim.model.records import RunResult
+from gridsim.model.vocabulary import DESKS, INCIDENT, LEVELS
 
 
-class ConservationError(AssertionError):
+class ConservationError(InternalError):
     """The run lost or double-counted an appeal: a bug in the model, never a user error."""
 
 
@@ -233,7 +234,7 @@ def littles_law_gap(result: RunResult) -> float:
     so the gap is only the discretisation of the hourly backlog series: a bookkeeping check
     that runs on every run (KPI ``littles_law_gap``).
     """
-    from gridsim.theory import littles_law_error
+    from gridsim.analysis.queueing import littles_law_error
 
     o = result.orders
     horizon = result.horizon_hours

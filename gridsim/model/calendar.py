@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 
-from gridsim.scenario import Scenario
+from gridsim.model.scenario import Scenario
 
 WEEK = 168.0
 #: Hours in a year and an average month: the conversions every rate and wage uses.

@@ -4,7 +4,7 @@ A request log is a CSV file with one row per request (an appeal, a 311 call, a 1
 order): when it was created, when it was closed (blank while still open), its category, the
 channel it came by and the unit that handled it. :func:`read_log` reads one into a
 :class:`RequestLog` whose ``data`` table has the same five columns whatever the source
-schema, so :mod:`gridsim.calibrate` can fit a scenario to it.
+schema, so :mod:`gridsim.calibration.calibrate` can fit a scenario to it.
 
 Rows that cannot be used (an unparseable date, a request closed before it was created, no
 category) are never dropped silently: they are listed in ``RequestLog.bad_rows`` with a
@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+
+from gridsim.errors import UserError
 
 #: The fields of a clean log, in order; ``channel`` and ``unit`` may be absent from a file.
 FIELDS: tuple[str, ...] = ("created", "closed", "category", "channel", "unit")
@@ -48,7 +50,7 @@ CLOSED_AT_CREATED = "closed at the same time as created"
 CATEGORY_MISSING = "category missing"
 
 
-class LogError(ValueError):
+class LogError(UserError):
     """A request log cannot be read; the message is one readable line.
 
     Attributes:
@@ -58,9 +60,8 @@ class LogError(ValueError):
     """
 
     def __init__(self, path: str | Path, column: str, expected: str):
-        self.path, self.column, self.expected = str(path), column, expected
-        where = f"{self.path}: column {column!r}: " if column else f"{self.path}: "
-        super().__init__(where + " ".join(expected.split()))
+        super().__init__(path, f"column {column!r}" if column else "", " ".join(expected.split()))
+        self.column = column
 
 
 @dataclass
@@ -127,7 +128,7 @@ class RequestLog:
         """Bad rows by reason, most frequent first.
 
         Example:
-            >>> from gridsim.logs import read_log, sample_path
+            >>> from gridsim.calibration.logs import read_log, sample_path
             >>> read_log(sample_path()).bad_counts()
             {'closed before created': 1}
         """
@@ -137,7 +138,7 @@ class RequestLog:
         """Describe the log in a few lines: rows, span, open requests and bad rows.
 
         Example:
-            >>> from gridsim.logs import read_log, sample_path
+            >>> from gridsim.calibration.logs import read_log, sample_path
             >>> print(read_log(sample_path()).summary().splitlines()[0])  # doctest: +ELLIPSIS
             nyc311 log .../nyc311_2011_sample.csv: 2000 rows, 1999 usable, 1 bad
         """
@@ -165,11 +166,11 @@ def sample_path() -> Path:
     """Return the path of the NYC 311 sample shipped with gridsim (2,000 requests, 2011).
 
     Example:
-        >>> from gridsim.logs import sample_path
+        >>> from gridsim.calibration.logs import sample_path
         >>> sample_path().name
         'nyc311_2011_sample.csv'
     """
-    return Path(__file__).parent / "data" / "nyc311_2011_sample.csv"
+    return Path(__file__).parent.parent / "data" / "nyc311_2011_sample.csv"
 
 
 def read_log(
@@ -201,7 +202,7 @@ def read_log(
             date parses. The message is one line naming the file and the column.
 
     Example:
-        >>> from gridsim.logs import read_log, sample_path
+        >>> from gridsim.calibration.logs import read_log, sample_path
         >>> log = read_log(sample_path())
         >>> log.n_rows, log.n_clean, log.n_open
         (2000, 1999, 42)

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from gridsim.county import County, build_county
-from gridsim.engine import make_streams, seed_sequence
-from gridsim.results import atomic_write
-from gridsim.scenario import LEVELS, Scenario
+from gridsim.files import atomic_write
+from gridsim.model.county import County, build_county
+from gridsim.model.engine import make_streams, seed_sequence
+from gridsim.model.scenario import Scenario
+from gridsim.model.vocabulary import LEVELS
 
 
 def build(scenario: Scenario, seed: int | None = None) -> County:

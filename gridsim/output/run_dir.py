@@ -1,0 +1,126 @@
+"""The run directory: a run's tables, KPIs and metadata on disk, written atomically.
+
+:func:`save_run` writes a :class:`~gridsim.model.records.RunResult` to a run directory;
+:func:`load_run` reads it back, so figures can be redrawn without rerunning the simulation.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from gridsim.errors import UserError
+from gridsim.files import publish_directory, temporary_directory, write_json
+from gridsim.model.records import RUN_TABLES, RunResult
+
+
+class OutputDirectoryError(UserError):
+    """The chosen output directory holds something other than an earlier gridsim run."""
+
+
+def check_output_directory(out: str | Path) -> Path:
+    """Make sure writing a run to ``out`` can only replace an earlier run, never other files.
+
+    Raises:
+        OutputDirectoryError: ``out`` is a file, or a non-empty directory that is not a
+            gridsim run directory (no ``run.json``).
+    """
+    out = Path(out)
+    if out.exists():
+        if not out.is_dir():
+            raise OutputDirectoryError(out, "", "exists and is a file (expected a run directory)")
+        if any(out.iterdir()) and not (out / "run.json").is_file():
+            raise OutputDirectoryError(
+                out, "", "exists and is not a gridsim run directory (no run.json); "
+                "choose another --out, or remove it first"
+            )
+    return out
+
+
+def save_run(
+    result: RunResult,
+    out: str | Path,
+    extra: dict | None = None,
+    finalize: Callable[[Path], None] | None = None,
+) -> Path:
+    """Write a run's tables (Parquet), KPIs (CSV and JSON) and metadata to ``out``.
+
+    The directory is built under a temporary name and renamed at the end, so a run
+    directory is either complete or absent.
+
+    Args:
+        result: the run.
+        out: the run directory to create (replaced if it exists).
+        extra: more files to add before publishing, as ``{relative name: bytes}``.
+        finalize: called with the temporary directory once the tables are written (to add
+            figures, say) before it is renamed into place.
+
+    Returns:
+        The run directory.
+    """
+    final = check_output_directory(out)
+    tmp = temporary_directory(final)
+    try:
+        for name in RUN_TABLES:
+            getattr(result, name).to_parquet(tmp / f"{name}.parquet", index=False)
+        for name, table in result.breakdowns.items():
+            table.to_csv(tmp / f"kpis_by_{name}.csv", index=False)
+        result.kpi_table().to_csv(tmp / "kpis.csv", index=False)
+        write_json(tmp / "kpis.json", result.kpis)
+        meta = {
+            "gridsim_version": _version(),
+            "scenario_name": result.scenario_name,
+            "seed": result.seed,
+            "horizon_hours": result.horizon_hours,
+            "warmup_hours": result.warmup_hours,
+            "breakdowns": sorted(result.breakdowns),
+        }
+        write_json(tmp / "run.json", meta)
+        for name, payload in (extra or {}).items():
+            target = tmp / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(payload)
+        if finalize is not None:
+            finalize(tmp)
+        publish_directory(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def _version() -> str:
+    from gridsim.version import __version__
+
+    return __version__
+
+
+def load_run(run_dir: str | Path) -> RunResult:
+    """Read a run directory written by :func:`save_run` (or ``gridsim run``).
+
+    Raises:
+        FileNotFoundError: the directory is not a complete run directory.
+    """
+    run_dir = Path(run_dir)
+    meta_path = run_dir / "run.json"
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{run_dir}: not a gridsim run directory (no run.json)")
+    meta = json.loads(meta_path.read_text("utf-8"))
+    tables = {name: pd.read_parquet(run_dir / f"{name}.parquet") for name in RUN_TABLES}
+    breakdowns = {
+        name: pd.read_csv(run_dir / f"kpis_by_{name}.csv") for name in meta.get("breakdowns", [])
+    }
+    kpis = json.loads((run_dir / "kpis.json").read_text("utf-8"))
+    return RunResult(
+        scenario_name=meta["scenario_name"],
+        seed=meta["seed"],
+        horizon_hours=meta["horizon_hours"],
+        warmup_hours=meta["warmup_hours"],
+        kpis=kpis,
+        breakdowns=breakdowns,
+        **tables,
+    )
