@@ -2,7 +2,7 @@
 """Set up and run gridsim on a fresh machine with nothing but Python 3.11+.
 
     python3 dev.py baseline   # the baseline county-year: results and figures in results/baseline/
-    python3 dev.py test       # lint and the whole test suite (notebooks included)
+    python3 dev.py test       # lint, type check and the whole test suite (notebooks included)
 
 Each command creates or updates the project's virtual environment (.venv) from
 pyproject.toml first, so it works on a fresh clone. Anything after the command is passed on:
@@ -71,6 +71,7 @@ def main(argv: list[str]) -> int:
                    "--out", "results/baseline", *rest, env=env)  # fmt: skip
     if command == "test":
         run(BIN / "ruff", "check", "gridsim", "tests", "benchmarks", "dev.py", env=env)
+        run(BIN / "mypy", env=env)  # the package is type-checked: [tool.mypy] in pyproject.toml
         return run(PYTHON, "-m", "pytest", "-q", "--nbmake", *rest, check=False, env=env)
     if command == "gridsim":
         return run(BIN / "gridsim", *rest, check=False, env=env)

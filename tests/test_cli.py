@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -115,3 +117,38 @@ def test_run_replaces_an_earlier_run(repo, tmp_path):
     assert main([*args, str(out), "--days", "2"]) == 0
     assert load_run(out).horizon_hours == 48
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_python_dash_m_gridsim_is_the_command(repo):
+    out = subprocess.run([sys.executable, "-m", "gridsim", "--help"], capture_output=True,
+                         text=True, cwd=repo, check=False)  # fmt: skip
+    assert out.returncode == 0
+    assert "usage: gridsim" in out.stdout and "sweep" in out.stdout
+
+
+def test_py_typed_is_shipped(repo):
+    import tomllib
+
+    assert (repo / "gridsim" / "py.typed").is_file()
+    pyproject = tomllib.loads((repo / "pyproject.toml").read_text("utf-8"))
+    assert "py.typed" in pyproject["tool"]["setuptools"]["package-data"]["gridsim"]
+
+
+def test_every_user_error_is_caught_in_one_place(repo):
+    """cli.main is the one place that turns a UserError into a line and exit status 2.
+
+    Elsewhere a handler of a user error may only add information and raise again.
+    """
+    import ast
+
+    swallowed = []
+    for path in sorted((repo / "gridsim").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if not isinstance(node, ast.ExceptHandler) or node.type is None:
+                continue
+            names = {n.id for n in ast.walk(node.type) if isinstance(n, ast.Name)}
+            names |= {n.attr for n in ast.walk(node.type) if isinstance(n, ast.Attribute)}
+            reraises = any(isinstance(n, ast.Raise) for n in ast.walk(node))
+            if names & {"UserError", "ScenarioError", "LogError"} and not reraises:
+                swallowed.append(f"{path.relative_to(repo).as_posix()}:{node.lineno}")
+    assert len(swallowed) == 1 and swallowed[0].startswith("gridsim/cli.py:"), swallowed
