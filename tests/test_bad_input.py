@@ -214,3 +214,47 @@ def test_bad_scenario_is_one_line_and_exit_2(
         assert err.count("\n") == 1 and err.endswith("\n"), err
         assert str(path) in err and case["expected"] in err, err
     assert not out.exists()
+
+
+# ------------------------------------------------------------------ experiment files
+
+BASE_EXPERIMENT: dict[str, Any] = {
+    "experiment": {
+        "name": "tiny",
+        "base": ONE_TOWN.as_posix(),
+        "replications": 2,
+        "days": 5,
+        "seed": 11,
+    },
+    "variants": [
+        {
+            "name": "ladder",
+            "name_zh": "逐级上报",
+            "overrides": {"escalation.policy": "strict_ladder"},
+        },
+        {
+            "name": "merged centre",
+            "name_zh": "镇街综治中心合署",
+            "overrides": {"escalation.policy": "direct_triage", "centre.merged_town": True},
+        },
+    ],
+}
+BASE_EXPERIMENT_TEXT = tomli_w.dumps(BASE_EXPERIMENT)
+EXPERIMENTS = cases_of(read_table("bad_experiments.toml"))
+
+
+def test_the_base_experiment_loads(tmp_path: Path) -> None:
+    """The cases are only meaningful if their unedited base loads."""
+    path = tmp_path / "tiny.toml"
+    path.write_text(BASE_EXPERIMENT_TEXT, "utf-8")
+    assert [v.name for v in gridsim.load_experiment(path).variants] == ["ladder", "merged centre"]
+    assert len(EXPERIMENTS) >= 20
+
+
+@pytest.mark.parametrize("case", params(EXPERIMENTS))
+def test_bad_experiment_is_a_one_line_error(tmp_path: Path, case: dict[str, Any]) -> None:
+    path = write_case(tmp_path, BASE_EXPERIMENT, BASE_EXPERIMENT_TEXT, case)
+    with pytest.raises(Exception) as info:  # noqa: B017 - the class is asserted below
+        gridsim.load_experiment(path)
+    assert isinstance(info.value, gridsim.ScenarioError), f"{info.type.__name__}: {info.value}"
+    assert_one_line(info.value, path, case["field"], case["expected"])
