@@ -3,8 +3,9 @@
 Each case is one entry of a table in ``tests/cases/``: an edit of a valid input (or a few
 bytes), the field the error must name and words its message must contain. The tests write
 every case to ``tmp_path`` and check that gridsim rejects it with a one-line
-:class:`gridsim.errors.UserError` naming the file and the field, never a traceback. The
-tables say how to write a case (see the comment at the top of ``bad_scenarios.toml``).
+:class:`gridsim.errors.UserError` naming the file and the field, never a traceback. A case
+that fails today is marked ``xfail`` in its table, with the reason. The tables say how to
+write a case (see the comment at the top of ``bad_scenarios.toml``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 import tomli_w
 
 import gridsim
+from gridsim.calibration.logs import LogError, read_log
 from gridsim.cli import main
 from gridsim.errors import UserError
 
@@ -33,12 +35,13 @@ def read_table(name: str) -> dict[str, Any]:
 
 
 def params(cases: list[dict[str, Any]]) -> list[Any]:
-    """Cases as pytest parameters, named by ``name``; ``xfail`` marks a known failure."""
-    marks = [
-        [pytest.mark.xfail(strict=True, reason=c["xfail"])] if "xfail" in c else []
-        for c in cases
-    ]
-    return [pytest.param(c, id=c["name"], marks=m) for c, m in zip(cases, marks, strict=True)]
+    """Cases as pytest parameters, each named by its ``name``."""
+    return [pytest.param(case, id=case["name"], marks=_known_failure(case)) for case in cases]
+
+
+def _known_failure(case: dict[str, Any]) -> list[pytest.MarkDecorator]:
+    """A strict xfail for a case marked ``xfail = "<why>"``: the fix must remove the mark."""
+    return [pytest.mark.xfail(strict=True, reason=case["xfail"])] if "xfail" in case else []
 
 
 # ------------------------------------------------------------------ the edit vocabulary
@@ -131,6 +134,9 @@ def edited(base: dict[str, Any], case: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+RAW_KEYS = {"text", "replace", "prefix", "encoding"}
+
+
 def raw_bytes(base_text: str, case: dict[str, Any]) -> bytes:
     """The bytes of a raw case: ``text`` (or the base text), ``replace``, ``prefix``, encoded.
 
@@ -174,9 +180,21 @@ def assert_one_line(err: BaseException, path: Path, field: str, expected: str) -
         assert message == f"{path}: {err.expected}"
 
 
+CASE_KEYS = {"name", "why", "field", "expected", "xfail"}
+KEYS_OF_KIND = {"edited": CASE_KEYS | set(EDITS), "raw": CASE_KEYS | RAW_KEYS}
+
+
 def cases_of(table: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every case of a table, ``edited`` ones then ``raw`` ones, each with its ``kind``."""
-    cases = [{**c, "kind": kind} for kind in ("edited", "raw") for c in table.get(kind, [])]
+    """Every case of a table, ``edited`` ones then ``raw`` ones, each with its ``kind``.
+
+    A misspelt key (``sett = ...``) would leave a case unedited: it fails here instead.
+    """
+    cases = []
+    for kind, allowed in KEYS_OF_KIND.items():
+        for case in table.get(kind, []):
+            unknown = set(case) - allowed
+            assert not unknown, f"broken case {case.get('name')}: unknown keys {unknown}"
+            cases.append({**case, "kind": kind})
     names = [c["name"] for c in cases]
     assert len(set(names)) == len(names), f"repeated case names in {sorted(names)}"
     return cases
@@ -187,6 +205,8 @@ def cases_of(table: dict[str, Any]) -> list[dict[str, Any]]:
 ONE_TOWN_TEXT = ONE_TOWN.read_text("utf-8")
 ONE_TOWN_DATA = tomllib.loads(ONE_TOWN_TEXT)
 SCENARIOS = cases_of(read_table("bad_scenarios.toml"))
+# One case of each kind of failure (schema, TOML syntax, cross-reference) for `gridsim run`.
+RUN_CASES = {"negative_rate", "bad_toml_syntax", "unknown_joint_department"}
 
 
 def test_the_base_scenario_loads_after_a_round_trip(tmp_path: Path) -> None:
@@ -207,13 +227,22 @@ def test_bad_scenario_is_one_line_and_exit_2(
     assert isinstance(info.value, gridsim.ScenarioError), f"{info.type.__name__}: {info.value}"
     assert_one_line(info.value, path, case["field"], case["expected"])
 
+    assert main(["describe", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.endswith("\n"), err
+    assert str(path) in err and case["expected"] in err, err
+
+
+@pytest.mark.parametrize("case", params([c for c in SCENARIOS if c["name"] in RUN_CASES]))
+def test_run_refuses_a_bad_scenario_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case: dict[str, Any]
+) -> None:
+    path = write_case(tmp_path, ONE_TOWN_DATA, ONE_TOWN_TEXT, case)
     out = tmp_path / "never"
-    for command in (["describe", str(path)], ["run", str(path), "--out", str(out), "--quiet"]):
-        assert main(command) == 2, command
-        err = capsys.readouterr().err
-        assert err.count("\n") == 1 and err.endswith("\n"), err
-        assert str(path) in err and case["expected"] in err, err
-    assert not out.exists()
+    assert main(["run", str(path), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(path) in err, err
+    assert sorted(tmp_path.iterdir()) == [path]  # no run directory, nothing half-written
 
 
 # ------------------------------------------------------------------ experiment files
@@ -258,3 +287,36 @@ def test_bad_experiment_is_a_one_line_error(tmp_path: Path, case: dict[str, Any]
         gridsim.load_experiment(path)
     assert isinstance(info.value, gridsim.ScenarioError), f"{info.type.__name__}: {info.value}"
     assert_one_line(info.value, path, case["field"], case["expected"])
+
+
+# ------------------------------------------------------------------ request logs
+
+LOGS = read_table("bad_logs.toml")["log"]
+LOG_KEYS = {"name", "why", "text", "encoding", "schema", "columns", "date_format", "column"}
+GOOD_LOG = (
+    "Created Date,Closed Date,Complaint Type,Open Data Channel Type,Agency\n"
+    "03/01/2011 02:27:57 PM,03/14/2011 03:59:20 PM,Noise,PHONE,NYPD\n"
+)
+
+
+def test_the_log_cases_are_many_and_well_formed(tmp_path: Path) -> None:
+    names = [c["name"] for c in LOGS]
+    assert len(set(names)) == len(names) >= 15
+    for case in LOGS:
+        assert set(case) <= LOG_KEYS | {"expected", "xfail"}, case["name"]
+    path = tmp_path / "good.csv"  # the shape the NYC cases break, one mistake each
+    path.write_text(GOOD_LOG, "utf-8")
+    assert read_log(path).n_clean == 1
+
+
+@pytest.mark.parametrize("case", params(LOGS))
+def test_bad_log_is_a_one_line_error(tmp_path: Path, case: dict[str, Any]) -> None:
+    path = tmp_path / f"{case['name']}.csv"
+    path.write_bytes(case["text"].encode(case.get("encoding", "utf-8")))
+    options = {k: case[k] for k in ("schema", "columns", "date_format") if k in case}
+    with pytest.raises(Exception) as info:  # noqa: B017 - the class is asserted below
+        read_log(path, **options)
+    assert isinstance(info.value, LogError), f"{info.type.__name__}: {info.value}"
+    column = case["column"]
+    assert info.value.column == column, str(info.value)
+    assert_one_line(info.value, path, f"column {column!r}" if column else "", case["expected"])
