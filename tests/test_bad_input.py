@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +117,14 @@ def _append(data: dict[str, Any], edits: dict[str, Any]) -> None:
         node[key].append(value)
 
 
-EDITS = {"set": _set, "add": _add, "delete": _delete, "rename": _rename, "append": _append}
+#: The edit vocabulary of the case tables: op name -> edit(data, that op's argument).
+EDITS: dict[str, Callable[[dict[str, Any], Any], None]] = {
+    "set": _set,
+    "add": _add,
+    "delete": _delete,
+    "rename": _rename,
+    "append": _append,
+}
 
 
 def edited(base: dict[str, Any], case: dict[str, Any]) -> dict[str, Any]:
