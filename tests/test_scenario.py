@@ -10,7 +10,6 @@ import pytest
 from pydantic import ValidationError
 
 import gridsim
-from gridsim.errors import UserError
 from gridsim.model.scenario import (
     Scenario,
     ScenarioError,
@@ -28,11 +27,6 @@ def repo() -> Path:
 
 
 @pytest.fixture(scope="session")
-def bad_dir(repo: Path) -> Path:
-    return repo / "tests" / "bad_scenarios"
-
-
-@pytest.fixture(scope="session")
 def one_town(repo: Path) -> Scenario:
     return load_scenario(repo / "scenarios" / "one_town.toml")
 
@@ -41,145 +35,6 @@ def one_town(repo: Path) -> Scenario:
 def one_town_data(repo: Path) -> dict:
     with open(repo / "scenarios" / "one_town.toml", "rb") as f:
         return tomllib.load(f)
-
-
-# ------------------------------------------------------------------ the bad-file corpus
-
-# file -> (substring of the reported field, substring of what was expected).
-# A field of "" means a whole-file error: the field must then be exactly empty.
-BAD_FILES: dict[str, tuple[str, str]] = {
-    "wrong_type_string_for_number.toml": ("meta.horizon_days", "valid number"),
-    "negative_rate.toml": (
-        "categories[5:problem_reports].issues_per_1000_residents_per_year",
-        "greater than or equal to 0",
-    ),
-    "negative_population.toml": ("county.towns[0:Wutai].population", "greater than 0"),
-    "unknown_joint_department.toml": (
-        "categories[5:problem_reports].joint.departments",
-        "urban_management",
-    ),
-    "unknown_category_department.toml": (
-        "categories[12:enterprise_appeal].department",
-        "market_regulation",
-    ),
-    "category_missing_department.toml": ("categories[2:tip_offs].department", "missing"),
-    "missing_meta.toml": ("meta", "required field is missing"),
-    "missing_categories.toml": ("categories", "required field is missing"),
-    "empty_categories_list.toml": ("categories", "at least 1 item"),
-    "comment_only.toml": ("", "the file has no settings"),
-    "probability_above_one.toml": (
-        "categories[11:environment].report_probability",
-        "less than or equal to 1",
-    ),
-    "authority_not_summing_to_one.toml": (
-        "categories[0:conduct_supervision].authority",
-        "shares summing to 1 (they sum to 1.1)",
-    ),
-    "authority_unknown_level.toml": (
-        "categories[1:organised_crime].authority",
-        "levels among microgrid, grid, town, county",
-    ),
-    "unknown_level_in_levels.toml": ("levels.handling_factor.province", "a level among"),
-    "empty.toml": ("", "the file is empty"),
-    "whitespace_only.toml": ("", "the file is empty"),
-    "bad_toml_syntax.toml": ("", "valid TOML"),
-    "non_utf8.toml": ("", "UTF-8"),
-    "unknown_field_typo.toml": ("meta.horizon_dayz", "unknown field"),
-    "unknown_top_level_section.toml": ("reporting", "unknown field"),
-    "channel_shares_not_summing_to_one.toml": ("channels", "shares summing to 1"),
-    "all_channels_need_smartphone.toml": ("channels", "usable without a smartphone"),
-    "duplicate_category_key.toml": ("categories", "unique keys, but ['tip_offs'] repeat"),
-    "lognormal_missing_sigma.toml": (
-        "categories[0:conduct_supervision].handling",
-        "lognormal distribution needs median, sigma",
-    ),
-    "unknown_distribution.toml": ("channels[0:app].delay.distribution", "'lognormal'"),
-    "calendar_end_before_start.toml": ("calendars.village", "end_hour must be after start_hour"),
-    "role_undefined_calendar.toml": ("roles.county_officer.calendar", "not 'night_shift'"),
-    "staffing_undefined_role.toml": ("staffing.department_role", "not 'department_clerk'"),
-    "visits_by_undefined_role.toml": (
-        "proactive.visits_per_household_per_month.village_doctor",
-        "a defined role",
-    ),
-    "daily_profile_23_values.toml": ("arrivals", "daily_profile must have 24 values, got 23"),
-    "weekly_profile_all_zero.toml": ("arrivals", "weekly_profile must have a positive sum"),
-    "warmup_not_before_horizon.toml": ("meta.warmup_days", "shorter than horizon_days"),
-    "unknown_desk_in_category.toml": ("categories[7:neighbour_dispute].desk", "'mediation'"),
-    "unknown_desk_in_centre.toml": ("centre.county_desks.complaints", "a desk among"),
-    "schema_version_2.toml": ("schema_version", "should be 1"),
-    "availability_zero.toml": ("roles.grid_instructor.availability", "greater than 0"),
-    "unknown_incident_type.toml": (
-        "categories[1:organised_crime].incident.type",
-        "'criminal_case'",
-    ),
-    "exclusive_category_without_exclusive_grids.toml": (
-        "grids.exclusive",
-        "at least one exclusive grid",
-    ),
-}
-
-# Files that cannot begin with a "# BAD:" comment line (see bad_scenarios/README.md).
-NO_COMMENT = {"empty.toml", "whitespace_only.toml"}
-
-
-def test_corpus_matches_table(bad_dir: Path) -> None:
-    on_disk = {p.name for p in bad_dir.glob("*.toml")}
-    assert on_disk == set(BAD_FILES), (
-        f"files without a table row: {sorted(on_disk - set(BAD_FILES))}; "
-        f"rows without a file: {sorted(set(BAD_FILES) - on_disk)}"
-    )
-    assert len(on_disk) >= 24
-
-
-@pytest.mark.parametrize("name", sorted(set(BAD_FILES) - NO_COMMENT))
-def test_bad_file_starts_with_a_comment(bad_dir: Path, name: str) -> None:
-    first_line = (bad_dir / name).read_bytes().split(b"\n", 1)[0]
-    assert first_line.startswith(b"# BAD: ") and len(first_line) > len(b"# BAD: ") + 5
-
-
-@pytest.mark.parametrize("name", sorted(NO_COMMENT))
-def test_empty_files_are_really_empty(bad_dir: Path, name: str) -> None:
-    assert not (bad_dir / name).read_bytes().strip()
-
-
-def test_non_utf8_file_is_not_utf8(bad_dir: Path) -> None:
-    raw = (bad_dir / "non_utf8.toml").read_bytes()
-    with pytest.raises(UnicodeDecodeError):
-        raw.decode("utf-8")
-
-
-@pytest.mark.parametrize("name", sorted(BAD_FILES))
-def test_bad_file_gives_one_line_scenario_error(bad_dir: Path, name: str) -> None:
-    path = bad_dir / name
-    field, expected = BAD_FILES[name]
-    with pytest.raises(Exception) as info:  # noqa: B017 - the exception class is asserted below
-        load_scenario(path)
-    err = info.value
-    assert isinstance(err, ScenarioError), f"{type(err).__name__}: {err}"
-    assert isinstance(err, UserError)
-    assert not isinstance(err, (ValidationError, tomllib.TOMLDecodeError, UnicodeDecodeError))
-    message = str(err)
-    assert "\n" not in message and "\r" not in message, message
-    assert message.startswith(f"{path}: "), message
-    assert err.path == str(path)
-    assert err.expected.strip(), message
-    assert expected in err.expected, message
-    if field:
-        assert field in err.field, message
-        assert message == f"{path}: {err.field}: {err.expected}"
-    else:
-        assert err.field == "", message
-        assert message == f"{path}: {err.expected}"
-
-
-def test_bad_files_differ_from_a_scenario_that_loads(repo: Path, bad_dir: Path) -> None:
-    """The corpus is only meaningful if its source loads; guard against a broken base."""
-    base = (repo / "scenarios" / "one_town.toml").read_text(encoding="utf-8")
-    load_scenario(repo / "scenarios" / "one_town.toml")
-    text = (bad_dir / "negative_population.toml").read_text(encoding="utf-8")
-    body = text.split("\n", 1)[1]
-    assert body != base
-    assert "population = -30000" in body and "population = -30000" not in base
 
 
 # ------------------------------------------------------------------ good files, missing files
