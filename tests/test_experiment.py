@@ -26,13 +26,10 @@ from gridsim.experiment.executors import (
     SerialExecutor,
     make_executor,
 )
-from gridsim.experiment.runner import (
-    ResultsConflictError,
-    load_experiment,
-    register,
-    run_experiment,
-    run_one,
-)
+from gridsim.experiment.loading import load_experiment
+from gridsim.experiment.runner import register, run_experiment
+from gridsim.experiment.runs import run_one
+from gridsim.experiment.store import ResultsConflictError
 from gridsim.model.scenario import ScenarioError
 
 ROOT = Path(__file__).resolve().parents[1]
