@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,33 @@ from gridsim.experiment.session import (
 from gridsim.experiment.spec import Experiment, default_results_dir, format_value
 from gridsim.experiment.store import TIDY_KEYS, ResultsConflictError, ResultsStore
 from gridsim.model.scenario import ScenarioError
+
+
+@dataclass(frozen=True, eq=False)
+class ExperimentResult:
+    """What :func:`run_experiment` returns: the tidy table and what this invocation did.
+
+    Compare two results by their tables (``a.tidy.equals(b.tidy)``); the record itself has
+    no ``==`` beyond identity, since the counts differ between a first run and a resume.
+
+    Attributes:
+        tidy: columns ``variant``, one per factor (dotted path), ``replication``,
+            ``metric``, ``value``; sorted by variant (experiment order), replication, then
+            KPI order (also written to ``tidy.parquet``).
+        results_dir: the results directory.
+        computed: runs computed by this invocation (the MSER-5 pilot runs included).
+        skipped: runs skipped because their file was already there (a resume).
+        replications: replications per variant in the table (more than the file's
+            ``replications`` when the precision target asked for more).
+        warmup_days: the warm-up used (chosen by MSER-5 when the experiment asks for it).
+    """
+
+    tidy: pd.DataFrame
+    results_dir: Path
+    computed: int
+    skipped: int
+    replications: int
+    warmup_days: float
 
 
 def _column_values(values: list[Any]) -> pd.Series:
@@ -143,8 +171,8 @@ def run_experiment(
     progress: bool = True,
     simulate: SimulateFn | None = None,
     fresh: bool = False,
-) -> pd.DataFrame:
-    """Run every (variant, replication) of an experiment; return the tidy KPI table.
+) -> ExperimentResult:
+    """Run every (variant, replication) of an experiment; return the tidy KPI table and counts.
 
     Each finished run is written to ``out/runs/`` as it arrives, so an interrupted sweep
     resumes where it stopped (finished runs are skipped). The tidy table is the same,
@@ -163,9 +191,8 @@ def run_experiment(
         fresh: discard earlier results in ``out`` instead of resuming.
 
     Returns:
-        Columns ``variant``, one per factor (dotted path), ``replication``, ``metric``,
-        ``value``; sorted by variant (experiment order), replication, then KPI order.
-        ``df.attrs`` holds ``results_dir``, ``computed``, ``skipped`` and ``warmup_days``.
+        The tidy table with the results directory, the runs computed and skipped, the
+        replications and the warm-up (see :class:`ExperimentResult`).
 
     Raises:
         ScenarioError: the experiment file is invalid.
@@ -174,9 +201,9 @@ def run_experiment(
         ExecutorUnavailableError: the Dask executor without Dask installed.
 
     Example:
-        >>> df = run_experiment("scenarios/experiments/one_stop_centre.toml",
-        ...                     executor="processes", workers=2)  # doctest: +SKIP
-        >>> sorted(df.columns)[:2]  # doctest: +SKIP
+        >>> result = run_experiment("scenarios/experiments/one_stop_centre.toml",
+        ...                         executor="processes", workers=2)  # doctest: +SKIP
+        >>> sorted(result.tidy.columns)[:2]  # doctest: +SKIP
         ['centre.merged_county', 'centre.merged_town']
     """
     started = time.time()
@@ -223,13 +250,14 @@ def run_experiment(
         runs=runs,
     )
     store.write_manifest(manifest)
-    tidy.attrs.update(
-        results_dir=str(store.root),
+    return ExperimentResult(
+        tidy=tidy,
+        results_dir=store.root,
         computed=session.computed,
         skipped=session.skipped,
+        replications=n,
         warmup_days=warmup_days,
     )
-    return tidy
 
 
 # --------------------------------------------------------------------------- command line
@@ -273,7 +301,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     kind = args.executor or ("dask" if args.address else "processes")
     try:
         executor = make_executor(kind, args.workers, args.address)
-        tidy = run_experiment(
+        result = run_experiment(
             args.experiment,
             executor=executor,
             out=args.out,
@@ -289,9 +317,8 @@ def sweep_command(args: argparse.Namespace) -> int:
         print(f"gridsim sweep: {exc}", file=sys.stderr)
         return 2
     if not args.quiet:
-        a = tidy.attrs
         print(
-            f"{a['computed']} runs computed, {a['skipped']} skipped (already done); "
-            f"results in {a['results_dir']}; next: gridsim compare {a['results_dir']}"
+            f"{result.computed} runs computed, {result.skipped} skipped (already done); "
+            f"results in {result.results_dir}; next: gridsim compare {result.results_dir}"
         )
     return 0
