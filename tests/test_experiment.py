@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -27,7 +26,7 @@ from gridsim.experiment.executors import (
     make_executor,
 )
 from gridsim.experiment.loading import load_experiment
-from gridsim.experiment.runner import register, run_experiment
+from gridsim.experiment.runner import run_experiment
 from gridsim.experiment.runs import run_one
 from gridsim.experiment.store import ResultsConflictError
 from gridsim.model.scenario import ScenarioError
@@ -348,24 +347,18 @@ def test_missing_base_and_missing_file(tmp_path):
 
 
 def test_sweep_cli_reports_user_mistakes_on_one_line(tmp_path, capsys):
-    parser = argparse.ArgumentParser(prog="gridsim")
-    register(parser.add_subparsers())
+    from gridsim.cli import main  # the command prints a UserError once, for every subcommand
+
     bad = write_experiment(
         tmp_path / "bad.toml", body='[[variants]]\nname = "x"\noverrides = { "grids.nope" = 1 }\n'
     )
-    args = parser.parse_args(
-        ["sweep", str(bad), "--executor", "serial", "--quiet", "--out", str(tmp_path / "o")]
-    )
-    assert args.func(args) == 2
+    argv = ["sweep", str(bad), "--executor", "serial", "--quiet", "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "grids.nope" in err and str(bad) in err
-    args = parser.parse_args(["sweep", str(bad), "--workers", "0"])
-    assert args.func(args) == 2
+    assert main(["sweep", str(bad), "--workers", "0"]) == 2
     good = write_experiment(tmp_path / "good.toml")
-    args = parser.parse_args(
-        ["sweep", str(good), "--executor", "serial", "--out", str(tmp_path / "g")]
-    )
-    assert args.func(args) == 0
+    assert main(["sweep", str(good), "--executor", "serial", "--out", str(tmp_path / "g")]) == 0
     assert "4 runs computed, 0 skipped" in capsys.readouterr().out
 
 

@@ -20,7 +20,6 @@ so adding them keeps results valid.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,7 @@ import pandas as pd
 from gridsim.experiment.executors import (
     EXECUTORS,
     Executor,
-    ExecutorUnavailableError,
+    ExecutorOptionError,
     make_executor,
 )
 from gridsim.experiment.loading import load_experiment
@@ -43,8 +42,7 @@ from gridsim.experiment.session import (
     plan_runs,
 )
 from gridsim.experiment.spec import Experiment, default_results_dir, format_value
-from gridsim.experiment.store import TIDY_KEYS, ResultsConflictError, ResultsStore
-from gridsim.model.scenario import ScenarioError
+from gridsim.experiment.store import TIDY_KEYS, ResultsStore
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,7 +196,13 @@ def run_experiment(
         ScenarioError: the experiment file is invalid.
         ResultsConflictError: ``out`` holds results of a different definition (use
             ``fresh=True``).
-        ExecutorUnavailableError: the Dask executor without Dask installed.
+        ExecutorOptionError: an unknown executor, a bad worker count, or an address
+            without the Dask executor.
+        ExecutorUnavailableError: the Dask executor without Dask installed, or its
+            scheduler out of reach.
+
+        All four are :class:`~gridsim.errors.UserError` (one line). An error inside a run
+        (the simulation itself) propagates with its traceback; finished runs stay on disk.
 
     Example:
         >>> result = run_experiment("scenarios/experiments/one_stop_centre.toml",
@@ -297,25 +301,24 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def sweep_command(args: argparse.Namespace) -> int:
-    """Run ``gridsim sweep``; user mistakes are one line on stderr and exit code 2."""
+    """Run ``gridsim sweep``.
+
+    A user's mistake raises a :class:`~gridsim.errors.UserError`, which the ``gridsim``
+    command prints as one line (exit status 2); only an executor option is caught here, to
+    name it as it was typed (``--workers``).
+    """
     kind = args.executor or ("dask" if args.address else "processes")
     try:
         executor = make_executor(kind, args.workers, args.address)
-        result = run_experiment(
-            args.experiment,
-            executor=executor,
-            out=args.out,
-            progress=not args.quiet,
-            fresh=args.fresh,
-        )
-    except (ScenarioError, ResultsConflictError, ExecutorUnavailableError) as exc:
-        print(f"gridsim sweep: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:  # bad --workers or --executor/--address combination
-        if "executor" in locals():
-            raise
-        print(f"gridsim sweep: {exc}", file=sys.stderr)
-        return 2
+    except ExecutorOptionError as exc:
+        raise ExecutorOptionError("", f"--{exc.field}", exc.expected) from None
+    result = run_experiment(
+        args.experiment,
+        executor=executor,
+        out=args.out,
+        progress=not args.quiet,
+        fresh=args.fresh,
+    )
     if not args.quiet:
         print(
             f"{result.computed} runs computed, {result.skipped} skipped (already done); "

@@ -113,10 +113,10 @@ def _daily_backlog(backlog: pd.DataFrame, days: float) -> list[float]:
 def _call_simulate(simulate: SimulateFn, scenario: Scenario, seed: Any, days: float) -> Any:
     """Call ``simulate``; without its event log when it offers ``log_events`` (KPIs agree)."""
     try:
-        params = inspect.signature(simulate).parameters
-    except (TypeError, ValueError):
-        params = {}
-    if "log_events" in params:
+        offers_switch = "log_events" in inspect.signature(simulate).parameters
+    except (TypeError, ValueError):  # signature() only: a callable without one (a builtin)
+        offers_switch = False
+    if offers_switch:
         return simulate(scenario, seed, days, log_events=False)
     return simulate(scenario, seed, days)
 

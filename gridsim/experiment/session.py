@@ -34,6 +34,13 @@ class _NeedReplication(Exception):
         self.replication = replication
 
 
+class _NaNReplication(Exception):
+    """A replication's KPI is NaN, so the variant's precision cannot be judged."""
+
+    def __init__(self, replication: int):
+        super().__init__(f"run({replication}) returned NaN")
+
+
 @dataclass
 class Session:
     """One invocation of :func:`run_experiment`: executor, progress bar, counters."""
@@ -191,6 +198,8 @@ def extend_for_precision(session: Session, n: int, warmup_days: float) -> tuple[
             def lookup(rep: int, values: dict[int, float] = values) -> float:
                 if rep not in values:
                     raise _NeedReplication(rep)
+                if math.isnan(values[rep]):
+                    raise _NaNReplication(rep)
                 return values[rep]
 
             try:
@@ -205,8 +214,8 @@ def extend_for_precision(session: Session, n: int, warmup_days: float) -> tuple[
             except _NeedReplication as need:
                 want = max(want, need.replication + 1)
                 continue
-            except ValueError as exc:  # a NaN replication: precision cannot be judged
-                status[v.name] = {"converged": False, "note": str(exc)}
+            except _NaNReplication as nan:
+                status[v.name] = {"converged": False, "note": str(nan)}
                 continue
             status[v.name] = {
                 "converged": res.converged,

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gridsim.errors import UserError
 from gridsim.experiment.runs import RunOutcome
 from gridsim.experiment.spec import Experiment
 from gridsim.files import atomic_write, atomic_write_text
@@ -41,8 +42,17 @@ TIDY_KEYS: tuple[str, ...] = ("variant", "replication", "metric", "value")
 _RUN_META_KEY = b"gridsim_run"
 
 
-class ResultsConflictError(RuntimeError):
-    """A results directory holds results of a different experiment definition."""
+class ResultsConflictError(UserError):
+    """A results directory holds results that cannot be matched to this experiment.
+
+    Example:
+        >>> print(ResultsConflictError("out", "manifest.json", "readable JSON"))
+        out: manifest.json: readable JSON
+    """
+
+
+class UnreadableRunError(UserError):
+    """A run file that does not read back (truncated by a kill, or not a run file at all)."""
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -114,10 +124,12 @@ class ResultsStore:
         old = self._read_manifest(experiment)
         if old and old.get("fingerprint") != experiment.fingerprint():
             raise ResultsConflictError(
-                f"{self.root}: holds results of a different definition of "
+                self.root,
+                "",
+                "results of this experiment, but it holds those of a different definition of "
                 f"{old.get('experiment', '?')!r} (factors, variants, seed, days, warm-up or base "
                 "scenario changed); rerun with --fresh (fresh=True) to discard them, "
-                "or choose another --out"
+                "or choose another --out",
             )
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         for leftover in [*self.runs_dir.glob(".*.tmp"), *self.root.glob(".*.tmp")]:
@@ -129,21 +141,25 @@ class ResultsStore:
         return old
 
     def _read_manifest(self, experiment: Experiment) -> dict:
+        """The manifest of earlier results (``{}`` if none); refuse runs without one."""
         if not self.manifest_path.exists():
             if self.runs_dir.is_dir() and any(self.runs_dir.iterdir()):
                 raise ResultsConflictError(
-                    f"{self.root}: has runs/ but no manifest.json, so its results cannot be "
-                    "matched to this experiment; rerun with --fresh or choose another --out"
+                    self.root,
+                    "manifest.json",
+                    "present beside runs/ (without it the runs cannot be matched to this "
+                    "experiment); rerun with --fresh or choose another --out",
                 )
             return {}
         try:
             return json.loads(self.manifest_path.read_text("utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
             raise ResultsConflictError(
-                f"{self.manifest_path}: unreadable manifest ({exc}); rerun with --fresh"
+                self.manifest_path, "", f"a readable manifest ({exc}); rerun with --fresh"
             ) from None
 
     def _write_base(self, base: Scenario) -> None:
+        """Copy the base scenario in, so the directory is self-contained."""
         atomic_write_text(self.root / "base_scenario.toml", base.to_toml())
 
     def clear(self) -> None:
@@ -175,7 +191,7 @@ class ResultsStore:
             return False
         try:
             self.read_run(path)
-        except Exception:  # noqa: BLE001 - any unreadable file is recomputed
+        except UnreadableRunError:  # damaged, or not a run file: compute it again
             path.unlink()
             return False
         return True
@@ -211,14 +227,29 @@ class ResultsStore:
 
     @staticmethod
     def read_run(path: Path) -> tuple[pd.DataFrame, dict]:
-        """One run file's rows and its metadata (seed, wall time, host)."""
+        """One run file's rows and its metadata (seed, wall time, host).
+
+        Raises:
+            UnreadableRunError: the file is not Parquet, lacks a key column or the metadata.
+        """
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pq.read_table(path)
+        expected = "a run file written by gridsim sweep"
+        try:
+            table = pq.read_table(path)
+        except (OSError, pa.ArrowException) as exc:
+            raise UnreadableRunError(path, "", f"{expected} ({exc})") from exc
         missing = [c for c in TIDY_KEYS if c not in table.column_names]
         if missing:
-            raise ValueError(f"{path}: not a run file (missing {missing})")
-        meta = json.loads((table.schema.metadata or {})[_RUN_META_KEY])
+            raise UnreadableRunError(path, "", f"{expected} (missing {missing})")
+        raw = (table.schema.metadata or {}).get(_RUN_META_KEY)
+        try:
+            meta = json.loads(raw) if raw is not None else None
+        except json.JSONDecodeError as exc:
+            raise UnreadableRunError(path, "", f"{expected} (metadata: {exc})") from exc
+        if not isinstance(meta, dict):
+            raise UnreadableRunError(path, "", f"{expected} (no {_RUN_META_KEY.decode()} metadata)")
         return table.to_pandas(), meta
 
     def write_table(self, df: pd.DataFrame, name: str, csv: bool = True) -> None:
