@@ -42,7 +42,7 @@ class RunSpec:
         variant_id: variant id.
         replication: replication index ``r``.
         root_seed: the experiment's root seed (the run's seed is
-            ``SeedSequence(entropy=root_seed, spawn_key=(r,))``).
+            :func:`~gridsim.model.engine.replication_seed` ``(root_seed, r)``).
         days: simulated days.
         scenario: the variant's scenario as a plain dict (``Scenario.model_dump()``).
         source: name for error messages.
@@ -214,7 +214,7 @@ def run_one(
 ) -> Any:
     """Rebuild a single run of an experiment alone, with its full tables.
 
-    The seed is the one the sweep used (``SeedSequence(entropy=seed, spawn_key=(r,))``), so
+    The seed is the one the sweep used (``replication_seed(experiment.seed, r)``), so
     the KPIs equal the sweep's. For an MSER-5 experiment pass the warm-up the sweep chose
     (``manifest.json`` → ``warmup_days``).
 
