@@ -52,7 +52,7 @@ def latin_hypercube(factors: Iterable[Factor], samples: int, seed: int) -> list[
     for row in unit:
         point: dict[str, Any] = {}
         for u, f in zip(row, factors, strict=True):
-            low, high = float(f.low), float(f.high)
+            low, high = f.bounds
             if f.integer:
                 point[f.path] = int(min(high, math.floor(low + u * (high - low + 1))))
             else:
@@ -80,9 +80,10 @@ def design_points(
     """
     levels = [f for f in factors if f.values is not None]
     ranges = [f for f in factors if f.values is None]
+    paths = [f.path for f in levels]
     grid = [
-        dict(zip([f.path for f in levels], combo, strict=True))
-        for combo in itertools.product(*(f.values for f in levels))
+        dict(zip(paths, combo, strict=True))
+        for combo in itertools.product(*(f.values or () for f in levels))
     ]
     if not ranges:
         return grid if levels else []

@@ -152,8 +152,7 @@ class LocalProcessesExecutor:
                 for future in done:
                     if future.exception() is None:
                         yield future.result()  # finished results first, then the failure
-                        nxt = next(pending_specs, _END)
-                        if nxt is not _END:
+                        for nxt in islice(pending_specs, 1):  # refill: one out, one in
                             in_flight.add(pool.submit(fn, nxt))
                 if failed:
                     failed[0].result()
@@ -245,14 +244,10 @@ class DaskExecutor:
         try:
             for future in queue:
                 yield future.result()
-                nxt = next(pending_specs, _END)
-                if nxt is not _END:
+                for nxt in islice(pending_specs, 1):  # refill: one out, one in
                     queue.add(self._client.submit(fn, nxt, pure=False))
         finally:
             queue.clear()
-
-
-_END = object()
 
 
 def _check_workers(workers: int | None) -> int:

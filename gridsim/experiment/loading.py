@@ -103,7 +103,7 @@ def experiment_from_dict(
     try:
         spec = ExperimentFile.model_validate(dict(data))
     except ValidationError as exc:
-        fld, expected = _describe_error(exc.errors()[0], data)
+        fld, expected = _describe_error(dict(exc.errors()[0]), data)
         raise ScenarioError(source, fld, expected) from None
     sec = spec.experiment
     base_path = Path(root) / sec.base
@@ -218,7 +218,7 @@ def _check_factors(base: Scenario, factors: tuple[Factor, ...], source: str | Pa
         where = f"factors[{i}:{f.path}]"
         levels = f.values if f.values is not None else (f.low, f.high)
         if f.integer:
-            levels = (int(f.low), int(f.high))
+            levels = tuple(int(end) for end in f.bounds)
         for value in levels:
             apply_overrides(base, {f.path: value}, str(source), where, f" value {value!r}")
 

@@ -38,6 +38,21 @@ class Factor:
     high: float | None = None
     integer: bool = False
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """``(low, high)`` of a range factor.
+
+        Raises:
+            ValueError: the factor has levels, not a range.
+
+        Example:
+            >>> Factor("grids.households_per_grid", low=200, high=600).bounds
+            (200.0, 600.0)
+        """
+        if self.low is None or self.high is None:
+            raise ValueError(f"factor {self.path!r} has levels, not a range")
+        return float(self.low), float(self.high)
+
 
 @dataclass(frozen=True)
 class Variant:
