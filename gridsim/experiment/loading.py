@@ -22,7 +22,12 @@ from pydantic import ValidationError
 
 from gridsim.experiment.designs import design_points
 from gridsim.experiment.naming import design_point_name, factor_tails
-from gridsim.experiment.schema import ExperimentFile, VariantSection
+from gridsim.experiment.schema import (
+    ExperimentFile,
+    ExperimentSection,
+    FactorSection,
+    VariantSection,
+)
 from gridsim.experiment.spec import (
     Experiment,
     Factor,
@@ -100,11 +105,7 @@ def experiment_from_dict(
         >>> [v.name for v in exp.variants]
         ['households_per_grid=300', 'households_per_grid=400']
     """
-    try:
-        spec = ExperimentFile.model_validate(dict(data))
-    except ValidationError as exc:
-        fld, expected = _describe_error(dict(exc.errors()[0]), data)
-        raise ScenarioError(source, fld, expected) from None
+    spec = _validate_shape(data, source)
     sec = spec.experiment
     base_path = Path(root) / sec.base
     if not base_path.is_file():
@@ -112,35 +113,12 @@ def experiment_from_dict(
             source, "experiment.base", f"an existing scenario file (no such file: {base_path})"
         )
     base = load_scenario(base_path)
-    days = float(sec.days if sec.days is not None else base.meta.horizon_days)
-    warmup_days = float(sec.warmup_days if sec.warmup_days is not None else 0.0)
-    if sec.warmup_days is None and sec.warmup == "fixed":
-        warmup_days = float(base.meta.warmup_days)
-    if warmup_days >= days:
-        raise ScenarioError(
-            source, "experiment.warmup_days", f"a warm-up shorter than {days:g} days"
-        )
-    factors = tuple(
-        Factor(
-            f.path,
-            tuple(f.values) if f.values is not None else None,
-            f.range.low if f.range else None,
-            f.range.high if f.range else None,
-            f.integer,
-        )
-        for f in spec.factors
-    )
+    days, warmup_days = _horizon(sec, base, source)
+    factors = tuple(_factor(f) for f in spec.factors)
     _check_factors(base, factors, source)
     variants = _build_variants(base, spec, factors, source)
-    names = [v.name for v in variants]
-    baseline = sec.baseline if sec.baseline is not None else names[0]
-    if baseline not in names:
-        shown = ", ".join(repr(n) for n in names[:6]) + (", ..." if len(names) > 6 else "")
-        raise ScenarioError(source, "experiment.baseline", f"the name of a variant ({shown})")
-    if sec.precision and sec.precision.metric == "":
-        raise ScenarioError(source, "experiment.precision.metric", "a KPI name")
-    precision = Precision(**sec.precision.model_dump()) if sec.precision else None
-    if text is None:
+    baseline = _baseline(sec, [v.name for v in variants], source)
+    if text is None:  # an in-memory experiment: the results directory still gets its file
         import tomli_w
 
         text = tomli_w.dumps(_plain(dict(data)))
@@ -158,7 +136,7 @@ def experiment_from_dict(
         baseline=baseline,
         confidence=sec.confidence,
         samples=sec.samples,
-        precision=precision,
+        precision=Precision(**sec.precision.model_dump()) if sec.precision else None,
         factors=factors,
         variants=tuple(variants),
         factor_columns=tuple(_factor_columns(factors, spec.variants)),
@@ -166,6 +144,52 @@ def experiment_from_dict(
         name_zh=sec.name_zh,
         description_zh=sec.description_zh,
     )
+
+
+def _validate_shape(data: Mapping[str, Any], source: str | Path) -> ExperimentFile:
+    """The file's sections, or the first schema error as the one-line ScenarioError."""
+    try:
+        return ExperimentFile.model_validate(dict(data))
+    except ValidationError as exc:
+        fld, expected = _describe_error(dict(exc.errors()[0]), data)
+        raise ScenarioError(source, fld, expected) from None
+
+
+def _horizon(sec: ExperimentSection, base: Scenario, source: str | Path) -> tuple[float, float]:
+    """Simulated days and warm-up days: the file's, else the base scenario's.
+
+    With ``warmup = "mser5"`` and no ``warmup_days`` the warm-up starts at 0 (MSER-5 chooses
+    it later); the warm-up must end before the horizon.
+    """
+    days = float(sec.days if sec.days is not None else base.meta.horizon_days)
+    warmup_days = float(sec.warmup_days if sec.warmup_days is not None else 0.0)
+    if sec.warmup_days is None and sec.warmup == "fixed":
+        warmup_days = float(base.meta.warmup_days)
+    if warmup_days >= days:
+        raise ScenarioError(
+            source, "experiment.warmup_days", f"a warm-up shorter than {days:g} days"
+        )
+    return days, warmup_days
+
+
+def _factor(section: FactorSection) -> Factor:
+    """The record of one ``[[factors]]`` entry (levels, or a range's ends)."""
+    return Factor(
+        section.path,
+        tuple(section.values) if section.values is not None else None,
+        section.range.low if section.range else None,
+        section.range.high if section.range else None,
+        section.integer,
+    )
+
+
+def _baseline(sec: ExperimentSection, names: list[str], source: str | Path) -> str:
+    """The baseline variant's name: the file's ``baseline``, else the first variant."""
+    baseline = sec.baseline if sec.baseline is not None else names[0]
+    if baseline not in names:
+        shown = ", ".join(repr(n) for n in names[:6]) + (", ..." if len(names) > 6 else "")
+        raise ScenarioError(source, "experiment.baseline", f"the name of a variant ({shown})")
+    return baseline
 
 
 def _plain(value: Any) -> Any:

@@ -222,7 +222,7 @@ def run_experiment(
     session = Session(exp, store, ex, simulate, progress)
     manifest = _manifest(exp, session, status="running", replications=exp.replications)
     store.write_manifest(manifest)
-    try:
+    try:  # compute: the warm-up pilot, the planned replications, more until precise
         warmup_days, warmup_info = choose_warmup(session)
         n = exp.replications
         session.execute(plan_runs(exp, range(n)), warmup_days)
@@ -231,6 +231,7 @@ def run_experiment(
             n, precision_status = extend_for_precision(session, n, warmup_days)
     finally:
         session.close()
+    # collect: every run file back into one table (whichever invocation computed it)
     tidy, runs = _collect(exp, store, n)
     store.write_table(tidy, "tidy")
     store.write_csv(pd.DataFrame(runs).drop(columns=["seed"], errors="ignore"), "runs")

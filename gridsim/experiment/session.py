@@ -115,7 +115,15 @@ class Session:
 
 
 def plan_runs(experiment: Experiment, replications: Iterable[int]) -> list[tuple[Variant, int]]:
-    """Every (variant, replication) pair, variant-major (the order of the tidy table)."""
+    """Every (variant, replication) pair, variant-major (the order of the tidy table).
+
+    Example:
+        >>> from gridsim.experiment.loading import load_experiment
+        >>> exp = load_experiment("scenarios/experiments/one_stop_centre.toml")
+        >>> plan = plan_runs(exp, range(2))
+        >>> len(plan) == 2 * len(exp.variants), [r for _, r in plan[:3]]
+        (True, [0, 1, 0])
+    """
     reps = list(replications)
     return [(v, r) for v in experiment.variants for r in reps]
 
