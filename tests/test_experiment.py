@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -26,13 +25,10 @@ from gridsim.experiment.executors import (
     SerialExecutor,
     make_executor,
 )
-from gridsim.experiment.runner import (
-    ResultsConflictError,
-    load_experiment,
-    register,
-    run_experiment,
-    run_one,
-)
+from gridsim.experiment.loading import load_experiment
+from gridsim.experiment.runner import run_experiment
+from gridsim.experiment.runs import run_one
+from gridsim.experiment.store import ResultsConflictError
 from gridsim.model.scenario import ScenarioError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,11 +133,11 @@ def test_importing_gridsim_does_not_import_dask():
 
 def test_executors_give_identical_tidy_tables(tiny, tmp_path):
     pytest.importorskip("dask.distributed")
-    serial = run_experiment(tiny, executor="serial", out=tmp_path / "s", progress=False)
+    serial = run_experiment(tiny, executor="serial", out=tmp_path / "s", progress=False).tidy
     procs = run_experiment(
         tiny, executor="processes", workers=2, out=tmp_path / "p", progress=False
-    )
-    dask = run_experiment(tiny, executor="dask", workers=2, out=tmp_path / "d", progress=False)
+    ).tidy
+    dask = run_experiment(tiny, executor="dask", workers=2, out=tmp_path / "d", progress=False).tidy
     pd.testing.assert_frame_equal(serial, procs)
     pd.testing.assert_frame_equal(serial, dask)
     on_disk = pd.read_parquet(tmp_path / "d" / "tidy.parquet")
@@ -166,7 +162,7 @@ def test_executors_give_identical_tidy_tables(tiny, tmp_path):
 def test_injected_simulate_keeps_scalar_kpis_only(tiny, tmp_path):
     df = run_experiment(
         tiny, executor="serial", out=tmp_path / "f", simulate=fake_simulate, progress=False
-    )
+    ).tidy
     assert set(df["metric"]) == {"response_time_mean_h", "on_time_rate"}
     assert len(df) == 2 * 2 * 2
     again = run_experiment(
@@ -176,7 +172,7 @@ def test_injected_simulate_keeps_scalar_kpis_only(tiny, tmp_path):
         out=tmp_path / "g",
         simulate=fake_simulate,
         progress=False,
-    )
+    ).tidy
     pd.testing.assert_frame_equal(df, again)
 
 
@@ -184,7 +180,9 @@ def test_injected_simulate_keeps_scalar_kpis_only(tiny, tmp_path):
 
 
 def test_common_random_numbers_and_single_run_rebuild(tiny, tmp_path):
-    df = run_experiment(tiny, executor="processes", workers=2, out=tmp_path / "r", progress=False)
+    df = run_experiment(
+        tiny, executor="processes", workers=2, out=tmp_path / "r", progress=False
+    ).tidy
     manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
     seeds: dict[int, set] = {}
     for run in manifest["runs"]:
@@ -230,7 +228,7 @@ def _readable_runs(runs: Path) -> dict[str, tuple[int, int]]:
 
 def test_killed_sweep_resumes_without_recomputing(tmp_path):
     exp = write_experiment(tmp_path / "kill.toml", name="kill", replications=6, days=5)
-    reference = run_experiment(exp, executor="serial", out=tmp_path / "ref", progress=False)
+    reference = run_experiment(exp, executor="serial", out=tmp_path / "ref", progress=False).tidy
     driver = tmp_path / "driver.py"
     driver.write_text(DRIVER, "utf-8")
     out = tmp_path / "killed"
@@ -255,24 +253,24 @@ def test_killed_sweep_resumes_without_recomputing(tmp_path):
     assert 4 <= len(before) < 12
     assert not (out / "tidy.parquet").exists()
     resumed = run_experiment(exp, executor="processes", workers=2, out=out, progress=False)
-    assert resumed.attrs["skipped"] == len(before)
-    assert resumed.attrs["computed"] == 12 - len(before)
+    assert resumed.skipped == len(before)
+    assert resumed.computed == 12 - len(before)
     after = _readable_runs(runs)
     assert {name: after[name] for name in before} == before  # same inode, same mtime
     assert len(after) == 12
     assert not [p for p in runs.iterdir() if p.name.startswith(".")]
-    pd.testing.assert_frame_equal(reference, resumed)
+    pd.testing.assert_frame_equal(reference, resumed.tidy)
 
 
 def test_unreadable_run_file_is_recomputed(tiny, tmp_path):
     out = tmp_path / "c"
-    first = run_experiment(tiny, executor="serial", out=out, progress=False)
+    first = run_experiment(tiny, executor="serial", out=out, progress=False).tidy
     victim = next((out / "runs").glob("*.parquet"))
     victim.write_bytes(b"PAR1 truncated")
     (out / "runs" / ".stale.parquet.123.tmp").write_bytes(b"half")
     again = run_experiment(tiny, executor="serial", out=out, progress=False)
-    assert (again.attrs["computed"], again.attrs["skipped"]) == (1, 3)
-    pd.testing.assert_frame_equal(first, again)
+    assert (again.computed, again.skipped) == (1, 3)
+    pd.testing.assert_frame_equal(first, again.tidy)
     assert not (out / "runs" / ".stale.parquet.123.tmp").exists()
 
 
@@ -283,12 +281,12 @@ def test_changed_experiment_is_refused_unless_fresh(tmp_path):
     write_experiment(exp, seed=12)
     with pytest.raises(ResultsConflictError, match="--fresh"):
         run_experiment(exp, executor="serial", out=out, progress=False)
-    df = run_experiment(exp, executor="serial", out=out, progress=False, fresh=True)
-    assert df.attrs["computed"] == 4
+    result = run_experiment(exp, executor="serial", out=out, progress=False, fresh=True)
+    assert result.computed == 4
     # More replications of the same definition extend the existing results.
     write_experiment(exp, seed=12, replications=3)
-    df = run_experiment(exp, executor="serial", out=out, progress=False)
-    assert (df.attrs["computed"], df.attrs["skipped"]) == (2, 4)
+    result = run_experiment(exp, executor="serial", out=out, progress=False)
+    assert (result.computed, result.skipped) == (2, 4)
 
 
 # --------------------------------------------------------------------------- invalid files
@@ -349,24 +347,18 @@ def test_missing_base_and_missing_file(tmp_path):
 
 
 def test_sweep_cli_reports_user_mistakes_on_one_line(tmp_path, capsys):
-    parser = argparse.ArgumentParser(prog="gridsim")
-    register(parser.add_subparsers())
+    from gridsim.cli import main  # the command prints a UserError once, for every subcommand
+
     bad = write_experiment(
         tmp_path / "bad.toml", body='[[variants]]\nname = "x"\noverrides = { "grids.nope" = 1 }\n'
     )
-    args = parser.parse_args(
-        ["sweep", str(bad), "--executor", "serial", "--quiet", "--out", str(tmp_path / "o")]
-    )
-    assert args.func(args) == 2
+    argv = ["sweep", str(bad), "--executor", "serial", "--quiet", "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "grids.nope" in err and str(bad) in err
-    args = parser.parse_args(["sweep", str(bad), "--workers", "0"])
-    assert args.func(args) == 2
+    assert main(["sweep", str(bad), "--workers", "0"]) == 2
     good = write_experiment(tmp_path / "good.toml")
-    args = parser.parse_args(
-        ["sweep", str(good), "--executor", "serial", "--out", str(tmp_path / "g")]
-    )
-    assert args.func(args) == 0
+    assert main(["sweep", str(good), "--executor", "serial", "--out", str(tmp_path / "g")]) == 0
     assert "4 runs computed, 0 skipped" in capsys.readouterr().out
 
 
@@ -463,15 +455,15 @@ def test_chinese_names_are_display_only_and_kept_in_the_manifest(tmp_path):
         simulate=fake_simulate,
     )
     # the same results directory, now with Chinese names: nothing recomputed, keys unchanged
-    df = run_experiment(
+    result = run_experiment(
         tmp_path / "named.toml",
         executor="serial",
         out=out,
         progress=False,
         simulate=fake_simulate,
     )
-    assert (df.attrs["computed"], df.attrs["skipped"]) == (0, 4)
-    assert list(dict.fromkeys(df["variant"])) == ["ladder", "merged centre"]
+    assert (result.computed, result.skipped) == (0, 4)
+    assert list(dict.fromkeys(result.tidy["variant"])) == ["ladder", "merged centre"]
     manifest = json.loads((out / "manifest.json").read_text("utf-8"))
     entries = {v["name"]: v for v in manifest["variants"]}
     assert entries["ladder"]["name_zh"] == "逐级上报"
@@ -531,15 +523,15 @@ def test_latin_hypercube_in_range_and_reproducible(tmp_path):
 def test_mser5_warmup_is_chosen_and_used(tmp_path):
     exp = write_experiment(tmp_path / "w.toml", days=30, extra='warmup = "mser5"')
     out = tmp_path / "w"
-    df = run_experiment(exp, executor="serial", out=out, progress=False, simulate=fake_simulate)
+    result = run_experiment(exp, executor="serial", out=out, progress=False, simulate=fake_simulate)
     info = json.loads((out / "warmup.json").read_text())
     manifest = json.loads((out / "manifest.json").read_text())
     assert 0 < manifest["warmup_days"] == info["warmup_days"] < 15
-    assert df.attrs["warmup_days"] == manifest["warmup_days"]
+    assert result.warmup_days == manifest["warmup_days"]
     pilot = pd.read_parquet(out / "warmup.parquet")
     assert set(pilot["replication"]) == {0, 1} and pilot["day"].max() == 29
     again = run_experiment(exp, executor="serial", out=out, progress=False, simulate=fake_simulate)
-    assert again.attrs["computed"] == 0  # neither the pilot nor the runs are redone
+    assert again.computed == 0  # neither the pilot nor the runs are redone
 
 
 def test_precision_adds_replications_to_every_variant(tmp_path):
@@ -552,7 +544,9 @@ def test_precision_adds_replications_to_every_variant(tmp_path):
     """
     exp = write_experiment(tmp_path / "p.toml", extra=extra)
     out = tmp_path / "p"
-    df = run_experiment(exp, executor="serial", out=out, progress=False, simulate=fake_simulate)
+    df = run_experiment(
+        exp, executor="serial", out=out, progress=False, simulate=fake_simulate
+    ).tidy
     assert df.groupby("variant")["replication"].nunique().to_dict() == {
         "ladder": 4,
         "merged centre": 4,
@@ -563,7 +557,7 @@ def test_precision_adds_replications_to_every_variant(tmp_path):
     loose = write_experiment(tmp_path / "q.toml", extra=extra.replace("0.000001", "0.5"))
     df = run_experiment(
         loose, executor="serial", out=tmp_path / "q", progress=False, simulate=fake_simulate
-    )
+    ).tidy
     assert df["replication"].nunique() == 3  # min 3 replications, then precise enough
 
 
@@ -608,5 +602,7 @@ def test_a_failing_run_stops_the_sweep_but_keeps_finished_runs(tiny, tmp_path):
         "merged-centre__r0.parquet",
     ]
     assert json.loads((out / "manifest.json").read_text())["status"] == "running"
-    df = run_experiment(tiny, executor="serial", out=out, simulate=fake_simulate, progress=False)
-    assert (df.attrs["computed"], df.attrs["skipped"]) == (2, 2)
+    result = run_experiment(
+        tiny, executor="serial", out=out, simulate=fake_simulate, progress=False
+    )
+    assert (result.computed, result.skipped) == (2, 2)

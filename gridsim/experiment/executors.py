@@ -27,16 +27,33 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from itertools import islice
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
+from gridsim.errors import UserError
+
 T = TypeVar("T")
 R = TypeVar("R")
 
 EXECUTORS: tuple[str, ...] = ("serial", "processes", "dask")
 
-DASK_HINT = "the dask executor needs Dask: pip install 'gridsim[dask]'"
+
+class ExecutorUnavailableError(UserError):
+    """An executor cannot be used here (an optional dependency is missing, no scheduler).
+
+    Example:
+        >>> print(ExecutorUnavailableError("", "--address", "a reachable Dask scheduler"))
+        --address: a reachable Dask scheduler
+    """
 
 
-class ExecutorUnavailableError(RuntimeError):
-    """An executor cannot be used here (an optional dependency is missing, no scheduler)."""
+class ExecutorOptionError(UserError, ValueError):
+    """An executor asked for with options that do not fit (kind, workers, address).
+
+    Also a :class:`ValueError`: a bad argument to :func:`make_executor` or an executor's
+    constructor, whether it came from the command line or from Python.
+
+    Example:
+        >>> print(ExecutorOptionError("", "workers", "a positive integer, got 0"))
+        workers: a positive integer, got 0
+    """
 
 
 @runtime_checkable
@@ -135,8 +152,7 @@ class LocalProcessesExecutor:
                 for future in done:
                     if future.exception() is None:
                         yield future.result()  # finished results first, then the failure
-                        nxt = next(pending_specs, _END)
-                        if nxt is not _END:
+                        for nxt in islice(pending_specs, 1):  # refill: one out, one in
                             in_flight.add(pool.submit(fn, nxt))
                 if failed:
                     failed[0].result()
@@ -201,9 +217,10 @@ class DaskExecutor:
                 self._client = distributed.Client(self._cluster)
         except OSError as exc:
             self.__exit__()
+            option = "--address" if self.address else "--executor dask"
             where = self.address or "a local cluster"
             raise ExecutorUnavailableError(
-                f"cannot reach Dask scheduler at {where}: {exc}"
+                "", option, f"a reachable Dask scheduler (cannot reach {where}: {exc})"
             ) from exc
         return self
 
@@ -227,29 +244,29 @@ class DaskExecutor:
         try:
             for future in queue:
                 yield future.result()
-                nxt = next(pending_specs, _END)
-                if nxt is not _END:
+                for nxt in islice(pending_specs, 1):  # refill: one out, one in
                     queue.add(self._client.submit(fn, nxt, pure=False))
         finally:
             queue.clear()
 
 
-_END = object()
-
-
 def _check_workers(workers: int | None) -> int:
+    """The worker count asked for, or :func:`default_workers`; refuse anything but n >= 1."""
     if workers is None:
         return default_workers()
     if isinstance(workers, bool) or int(workers) != workers or workers < 1:
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+        raise ExecutorOptionError("", "workers", f"a positive integer, got {workers!r}")
     return int(workers)
 
 
 def _import_distributed() -> Any:
+    """Import Dask only when its executor is used (it is optional and slow to import)."""
     try:
         import dask.distributed as distributed
     except ImportError as exc:
-        raise ExecutorUnavailableError(DASK_HINT) from exc
+        raise ExecutorUnavailableError(
+            "", "--executor dask", "Dask (not installed): pip install 'gridsim[dask]'"
+        ) from exc
     return distributed
 
 
@@ -267,16 +284,20 @@ def make_executor(
         An executor, to be used as a context manager.
 
     Raises:
-        ValueError: unknown kind, bad worker count, or an address for a non-Dask executor.
+        ExecutorOptionError: unknown kind, bad worker count, or an address for a non-Dask
+            executor (a :class:`ValueError` and a :class:`~gridsim.errors.UserError`).
 
     Example:
         >>> make_executor("serial").name
         'serial'
     """
     if kind not in EXECUTORS:
-        raise ValueError(f"unknown executor {kind!r}; expected one of {', '.join(EXECUTORS)}")
+        known = ", ".join(EXECUTORS)
+        raise ExecutorOptionError("", "executor", f"one of {known} (unknown executor {kind!r})")
     if address and kind != "dask":
-        raise ValueError(f"--address needs the dask executor, not {kind!r}")
+        raise ExecutorOptionError(
+            "", "address", f"none with the {kind!r} executor (an address needs the dask executor)"
+        )
     if kind == "serial":
         return SerialExecutor()
     if kind == "processes":

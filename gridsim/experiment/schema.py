@@ -1,0 +1,123 @@
+"""The experiment file's schema: strict pydantic models of its TOML sections.
+
+An experiment file has one ``[experiment]`` table and at least one ``[[factors]]`` or
+``[[variants]]`` entry. These models only check the file's shape (types, ranges, which keys
+exist); :mod:`gridsim.experiment.loading` then checks the contents against the base scenario
+and turns them into an :class:`gridsim.experiment.spec.Experiment`.
+
+Example:
+    >>> ExperimentFile.model_validate({
+    ...     "experiment": {"name": "demo", "base": "one_town.toml", "seed": 1},
+    ...     "variants": [{"name": "as is"}]}).experiment.replications
+    5
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors (a typo is never ignored); sections are read-only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PrecisionSection(_Strict):
+    """``[experiment.precision]``: the target of the sequential replications algorithm."""
+
+    metric: Annotated[str, Field(min_length=1)]
+    target_relative_half_width: Annotated[float, Field(gt=0)]
+    max_replications: Annotated[int, Field(ge=2)] = 50
+    k_limit: Annotated[int, Field(ge=0)] = 5
+
+
+class ExperimentSection(_Strict):
+    """``[experiment]``: name, base scenario, replications, horizon, warm-up, seed."""
+
+    name: Annotated[str, Field(min_length=1)]
+    name_zh: str = ""
+    description: str = ""
+    description_zh: str = ""
+    base: Annotated[str, Field(min_length=1)]
+    replications: Annotated[int, Field(ge=1)] = 5
+    days: Annotated[float, Field(gt=0)] | None = None
+    warmup_days: Annotated[float, Field(ge=0)] | None = None
+    warmup: Literal["fixed", "mser5"] = "fixed"
+    seed: Annotated[int, Field(ge=0)]
+    baseline: str | None = None
+    samples: Annotated[int, Field(ge=1)] | None = None
+    confidence: Annotated[float, Field(gt=0, lt=1)] = 0.95
+    precision: PrecisionSection | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ExperimentSection:
+        if self.warmup == "mser5" and self.warmup_days:
+            raise ValueError("give either warmup_days or warmup = 'mser5', not both")
+        if self.precision and self.precision.max_replications < self.replications:
+            raise ValueError("precision.max_replications must be at least replications")
+        return self
+
+
+class RangeSection(_Strict):
+    """``range = {low, high}`` of a Latin-hypercube factor."""
+
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RangeSection:
+        if not self.low < self.high:
+            raise ValueError("range needs low < high")
+        return self
+
+
+class FactorSection(_Strict):
+    """One ``[[factors]]`` entry: a dotted scenario path with levels or a range."""
+
+    path: Annotated[str, Field(pattern=r"^[A-Za-z0-9_*]+(\.[A-Za-z0-9_*]+)*$")]
+    values: Annotated[list[Any], Field(min_length=1)] | None = None
+    range: RangeSection | None = None
+    integer: bool = False
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> FactorSection:
+        if (self.values is None) == (self.range is None):
+            raise ValueError("a factor needs either values = [...] or range = {low, high}")
+        if self.integer and self.range is None:
+            raise ValueError("integer = true applies to range factors only")
+        if (
+            self.integer
+            and self.range
+            and not (float(self.range.low).is_integer() and float(self.range.high).is_integer())
+        ):
+            raise ValueError("an integer range needs whole-number low and high")
+        return self
+
+
+class VariantSection(_Strict):
+    """One ``[[variants]]`` entry: a named set of overrides of the base scenario."""
+
+    name: Annotated[str, Field(min_length=1)]
+    name_zh: str = ""
+    description: str = ""
+    description_zh: str = ""
+    overrides: dict[str, Any] = {}
+
+
+class ExperimentFile(_Strict):
+    """The whole experiment file."""
+
+    experiment: ExperimentSection
+    factors: list[FactorSection] = []
+    variants: list[VariantSection] = []
+
+    @model_validator(mode="after")
+    def _has_variants(self) -> ExperimentFile:
+        if not self.factors and not self.variants:
+            raise ValueError("an experiment needs [[factors]] or [[variants]] (or both)")
+        if any(f.range for f in self.factors) and not self.experiment.samples:
+            raise ValueError("range factors need samples = N in [experiment] (Latin hypercube)")
+        return self

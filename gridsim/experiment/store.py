@@ -1,0 +1,263 @@
+"""The results directory of one experiment: resumable, every file written atomically.
+
+A results directory (default ``results/experiments/<experiment slug>/``) holds::
+
+    experiment.toml          the experiment file as given
+    base_scenario.toml       the base scenario it ran (the directory is self-contained)
+    manifest.json            definition fingerprint, variants (with their Chinese display
+                             names), seeds and wall time of every run
+    runs/<variant_id>__r<rep>.parquet   one finished run's KPI rows (written atomically)
+    warmup.json, warmup.parquet         MSER-5 truncation and the pilot backlog (if asked)
+    tidy.parquet, tidy.csv   the whole tidy table
+    summary.csv              per (variant, metric) mean and confidence interval
+    comparison.csv           paired differences against the baseline (Bonferroni-adjusted)
+
+A run whose file exists and reads back is finished: rerunning skips it, so a killed sweep
+resumes where it stopped. A changed definition (factors, variants, seed, days, warm-up or
+base scenario, see :meth:`gridsim.experiment.spec.Experiment.fingerprint`) is refused unless
+the directory is cleared first (``fresh``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gridsim.errors import UserError
+from gridsim.experiment.runs import RunOutcome
+from gridsim.experiment.spec import Experiment
+from gridsim.files import atomic_write, atomic_write_text
+from gridsim.model.scenario import Scenario
+
+#: The key columns of every run file and of the tidy table (factor columns come between).
+TIDY_KEYS: tuple[str, ...] = ("variant", "replication", "metric", "value")
+#: Parquet schema metadata key holding a run's seed, wall time and host.
+_RUN_META_KEY = b"gridsim_run"
+
+
+class ResultsConflictError(UserError):
+    """A results directory holds results that cannot be matched to this experiment.
+
+    Example:
+        >>> print(ResultsConflictError("out", "manifest.json", "readable JSON"))
+        out: manifest.json: readable JSON
+    """
+
+
+class UnreadableRunError(UserError):
+    """A run file that does not read back (truncated by a kill, or not a run file at all)."""
+
+
+def _write_json(path: Path, data: Any) -> None:
+    """Indented UTF-8 JSON (Chinese names stay readable), written atomically."""
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=_json_default, allow_nan=True)
+    atomic_write(path, lambda tmp: tmp.write_text(text + "\n", "utf-8"))
+
+
+def _json_default(value: Any) -> Any:
+    """Return numpy scalars as Python numbers; anything else JSON does not know as text."""
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (np.floating, np.bool_)):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
+
+
+#: What a sweep or a report writes in a results directory (``fresh`` deletes only these).
+_OWNED = (
+    "runs",
+    "manifest.json",
+    "experiment.toml",
+    "base_scenario.toml",
+    "warmup.json",
+    "warmup.parquet",
+    "tidy.parquet",
+    "tidy.csv",
+    "runs.csv",
+    "summary.csv",
+    "comparison.csv",
+    "figures",
+    "report.md",
+    "report.html",
+    "report_zh.md",
+    "report_zh.html",
+)
+
+
+class ResultsStore:
+    """The on-disk results directory of one experiment (see the module docstring).
+
+    Example:
+        >>> import tempfile
+        >>> store = ResultsStore(tempfile.mkdtemp())
+        >>> store.run_file("baseline", 3).name
+        'baseline__r3.parquet'
+    """
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.runs_dir = self.root / "runs"
+        self.manifest_path = self.root / "manifest.json"
+
+    # ---- lifecycle
+    def prepare(self, experiment: Experiment, fresh: bool = False) -> dict:
+        """Create or reopen the directory; refuse results of another definition.
+
+        Returns:
+            The existing manifest (``{}`` for a new directory).
+
+        Raises:
+            ResultsConflictError: the directory holds results of a different definition
+                and ``fresh`` is false.
+        """
+        if fresh:
+            self.clear()
+        old = self._read_manifest(experiment)
+        if old and old.get("fingerprint") != experiment.fingerprint():
+            raise ResultsConflictError(
+                self.root,
+                "",
+                "results of this experiment, but it holds those of a different definition of "
+                f"{old.get('experiment', '?')!r} (factors, variants, seed, days, warm-up or base "
+                "scenario changed); rerun with --fresh (fresh=True) to discard them, "
+                "or choose another --out",
+            )
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        for leftover in [*self.runs_dir.glob(".*.tmp"), *self.root.glob(".*.tmp")]:
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+        text = experiment.source_text
+        atomic_write(self.root / "experiment.toml", lambda tmp: tmp.write_text(text, "utf-8"))
+        self._write_base(experiment.base)
+        return old
+
+    def _read_manifest(self, experiment: Experiment) -> dict:
+        """The manifest of earlier results (``{}`` if none); refuse runs without one."""
+        if not self.manifest_path.exists():
+            if self.runs_dir.is_dir() and any(self.runs_dir.iterdir()):
+                raise ResultsConflictError(
+                    self.root,
+                    "manifest.json",
+                    "present beside runs/ (without it the runs cannot be matched to this "
+                    "experiment); rerun with --fresh or choose another --out",
+                )
+            return {}
+        try:
+            return json.loads(self.manifest_path.read_text("utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ResultsConflictError(
+                self.manifest_path, "", f"a readable manifest ({exc}); rerun with --fresh"
+            ) from None
+
+    def _write_base(self, base: Scenario) -> None:
+        """Copy the base scenario in, so the directory is self-contained."""
+        atomic_write_text(self.root / "base_scenario.toml", base.to_toml())
+
+    def clear(self) -> None:
+        """Delete what a sweep or a report wrote here (nothing else)."""
+        for name in _OWNED:
+            target = self.root / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+
+    def write_manifest(self, manifest: dict) -> None:
+        """Write ``manifest.json`` atomically."""
+        _write_json(self.manifest_path, manifest)
+
+    def write_json(self, name: str, data: dict) -> None:
+        """Write ``name.json`` atomically (as the manifest is written)."""
+        _write_json(self.root / f"{name}.json", data)
+
+    # ---- runs
+    def run_file(self, variant_id: str, replication: int) -> Path:
+        """Path of one run's file."""
+        return self.runs_dir / f"{variant_id}__r{replication}.parquet"
+
+    def finished(self, variant_id: str, replication: int) -> bool:
+        """Whether the run's file exists and reads back; an unreadable file is deleted."""
+        path = self.run_file(variant_id, replication)
+        if not path.exists():
+            return False
+        try:
+            self.read_run(path)
+        except UnreadableRunError:  # damaged, or not a run file: compute it again
+            path.unlink()
+            return False
+        return True
+
+    def write_run(self, outcome: RunOutcome) -> Path:
+        """Write one finished run's tidy rows (and its seed and timing) atomically."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        metrics = list(outcome.kpis)
+        table = pa.table(
+            {
+                "variant": pa.array([outcome.variant] * len(metrics), pa.string()),
+                "replication": pa.array([outcome.replication] * len(metrics), pa.int64()),
+                "metric": pa.array(metrics, pa.string()),
+                "value": pa.array([outcome.kpis[m] for m in metrics], pa.float64()),
+            }
+        )
+        meta = {
+            "variant": outcome.variant,
+            "variant_id": outcome.variant_id,
+            "replication": outcome.replication,
+            "seed": outcome.seed,
+            "wall_time_s": outcome.wall_time_s,
+            "host": outcome.host,
+            "pid": outcome.pid,
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        table = table.replace_schema_metadata({_RUN_META_KEY: json.dumps(meta).encode()})
+        path = self.run_file(outcome.variant_id, outcome.replication)
+        atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+        return path
+
+    @staticmethod
+    def read_run(path: Path) -> tuple[pd.DataFrame, dict]:
+        """One run file's rows and its metadata (seed, wall time, host).
+
+        Raises:
+            UnreadableRunError: the file is not Parquet, lacks a key column or the metadata.
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        expected = "a run file written by gridsim sweep"
+        try:
+            table = pq.read_table(path)
+        except (OSError, pa.ArrowException) as exc:
+            raise UnreadableRunError(path, "", f"{expected} ({exc})") from exc
+        missing = [c for c in TIDY_KEYS if c not in table.column_names]
+        if missing:
+            raise UnreadableRunError(path, "", f"{expected} (missing {missing})")
+        raw = (table.schema.metadata or {}).get(_RUN_META_KEY)
+        try:
+            meta = json.loads(raw) if raw is not None else None
+        except json.JSONDecodeError as exc:
+            raise UnreadableRunError(path, "", f"{expected} (metadata: {exc})") from exc
+        if not isinstance(meta, dict):
+            raise UnreadableRunError(path, "", f"{expected} (no {_RUN_META_KEY.decode()} metadata)")
+        return table.to_pandas(), meta
+
+    def write_table(self, df: pd.DataFrame, name: str, csv: bool = True) -> None:
+        """Write ``name.parquet`` (and ``name.csv``) atomically."""
+        atomic_write(self.root / f"{name}.parquet", lambda tmp: df.to_parquet(tmp, index=False))
+        if csv:
+            self.write_csv(df, name)
+
+    def write_csv(self, df: pd.DataFrame, name: str) -> None:
+        """Write ``name.csv`` atomically."""
+        atomic_write(self.root / f"{name}.csv", lambda tmp: df.to_csv(tmp, index=False))
