@@ -17,6 +17,7 @@ from gridsim.calibration.fitting import fit_time_to_close, quantile_table
 from gridsim.calibration.logs import read_log, sample_path
 from gridsim.calibration.reproduce import compare_to_log, km_quantiles, passed, validate_log
 from gridsim.calibration.scenario_writer import scenario_dict, write_scenario
+from gridsim.errors import UserError
 from gridsim.model.appeals import sample
 from gridsim.model.scenario import ScenarioError, load_scenario, scenario_from_dict
 
@@ -133,10 +134,10 @@ def test_fit_rejects_non_positive_durations():
 
 def test_fit_rejects_bad_options():
     x = [1.0, 2.0, 3.0]
-    with pytest.raises(ValueError, match="fit must be one of auto, parametric, empirical"):
+    with pytest.raises(UserError, match="fit must be one of auto, parametric, empirical"):
         fit_time_to_close(x, fit="best")
     for tolerance in (0.0, -0.1, 1.0):
-        with pytest.raises(ValueError, match="tolerance"):
+        with pytest.raises(UserError, match="tolerance"):
             fit_time_to_close(x, family_tolerance=tolerance)
 
 
@@ -605,14 +606,20 @@ def test_round_trip_engine_reproduces_the_scenario(round_trip):
 
 
 def run_cli(argv: list[str]) -> int:
+    """Run ``gridsim calibrate ARGV``; print a user's mistake as ``gridsim.cli.main`` does."""
     import argparse
+    import sys
 
     from gridsim.calibration.command import register
 
     parser = argparse.ArgumentParser(prog="gridsim")
     register(parser.add_subparsers())
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except UserError as exc:
+        print(f"gridsim: {exc}", file=sys.stderr)
+        return 2
 
 
 def test_calibrate_command_writes_scenario_and_report(cli_run):

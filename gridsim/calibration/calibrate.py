@@ -39,7 +39,8 @@ from gridsim.calibration.fitting import (
     fit_time_to_close,
     percent,
 )
-from gridsim.calibration.logs import UNKNOWN, RequestLog
+from gridsim.calibration.logs import UNKNOWN, LogError, RequestLog
+from gridsim.errors import UserError
 
 OTHER = "other"  # key of the pooled category
 DEFAULT_POPULATION = 100_000
@@ -217,8 +218,8 @@ def calibrate(
         and :func:`gridsim.calibration.fit_report.write_fit_report`.
 
     Raises:
-        ValueError: the log spans less than an hour, has fewer than two closed requests, or
-            an option is out of range.
+        UserError: an option is out of range (named as its command-line option).
+        LogError: the log spans less than an hour or has fewer than two closed requests.
 
     Example:
         >>> from gridsim.calibration.calibrate import calibrate
@@ -231,12 +232,14 @@ def calibrate(
     """
     check_fit_options(fit, family_tolerance)
     if log.span_hours < 1:
-        raise ValueError(f"{log.path}: the log must span at least an hour of created times")
+        raise LogError(log.path, "", "the log must span at least an hour of created times")
     if log.n_closed < 2:
-        raise ValueError(f"{log.path}: calibration needs at least 2 closed requests")
+        raise LogError(log.path, "", "calibration needs at least 2 closed requests")
     population = DEFAULT_POPULATION if population is None else int(population)
     if population <= 0:
-        raise ValueError(f"population must be positive, got {population}")
+        raise UserError("", "--population", f"a positive integer, got {population}")
+    if min_rows < 1:
+        raise UserError("", "--min-rows", f"a positive integer, got {min_rows}")
 
     category_keys, groups = _group_categories(log.data, min_rows)
     fit_options = {"fit": fit, "family_tolerance": family_tolerance, "min_table_rows": min_rows}

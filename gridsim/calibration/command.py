@@ -1,12 +1,12 @@
 """The ``gridsim calibrate LOG`` command: read a log, calibrate, write a scenario and report.
 
-A user's mistake (a bad option, an unreadable log) is printed as one line, exit status 2.
+The command raises :class:`gridsim.errors.UserError` for the user's mistakes (a bad option,
+an unreadable log) and catches nothing: ``gridsim.cli`` prints such an error as one line.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from gridsim.calibration.calibrate import calibrate
@@ -68,34 +68,41 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _parse_columns(text: str | None) -> dict[str, str] | None:
+    """Parse ``--columns`` (``field=column`` pairs separated by commas), or None if not given.
+
+    Example:
+        >>> _parse_columns("created=opened, closed=done")
+        {'created': 'opened', 'closed': 'done'}
+    """
     if not text:
         return None
     pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
     if any(len(pair) != 2 for pair in pairs):
-        raise ValueError(
-            f"--columns: expected field=column pairs separated by commas, not {text!r}"
+        raise UserError(
+            "", "--columns", f"expected field=column pairs separated by commas, not {text!r}"
         )
     return {field.strip(): column.strip() for field, column in pairs}
 
 
 def calibrate_command(args: argparse.Namespace) -> int:
-    """Run ``gridsim calibrate``; user mistakes are one line on stderr and exit code 2."""
+    """Run ``gridsim calibrate``: write the scenario and its fit report, print a summary.
+
+    Raises:
+        UserError: a bad option or an unreadable log (``gridsim.cli`` prints it as one line
+            and exits with status 2).
+    """
     out = Path(args.out)
     report_dir = Path(args.report) if args.report else out.with_name(f"{out.stem}_fit")
-    try:
-        log = read_log(args.log, args.schema, _parse_columns(args.columns), args.date_format)
-        cal = calibrate(
-            log,
-            min_rows=args.min_rows,
-            population=args.population,
-            fit=args.fit,
-            family_tolerance=args.family_tolerance,
-        )
-        write_scenario(cal, out)
-        report = write_fit_report(cal, report_dir)
-    except (UserError, ValueError) as exc:  # bad options are ValueErrors
-        print(f"gridsim calibrate: {exc}", file=sys.stderr)
-        return 2
+    log = read_log(args.log, args.schema, _parse_columns(args.columns), args.date_format)
+    cal = calibrate(
+        log,
+        min_rows=args.min_rows,
+        population=args.population,
+        fit=args.fit,
+        family_tolerance=args.family_tolerance,
+    )
+    write_scenario(cal, out)
+    report = write_fit_report(cal, report_dir)
     print(log.summary())
     tables = sum(c.fit.knots is not None for c in cal.categories)
     print(

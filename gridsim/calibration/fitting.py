@@ -22,6 +22,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
+from gridsim.errors import UserError
+
 #: Time-to-close families, in the order they are reported; names as in scenario files.
 FAMILIES: tuple[str, ...] = ("lognormal", "gamma", "weibull")
 #: ``fit`` modes: check the AIC-best family and fall back to a quantile table if it misses
@@ -138,8 +140,10 @@ def fit_time_to_close(
         The fit, with the AIC of all three families and the choice in ``verdict``.
 
     Raises:
-        ValueError: fewer than two durations, a value that is not positive, or a bad
-            ``fit`` or ``family_tolerance``.
+        UserError: a bad ``fit`` or ``family_tolerance`` (named as the options
+            ``--fit`` and ``--family-tolerance``).
+        ValueError: fewer than two durations, or a value that is not positive (the log
+            reader drops such rows, so from a log this is a bug).
 
     Example:
         >>> import numpy as np
@@ -173,11 +177,22 @@ def fit_time_to_close(
 
 
 def check_fit_options(fit: str, family_tolerance: float) -> None:
-    """Raise a ValueError if ``fit`` or ``family_tolerance`` is out of range."""
+    """Raise a :class:`~gridsim.errors.UserError` naming the option if one is out of range.
+
+    Example:
+        >>> check_fit_options("best", 0.05)
+        Traceback (most recent call last):
+        ...
+        gridsim.errors.UserError: --fit: fit must be one of auto, parametric, empirical, not 'best'
+    """
     if fit not in FIT_MODES:
-        raise ValueError(f"fit must be one of {', '.join(FIT_MODES)}, not {fit!r}")
+        raise UserError("", "--fit", f"fit must be one of {', '.join(FIT_MODES)}, not {fit!r}")
     if not 0 < family_tolerance < 1:
-        raise ValueError(f"family tolerance must be between 0 and 1, got {family_tolerance}")
+        raise UserError(
+            "",
+            "--family-tolerance",
+            f"family tolerance must be between 0 and 1, got {family_tolerance}",
+        )
 
 
 class _Family(NamedTuple):
