@@ -23,7 +23,7 @@ from gridsim.calibration.calibrate import Calibration, calibrate
 from gridsim.calibration.fitting import FAMILY_TOLERANCE, TARGETS, TIME_TOLERANCE
 from gridsim.calibration.logs import RequestLog, read_log
 from gridsim.calibration.scenario_writer import scenario_dict
-from gridsim.model.engine import simulate
+from gridsim.model.engine import replication_seed, simulate
 from gridsim.model.scenario import scenario_from_dict
 
 MIX_TOLERANCE = 0.02  # absolute error allowed on a category or channel share
@@ -235,7 +235,8 @@ def validate_log(
     Args:
         path: the log (CSV).
         schema: ``"nyc311"`` or ``"generic"`` (then give ``columns``).
-        seed: seed of the first replication; replication ``i`` uses ``seed + i``.
+        seed: root seed; replication ``i`` uses
+            :func:`gridsim.model.engine.replication_seed` ``(seed, i)``, as experiments do.
         days: simulated days per replication. Default: long enough that every compared
             category has about ``sim_rows`` orders over all replications, and at least five
             times the log's span (:meth:`Calibration.validation_days`).
@@ -263,7 +264,10 @@ def validate_log(
     scenario = scenario_from_dict(scenario_dict(cal), f"<calibrated from {log.path}>")
     if days is None:
         days = max(cal.validation_days(sim_rows) / replications, 5 * cal.span_hours / 24)
-    runs = [simulate(scenario, seed=seed + i, days=days) for i in range(replications)]
+    runs = [
+        simulate(scenario, seed=replication_seed(seed, i), days=days)
+        for i in range(replications)
+    ]
     table = compare_to_log(
         log,
         pd.concat([r.orders for r in runs], ignore_index=True),
