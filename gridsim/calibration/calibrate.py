@@ -82,7 +82,7 @@ class CategoryFit:
 
 @dataclass
 class Calibration:
-    """Everything :func:`calibrate` fitted to a log, and how to turn it into a scenario.
+    """Everything :func:`calibrate` fitted to a log.
 
     Attributes:
         source: the log file.
@@ -468,7 +468,13 @@ def _channel_mix(channels: pd.Series) -> tuple[dict[str, str], dict[str, float],
 
 
 def summary_lines(cal: Calibration) -> list[str]:
-    """The facts both the scenario header and the fit report start with."""
+    """The facts both the scenario header and the fit report start with.
+
+    Example:
+        >>> from gridsim.calibration.logs import read_log, sample_path
+        >>> summary_lines(calibrate(read_log(sample_path())))[1]
+        'Rows: 2000 in the file, 1999 used; bad rows: 1 closed before created'
+    """
     bad = ", ".join(f"{n} {reason}" for reason, n in cal.bad_counts.items()) or "none"
     return [
         f"Source: {cal.source} (schema {cal.schema})",

@@ -77,7 +77,7 @@ def write_fit_report(calibration: Calibration, out_dir: str | Path) -> Path:
     category mix).
 
     Args:
-        calibration: from :func:`calibrate`.
+        calibration: from :func:`gridsim.calibration.calibrate.calibrate`.
         out_dir: directory to create (files in it are replaced).
 
     Returns:

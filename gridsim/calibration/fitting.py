@@ -258,14 +258,14 @@ def quantile_table(hours: ArrayLike) -> list[float]:
     Knot ``i`` is the durations' quantile at probability ``i / 100`` (linear interpolation
     between order statistics), so the first knot is the shortest duration, the last the
     longest (the tail is not extrapolated), and knots 50 and 90 are exactly the median and
-    p90 that :func:`compare_to_log` compares with. Sampling the table by inverse transform
-    reproduces them, but where the table is steep around one of them (at a gap in the
-    durations, say 37 of 41 requests closed within 29 hours and the next after 396, or in a
-    long tail) a simulated quantile moves far with a little sampling noise. So the knots
-    within ``PIN_WIDTH`` (2 points) of probability of the median and p90 are held within
-    ``PIN_BAND`` (5 %) of them ("pinned"). Where the durations rise by less than that there,
-    nothing changes; elsewhere at most 2 % of the probability mass on either side moves
-    towards the quantile.
+    p90 that :func:`gridsim.calibration.reproduce.compare_to_log` compares with. Sampling
+    the table by inverse transform reproduces them, but where the table is steep around one
+    of them (at a gap in the durations, say 37 of 41 requests closed within 29 hours and the
+    next after 396, or in a long tail) a simulated quantile moves far with a little sampling
+    noise. So the knots within ``PIN_WIDTH`` (2 points) of probability of the median and p90
+    are held within ``PIN_BAND`` (5 %) of them ("pinned"). Where the durations rise by less
+    than that there, nothing changes; elsewhere at most 2 % of the probability mass on
+    either side moves towards the quantile.
 
     Example:
         >>> from gridsim.calibration.fitting import quantile_table

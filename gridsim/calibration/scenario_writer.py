@@ -197,7 +197,7 @@ def write_scenario(calibration: Calibration, out_path: str | Path) -> Path:
     :func:`gridsim.model.scenario.load_scenario`, then renamed into place.
 
     Args:
-        calibration: from :func:`calibrate`.
+        calibration: from :func:`gridsim.calibration.calibrate.calibrate`.
         out_path: the ``.toml`` file to write (replaced if it exists).
 
     Returns:
