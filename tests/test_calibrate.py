@@ -10,21 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gridsim.calibration.calibrate import (
-    OTHER,
-    Calibration,
-    calibrate,
-    compare_to_log,
-    fit_table,
-    fit_time_to_close,
-    km_quantiles,
-    make_key,
-    passed,
-    quantile_table,
-    validate_log,
-    write_scenario,
-)
+from gridsim.calibration import scenario_writer
+from gridsim.calibration.calibrate import OTHER, Calibration, calibrate, make_key
+from gridsim.calibration.fit_report import fit_table
+from gridsim.calibration.fitting import fit_time_to_close, quantile_table
 from gridsim.calibration.logs import read_log, sample_path
+from gridsim.calibration.reproduce import compare_to_log, km_quantiles, passed, validate_log
+from gridsim.calibration.scenario_writer import scenario_dict, write_scenario
+from gridsim.errors import UserError
 from gridsim.model.appeals import sample
 from gridsim.model.scenario import ScenarioError, load_scenario, scenario_from_dict
 
@@ -141,10 +134,10 @@ def test_fit_rejects_non_positive_durations():
 
 def test_fit_rejects_bad_options():
     x = [1.0, 2.0, 3.0]
-    with pytest.raises(ValueError, match="fit must be one of auto, parametric, empirical"):
+    with pytest.raises(UserError, match="fit must be one of auto, parametric, empirical"):
         fit_time_to_close(x, fit="best")
     for tolerance in (0.0, -0.1, 1.0):
-        with pytest.raises(ValueError, match="tolerance"):
+        with pytest.raises(UserError, match="tolerance"):
             fit_time_to_close(x, family_tolerance=tolerance)
 
 
@@ -262,7 +255,7 @@ def test_auto_choice_on_the_sample(cal):
 
 def test_empirical_tables_reproduce_the_log(log):
     table_cal = calibrate(log, fit="empirical")
-    scenario = scenario_from_dict(table_cal.to_scenario_dict())
+    scenario = scenario_from_dict(scenario_dict(table_cal))
     rng = np.random.default_rng(17)
     for cat in table_cal.categories:
         hours = cat.fit.hours
@@ -339,7 +332,7 @@ def test_small_log_pools_everything(tmp_path):
     assert [c.key for c in cal.categories] == [OTHER]
     assert set(cal.pooled) == {"Road damage", "Noise"}
     assert set(cal.channels) == {"hotline", "app", "walk_in"}
-    data = cal.to_scenario_dict()
+    data = scenario_dict(cal)
     scenario = scenario_from_dict(data)
     phone = {c.key: c.needs_smartphone for c in scenario.channels}
     assert phone == {"hotline": False, "app": True, "walk_in": False}
@@ -362,7 +355,7 @@ def test_make_key():
 
 
 def test_scenario_dict_validates_and_is_plain(cal):
-    data = cal.to_scenario_dict()
+    data = scenario_dict(cal)
     s = scenario_from_dict(data)
     assert len(s.county.towns) == 1
     assert s.population == 100_000
@@ -389,7 +382,7 @@ def test_scenario_dict_validates_and_is_plain(cal):
 
 
 def test_scenario_reproduces_rates_and_handling(cal):
-    s = scenario_from_dict(cal.to_scenario_dict())
+    s = scenario_from_dict(scenario_dict(cal))
     for fit in cal.categories:
         cat = s.category(fit.key)
         per_year = cat.issues_per_1000_residents_per_year * s.population / 1000
@@ -430,9 +423,9 @@ def test_write_scenario_loads_and_has_provenance(cal, tmp_path):
 def test_write_scenario_is_atomic_on_failure(cal, tmp_path, monkeypatch):
     out = tmp_path / "nyc.toml"
     out.write_text("# the previous scenario\n", "utf-8")
-    broken = cal.to_scenario_dict()
+    broken = scenario_dict(cal)
     broken["channels"][0]["share"] = 0.5  # shares no longer sum to 1
-    monkeypatch.setattr(Calibration, "to_scenario_dict", lambda self: broken)
+    monkeypatch.setattr(scenario_writer, "scenario_dict", lambda cal: broken)
     with pytest.raises(ScenarioError, match="channels.share"):
         write_scenario(cal, out)
     assert out.read_text("utf-8") == "# the previous scenario\n"
@@ -502,7 +495,7 @@ def fake_run(cal: Calibration, rng: np.random.Generator, stretch: float = 1.0, n
     Handling times are drawn with the engine's own sampler from the scenario's
     distributions, so a quantile table is sampled exactly as in a simulation.
     """
-    scenario = scenario_from_dict(cal.to_scenario_dict())
+    scenario = scenario_from_dict(scenario_dict(cal))
     category = rng.choice(list(cal.category_mix), n, p=list(cal.category_mix.values()))
     channel = rng.choice(list(cal.channels), n, p=list(cal.channels.values()))
     created = rng.uniform(0, 1000, n)
@@ -613,14 +606,20 @@ def test_round_trip_engine_reproduces_the_scenario(round_trip):
 
 
 def run_cli(argv: list[str]) -> int:
+    """Run ``gridsim calibrate ARGV``; print a user's mistake as ``gridsim.cli.main`` does."""
     import argparse
+    import sys
 
-    from gridsim.calibration.calibrate import register
+    from gridsim.calibration.command import register
 
     parser = argparse.ArgumentParser(prog="gridsim")
     register(parser.add_subparsers())
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except UserError as exc:
+        print(f"gridsim: {exc}", file=sys.stderr)
+        return 2
 
 
 def test_calibrate_command_writes_scenario_and_report(cli_run):

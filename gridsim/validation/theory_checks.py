@@ -18,6 +18,7 @@ Time unit: hours; rates are per hour.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -29,6 +30,7 @@ from gridsim.analysis.stats import mean_ci
 from gridsim.model.calendar import HOURS_PER_YEAR
 from gridsim.model.engine import replication_seed, simulate
 from gridsim.model.metrics import littles_law_gap
+from gridsim.model.records import RunResult
 from gridsim.model.scenario import Scenario, scenario_from_dict
 
 POPULATION = 1000
@@ -148,7 +150,7 @@ def queue_scenario(
     return scenario_from_dict(data, "<queueing check>")
 
 
-def level_waits(result, cutoff: float) -> dict[int, np.ndarray]:
+def level_waits(result: RunResult, cutoff: float) -> dict[int, np.ndarray]:
     """Waiting times per level (start − dispatch) for orders dispatched in [warm-up, cutoff)."""
     ev = result.events
     disp = ev[ev["event"] == 2][["order", "level", "time"]]
@@ -158,7 +160,8 @@ def level_waits(result, cutoff: float) -> dict[int, np.ndarray]:
     return {int(k): (g["time_s"] - g["time_d"]).to_numpy() for k, g in both.groupby("level")}
 
 
-def _replicate(scenario: Scenario, replications: int, seed: int):
+def _replicate(scenario: Scenario, replications: int, seed: int) -> Iterator[RunResult]:
+    """Simulate independent replications, replication ``r`` seeded by ``replication_seed``."""
     for r in range(replications):
         yield simulate(scenario, seed=replication_seed(seed, r))
 
