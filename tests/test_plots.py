@@ -22,6 +22,7 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
+from gridsim.kpi_registry import KPIS
 from gridsim.model.records import RunResult
 from gridsim.output import i18n, plots
 from gridsim.output.run_dir import save_run
@@ -351,7 +352,8 @@ def test_setup_fonts_without_cjk_font_says_what_to_install(monkeypatch):
 
 
 def test_every_label_has_both_languages():
-    tables = (i18n.LABELS, i18n.KPI_LABELS, i18n.FACTOR_LABELS, i18n.EVENT_LABELS, i18n.KIND_LABELS)
+    kpi_names = {k: {"en": r.label_en, "zh": r.label_zh} for k, r in KPIS.items()}
+    tables = (i18n.LABELS, kpi_names, i18n.FACTOR_LABELS, i18n.EVENT_LABELS, i18n.KIND_LABELS)
     for table in tables:
         for key, entry in table.items():
             assert set(entry) == {"en", "zh"}, key

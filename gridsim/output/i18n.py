@@ -36,12 +36,12 @@ from gridsim.labels import (
     EVENT_LABELS,
     FACTOR_LABELS,
     KIND_LABELS,
-    KPI_LABELS,
     LABELS,
     LANGS,
     check_lang,
     value_label,
 )
+from gridsim.kpi_registry import KPIS, kpi
 from gridsim.model.vocabulary import EVENT_CODES, LEVELS
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ def label(key: str, lang: str, **fields: Any) -> str:
     """Return the figure string ``key`` in ``lang``, with ``fields`` filled in.
 
     Args:
-        key: a key of :data:`LABELS` or of the KPI table.
+        key: a key of :data:`LABELS`, or a KPI name (:data:`gridsim.kpi_registry.KPIS`).
         lang: ``"zh"`` or ``"en"``.
         **fields: values for the template's ``{...}`` fields.
 
@@ -126,8 +126,10 @@ def label(key: str, lang: str, **fields: Any) -> str:
         'town'
     """
     check_lang(lang)
-    entry = LABELS.get(key) or KPI_LABELS.get(key)
+    entry = LABELS.get(key)
     if entry is None:
+        if key in KPIS:
+            return KPIS[key].label(lang)
         raise KeyError(f"no figure label {key!r}")
     return entry[lang].format(**fields) if fields else entry[lang]
 
@@ -143,7 +145,9 @@ def level_label(level: int, lang: str) -> str:
 
 
 def kpi_label(metric: str, lang: str) -> str:
-    """Display name of a KPI; unknown ones keep their key (``utilisation_<x>`` understood).
+    """Display name of a KPI (:mod:`gridsim.kpi_registry`); unknown ones keep their key.
+
+    A role's utilisation (``utilisation_<role>``) is named after the role.
 
     Example:
         >>> kpi_label("on_time_rate", "zh")
@@ -154,14 +158,13 @@ def kpi_label(metric: str, lang: str) -> str:
         'my_metric'
     """
     check_lang(lang)
-    if metric in KPI_LABELS:
-        return KPI_LABELS[metric][lang]
-    if metric.startswith("utilisation_"):
-        what = metric.removeprefix("utilisation_")
-        levels = {v: k for k, v in _LEVEL_KEYS.items()}
-        name = level_label(levels[what], lang) if what in levels else Names().role(what, lang)
-        return f"{name}利用率" if lang == "zh" else f"Utilisation: {name}"
-    return metric
+    try:
+        record = kpi(metric)
+    except KeyError:
+        return metric
+    if record.member:
+        return record.label(lang, Names().role(record.member, lang))
+    return record.label(lang)
 
 
 def event_label(code: int | str, lang: str) -> str:

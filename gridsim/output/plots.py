@@ -45,6 +45,7 @@ from numpy.typing import ArrayLike
 
 from gridsim.errors import UserError
 from gridsim.files import atomic_write
+from gridsim.kpi_registry import headline_kpis, kpi
 from gridsim.output.i18n import (
     LANGS,
     FontNotFoundError,
@@ -143,19 +144,6 @@ STYLE: dict[str, Any] = {
 
 #: The usual order of entry channels in figures; others follow by volume.
 CHANNEL_ORDER: tuple[str, ...] = ("app", "hotline", "walk_in", "petition", "visit", "reopen")
-
-#: KPIs shown by default when comparing variants.
-DEFAULT_METRICS: tuple[str, ...] = (
-    "resolution_time_mean_h",
-    "on_time_rate",
-    "share_resolved_in_grid",
-    "share_resolved_in_town",
-    "satisfaction_rate",
-    "backlog_mean",
-    "proactive_share",
-    "cost_per_resolved_yuan",
-    "incidents",
-)
 
 _LEVELS = (0, 1, 2, 3)
 _TIDY_KEYS = ("variant", "replication", "metric", "value")
@@ -1250,13 +1238,16 @@ def _tick_names(shown: list[str], limit: int = 40) -> list[str]:
 
 
 def _is_share(metric: str) -> bool:
-    shares = ("share_", "resolved_share_", "utilisation_")
-    return metric.endswith(("_rate", "_share")) or metric.startswith(shares)
+    try:
+        return kpi(metric).share
+    except KeyError:  # a metric the registry does not know is drawn as a plain number
+        return False
 
 
 def _default_metrics(available: Iterable[str]) -> list[str]:
+    """The first six headline KPIs present (else the first six metrics)."""
     available = list(available)
-    chosen = [m for m in DEFAULT_METRICS if m in available]
+    chosen = [k.name for k in headline_kpis() if k.name in available]
     return chosen[:6] if chosen else available[:6]
 
 

@@ -34,6 +34,7 @@ import pandas as pd
 
 from gridsim.errors import UserError
 from gridsim.files import atomic_write, atomic_write_text
+from gridsim.kpi_registry import KPI, headline_kpis, kpi
 from gridsim.output.i18n import kpi_label, label, value_label
 
 __all__ = [
@@ -46,45 +47,6 @@ __all__ = [
 ]
 
 LANGS = ("en", "zh")
-
-#: KPIs reported first (and drawn), in this order, when present.
-HEADLINE_METRICS: tuple[str, ...] = (
-    "response_time_mean_h",
-    "resolution_time_mean_h",
-    "on_time_rate",
-    "share_resolved_in_grid",
-    "share_resolved_in_town",
-    "escalation_rate",
-    "backlog_mean",
-    "satisfaction_rate",
-    "proactive_share",
-    "unreported_share",
-    "incidents",
-    "cost_per_resolved_yuan",
-)
-
-_LOWER_IS_BETTER = (
-    "response_time",
-    "resolution_time",
-    "backlog",
-    "open_at_end",
-    "escalation_rate",
-    "unreported",
-    "incidents",
-    "reopen_rate",
-    "declined_share",
-    "cost",
-    "duplicate_orders",
-)
-_HIGHER_IS_BETTER = (
-    "on_time_rate",
-    "resolved_rate",
-    "share_resolved_in_grid",
-    "share_resolved_in_town",
-    "satisfaction_rate",
-    "proactive_share",
-)
-
 
 _RANK_HEADERS = {
     "en": ["Rank", "Variant", "Mean", "CI low", "CI high", "n"],
@@ -215,35 +177,41 @@ def _md_cell(value: Any) -> str:
 # --------------------------------------------------------------------------- wording
 
 
+def _record(metric: str) -> KPI | None:
+    """The KPI's record, or None for a metric the registry does not know."""
+    try:
+        return kpi(metric)
+    except KeyError:
+        return None
+
+
 def metric_direction(metric: str) -> int:
     """Whether a KPI is better low (-1), better high (+1), or neither (0).
 
     Example:
         >>> metric_direction("response_time_mean_h"), metric_direction("on_time_rate")
         (-1, 1)
-        >>> metric_direction("appeals")
-        0
+        >>> metric_direction("appeals"), metric_direction("my_metric")
+        (0, 0)
     """
-    if any(metric.startswith(p) or p in metric for p in _HIGHER_IS_BETTER):
-        return 1
-    if any(p in metric for p in _LOWER_IS_BETTER):
-        return -1
-    return 0
+    record = _record(metric)
+    return record.direction if record else 0
 
 
 def _is_share(metric: str) -> bool:
-    return (
-        metric.endswith(("_rate", "_share"))
-        or metric.startswith(("share_", "resolved_share_", "utilisation_"))
-    ) and metric != "escalation_rate_per_order"
+    record = _record(metric)
+    return record.share if record else False
 
 
 def _unit(metric: str, lang: str) -> str:
-    if _is_share(metric):
+    """The unit of a difference in a sentence: shares differ in percentage points."""
+    record = _record(metric)
+    unit = record.unit if record else ""
+    if unit == "share":
         return " 个百分点" if lang == "zh" else " percentage points"
-    if metric.endswith("_h"):
+    if unit == "h":
         return " 小时" if lang == "zh" else " h"
-    if metric.endswith("_yuan"):
+    if unit == "yuan":
         return " 元" if lang == "zh" else " yuan"
     return ""
 
@@ -308,8 +276,8 @@ def difference_sentence(
 
     Args:
         variant: the variant's display name.
-        metric: the KPI key (its unit follows from its name: ``_h`` hours, shares in
-            percentage points, ``_yuan`` yuan).
+        metric: the KPI key (its unit comes from :mod:`gridsim.kpi_registry`: hours, yuan,
+            shares in percentage points).
         difference: mean of ``variant - baseline``.
         low: lower end of the (Bonferroni-adjusted) interval of the difference.
         high: upper end.
@@ -505,7 +473,7 @@ def _figures(inputs: _Inputs, metrics: list[str], lang: str) -> list[tuple[str, 
 
 def _ordered_metrics(summary: pd.DataFrame) -> list[str]:
     present = list(dict.fromkeys(summary["metric"]))
-    head = [m for m in HEADLINE_METRICS if m in present]
+    head = [k.name for k in headline_kpis() if k.name in present]
     return head + [m for m in present if m not in head]
 
 
@@ -677,7 +645,8 @@ def build_document(results_dir: str | Path, lang: str = "en") -> Document:
     metrics = _ordered_metrics(inputs.summary)
     varying = [m for m in metrics if not _is_constant(inputs.tidy, m)]
     constant = [m for m in metrics if m not in varying]
-    headline = [m for m in varying if m in HEADLINE_METRICS]
+    headline_names = {k.name for k in headline_kpis()}
+    headline = [m for m in varying if m in headline_names]
     _setup(doc, inputs, lang)
     _findings(doc, inputs, headline or varying[:6], lang)
     doc.add("h2", label("figures", lang))
