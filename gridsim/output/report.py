@@ -24,7 +24,6 @@ import base64
 import html
 import json
 import math
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -355,9 +354,10 @@ class _Inputs:
 def _load(results_dir: Path) -> _Inputs:
     tidy_path = results_dir / "tidy.parquet"
     if not tidy_path.is_file():
-        raise FileNotFoundError(
-            f"{results_dir}: not an experiment results directory (no tidy.parquet; "
-            "run `gridsim sweep` first)"
+        raise UserError(
+            results_dir,
+            "",
+            "not an experiment results directory (no tidy.parquet; run `gridsim sweep` first)",
         )
     tidy = pd.read_parquet(tidy_path)
     manifest_path = results_dir / "manifest.json"
@@ -425,8 +425,9 @@ def _short_labels(manifest: dict, lang: str) -> tuple[dict[str, str], str]:
 
 def _figures(inputs: _Inputs, metrics: list[str], lang: str) -> list[tuple[str, bytes, str]]:
     """Draw the report's figures: (file name, PNG bytes, caption)."""
-    from gridsim.output import plots
-    from gridsim.output.i18n import FontNotFoundError
+    from gridsim.output import comparison_figures
+    from gridsim.output.fonts import FontNotFoundError
+    from gridsim.output.style import FigureDataError
 
     conf = f"{100 * inputs.confidence:g}"
     out: list[tuple[str, bytes, str]] = []
@@ -434,13 +435,13 @@ def _figures(inputs: _Inputs, metrics: list[str], lang: str) -> list[tuple[str, 
     caption = label("kpi_caption", lang, conf=conf) + legend
     draw_lang = lang
     try:
-        fig = plots.kpi_comparison_figure(
+        fig = comparison_figures.kpi_comparison_figure(
             inputs.summary, metrics[:6], draw_lang, labels, names=inputs.names(draw_lang)
         )
     except FontNotFoundError:
         draw_lang = "en"
         labels = _short_labels(inputs.manifest, draw_lang)[0]
-        fig = plots.kpi_comparison_figure(
+        fig = comparison_figures.kpi_comparison_figure(
             inputs.summary, metrics[:6], draw_lang, labels, names=inputs.names(draw_lang)
         )
     out.append((f"report_kpis_{lang}.png", _png(fig), caption))
@@ -448,15 +449,15 @@ def _figures(inputs: _Inputs, metrics: list[str], lang: str) -> list[tuple[str, 
     if any(inputs.tidy[c].nunique() > 1 for c in factor_cols):
         for metric in metrics[:3]:
             try:
-                fig = plots.tornado_figure(inputs.tidy, metric, draw_lang)
-            except ValueError:
+                fig = comparison_figures.tornado_figure(inputs.tidy, metric, draw_lang)
+            except FigureDataError:  # the KPI does not vary with any factor
                 continue
             caption = label("tornado_caption", lang, kpi=_kpi_phrase(metric, lang))
             out.append((f"report_tornado_{metric}_{lang}.png", _png(fig), caption))
     if inputs.warmup is not None and not inputs.warmup.empty:
         wide = inputs.warmup.pivot(index="day", columns="replication", values="backlog")
         info = inputs.manifest.get("warmup_info") or {}
-        fig = plots.welch_figure(
+        fig = comparison_figures.welch_figure(
             wide.to_numpy().T,
             draw_lang,
             truncation=int(round(float(inputs.manifest.get("warmup_days", 0)))),
@@ -678,7 +679,7 @@ def write_report(results_dir: str | Path, lang: str = "en") -> tuple[Path, Path]
         The Markdown and HTML paths.
 
     Raises:
-        FileNotFoundError: the directory has no ``tidy.parquet``.
+        UserError: the directory has no ``tidy.parquet``.
         ValueError: unknown language.
 
     Example:
@@ -722,12 +723,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def compare_command(args: argparse.Namespace) -> int:
-    """Run ``gridsim compare``; user mistakes are one line on stderr and exit code 2."""
-    try:
-        md, page = write_report(args.results, args.lang)
-    except (FileNotFoundError, ValueError, UserError) as exc:
-        print(f"gridsim compare: {exc}", file=sys.stderr)
-        return 2
+    """Run ``gridsim compare``; a user's mistake is raised as a one-line :class:`UserError`."""
+    md, page = write_report(args.results, args.lang)
     print(md)
     print(page)
     return 0
