@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from gridsim.errors import UserError
-from gridsim.output.report import difference_sentence, metric_direction, register, write_report
+from gridsim.output.report import register, write_report
+from gridsim.output.wording import difference_sentence, metric_direction
 
 #: Chinese names and descriptions a manifest written by this version keeps.
 ZH = {
