@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from typing import cast
 
 import matplotlib as mpl
 import numpy as np
@@ -300,7 +301,7 @@ def _as_matrix(series_by_rep: ArrayLike | Sequence[ArrayLike]) -> np.ndarray:
     try:
         matrix = np.asarray(series_by_rep, dtype=float)
     except ValueError:  # ragged: cut every replication to the shortest
-        reps = [np.asarray(s, dtype=float) for s in series_by_rep]
+        reps = [np.asarray(s, dtype=float) for s in cast("Sequence[ArrayLike]", series_by_rep)]
         length = min(len(s) for s in reps)
         matrix = np.vstack([s[:length] for s in reps])
     if matrix.ndim == 1:

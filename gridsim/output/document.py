@@ -67,7 +67,7 @@ class Document:
         """Append a block."""
         self.blocks.append(Block(kind, text, **kw))
 
-    def table(self, header: list[str], rows: Iterable[list[str]]) -> None:
+    def table(self, header: list[str], rows: Iterable[list[Any]]) -> None:
         """Append a table."""
         self.blocks.append(Block("table", items=[header, *rows]))
 

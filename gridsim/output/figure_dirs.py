@@ -13,6 +13,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -206,7 +207,7 @@ def sweep_figures(
     }
     if any(tidy[c].nunique() > 1 for c in factor_columns(tidy)):
         for metric in chosen[:3]:
-            makers[f"tornado_{metric}"] = lambda lg, m=metric: tornado_figure(tidy, m, lg)
+            makers[f"tornado_{metric}"] = partial(tornado_figure, tidy, metric)
     warmup = _sweep_warmup(results_dir)
     if warmup is not None:
         matrix, cut, window = warmup

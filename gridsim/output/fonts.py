@@ -83,9 +83,12 @@ def _package_font() -> Path | None:
         if find_spec(module) is None:
             continue
         try:
-            path = Path(os.fspath(resources.files(module).joinpath(name)))
-        except (TypeError, ModuleNotFoundError):  # a zipped install has no file path
+            found = resources.files(module).joinpath(name)
+        except ModuleNotFoundError:
             continue
+        if not isinstance(found, os.PathLike):  # a zipped install has no file path
+            continue
+        path = Path(os.fspath(found))
         if path.is_file():
             return path
     return None

@@ -211,7 +211,7 @@ def hierarchy_figure(
         norm = Normalize(vmin=float(lo), vmax=float(hi if hi > lo else lo + 1))
         cmap = mpl.colormaps[CMAP].with_extremes(bad="#E8E8E8")
         tiles_art = PatchCollection(
-            [Rectangle(r[:2], r[2], r[3]) for r in tile_rects],
+            [Rectangle((r[0], r[1]), r[2], r[3]) for r in tile_rects],
             cmap=cmap,
             norm=norm,
             edgecolor="white",
@@ -222,7 +222,7 @@ def hierarchy_figure(
         if micro:
             ax.add_collection(
                 PatchCollection(
-                    [Rectangle(r[:2], r[2], r[3]) for r in grid_rects],
+                    [Rectangle((r[0], r[1]), r[2], r[3]) for r in grid_rects],
                     facecolor="none",
                     edgecolor="white",
                     linewidth=0.9,

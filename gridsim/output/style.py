@@ -24,6 +24,8 @@ import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.rcsetup import cycler
+from matplotlib.typing import RcKeyType
 
 from gridsim.files import atomic_write
 from gridsim.model.vocabulary import COUNTY, GRID, MICROGRID, NO_LEVEL, TOWN
@@ -80,7 +82,7 @@ LEVEL_CODES: tuple[int, ...] = (MICROGRID, GRID, TOWN, COUNTY)
 CMAP = "cividis"
 
 #: The rc settings every figure is drawn and saved with.
-STYLE: dict[str, Any] = {
+STYLE: dict[RcKeyType, Any] = {
     "figure.dpi": DPI,
     "savefig.dpi": DPI,
     "figure.facecolor": "white",
@@ -95,7 +97,7 @@ STYLE: dict[str, Any] = {
     "legend.frameon": False,
     "axes.spines.top": False,
     "axes.spines.right": False,
-    "axes.prop_cycle": mpl.cycler(color=PALETTE),
+    "axes.prop_cycle": cycler(color=PALETTE),
     "axes.grid": False,
     "grid.color": "#DDDDDD",
     "grid.linewidth": 0.6,
