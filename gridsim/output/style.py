@@ -143,6 +143,7 @@ def finish(fig: Figure) -> Figure:
 
 
 def scenario_names(scenario: Scenario | Names | None) -> Names:
+    """The display names a figure uses: given, read from a scenario, or the built-in ones."""
     if isinstance(scenario, Names):
         return scenario
     return Names.from_scenario(scenario)
@@ -179,6 +180,7 @@ def text_colour(colour: Any) -> str:
 
 
 def need_columns(table: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+    """Raise :class:`FigureDataError` naming the ``columns`` that ``table`` lacks."""
     missing = [c for c in columns if c not in table.columns]
     if missing:
         raise FigureDataError(f"{what} lacks column(s) {', '.join(missing)}")
@@ -193,6 +195,7 @@ def channel_order(channels: Iterable[str], counts: pd.Series) -> list[str]:
 
 
 def channel_colours(channels: Sequence[str]) -> dict[str, str]:
+    """One colour per channel: the usual channels keep theirs, others take spare ones."""
     fixed = {c: PALETTE[i] for i, c in enumerate(CHANNEL_ORDER)}
     spare = [p for p in PALETTE if p not in [fixed[c] for c in channels if c in fixed]]
     out: dict[str, str] = {}
@@ -235,6 +238,12 @@ def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
 
 
 def duration_text(hours: float, lang: str, floor: float | None = None) -> str:
+    """A duration in the unit that reads best (min, h, d); ``floor`` is shown as "≤ floor".
+
+    Example:
+        >>> duration_text(0.5, "en"), duration_text(36, "zh")
+        ('30 min', '1.5天')
+    """
     if floor is not None and abs(hours - floor) < 1e-9:
         return "≤" + duration_text(hours, lang)
     if hours < 1:
