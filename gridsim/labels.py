@@ -31,8 +31,6 @@ def _table(name: str) -> MappingProxyType:
 
 #: Figure and report strings by key; templates use ``str.format`` fields.
 LABELS = _table("labels")
-#: KPI display names by KPI key.
-KPI_LABELS = _table("kpis")
 #: Lifecycle events of the event log by name (see ``gridsim.model.vocabulary.EVENT_CODES``).
 EVENT_LABELS = _table("events")
 #: Kinds of handling unit (``grid``, ``microgrid``, ``town_desk`` ...).

@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gridsim.output.report import difference_sentence, metric_direction, register, write_report
+from gridsim.errors import UserError
+from gridsim.output.report import register, write_report
+from gridsim.output.wording import difference_sentence, metric_direction
 
 #: Chinese names and descriptions a manifest written by this version keeps.
 ZH = {
@@ -123,17 +125,17 @@ def test_chinese_report(tmp_path):
 
 def _capture_kpi_figures(monkeypatch) -> list:
     """Record every KPI comparison figure the report draws."""
-    from gridsim.output import plots
+    from gridsim.output import comparison_figures
 
     drawn = []
-    original = plots.kpi_comparison_figure
+    original = comparison_figures.kpi_comparison_figure
 
     def spy(*args, **kwargs):
         fig = original(*args, **kwargs)
         drawn.append(fig)
         return fig
 
-    monkeypatch.setattr(plots, "kpi_comparison_figure", spy)
+    monkeypatch.setattr(comparison_figures, "kpi_comparison_figure", spy)
     return drawn
 
 
@@ -202,8 +204,9 @@ def test_compare_cli(tmp_path, capsys):
     parser = argparse.ArgumentParser(prog="gridsim")
     register(parser.add_subparsers())
     args = parser.parse_args(["compare", str(tmp_path / "nothing")])
-    assert args.func(args) == 2
-    err = capsys.readouterr().err
+    with pytest.raises(UserError) as caught:  # the command line prints it, exit status 2
+        args.func(args)
+    err = str(caught.value) + "\n"
     assert err.count("\n") == 1 and "tidy.parquet" in err
     root = make_results(tmp_path / "res")
     args = parser.parse_args(["compare", str(root), "--lang", "zh"])

@@ -1,4 +1,4 @@
-"""Figure labels in Chinese and English, and the CJK font set-up for matplotlib.
+"""Figure labels in Chinese and English: KPI, level, event, factor and variant names.
 
 Every string a figure shows (titles, axis labels, legends, KPI names, level names) comes
 from :data:`LABELS` through :func:`label`; names that a scenario defines (categories,
@@ -6,10 +6,7 @@ channels, towns, roles, departments) come from the scenario's own tables through
 :class:`Names`, so a figure in Chinese says 邻里纠纷 where the English one says
 "Neighbour dispute".
 
-Chinese text needs a CJK font. :func:`setup_fonts` finds one (the ``noto-cjk-sans-otc``
-PyPI package first, then a few well-known system fonts), registers it with matplotlib's
-font manager by file path and puts it first in ``font.sans-serif`` with DejaVu Sans as
-the Latin fallback.
+The fonts that draw these strings are set up by :mod:`gridsim.output.fonts`.
 
 Example:
     >>> from gridsim.output.i18n import label, level_label
@@ -19,24 +16,19 @@ Example:
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gridsim.experiment.naming import design_point_name, factor_tails
+from gridsim.kpi_registry import KPIS, kpi
 from gridsim.labels import (
     DEFAULT_CHANNELS,
     DEFAULT_ROLES,
     EVENT_LABELS,
     FACTOR_LABELS,
     KIND_LABELS,
-    KPI_LABELS,
     LABELS,
     LANGS,
     check_lang,
@@ -50,55 +42,22 @@ if TYPE_CHECKING:
 __all__ = [
     "LABELS",
     "LANGS",
-    "FontNotFoundError",
     "Names",
     "check_lang",
     "design_point_name",
     "event_label",
     "factor_label",
     "factor_tails",
-    "find_cjk_font",
     "kind_label",
     "kpi_label",
     "label",
     "level_label",
-    "setup_fonts",
     "short",
     "text_width",
     "value_label",
     "variant_label",
     "variant_labels",
 ]
-
-#: What the project's set-up installs so that Chinese renders (see :func:`setup_fonts`).
-FONT_REQUIREMENT = "noto-cjk-sans-otc"
-
-#: Preferred family names inside the CJK fonts we know, best first (Simplified Chinese
-#: glyph forms before the Japanese, Korean and Traditional ones of the same collection).
-_CJK_FAMILIES: tuple[str, ...] = (
-    "Noto Sans CJK SC",
-    "Source Han Sans SC",
-    "Noto Sans SC",
-    "WenQuanYi Micro Hei",
-    "WenQuanYi Zen Hei",
-    "Noto Sans CJK TC",
-    "Noto Sans CJK JP",
-    "Noto Sans CJK KR",
-    "Noto Sans CJK HK",
-    "SimHei",
-    "Microsoft YaHei",
-    "PingFang SC",
-)
-
-#: Well-known system locations (Debian's fonts-noto-cjk and fonts-wqy-microhei).
-_SYSTEM_FONT_FILES: tuple[str, ...] = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSansCJKsc-Regular.otf",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-)
-
-_LATIN_FALLBACK: tuple[str, ...] = ("DejaVu Sans",)
 
 # --------------------------------------------------------------------------- labels
 
@@ -112,7 +71,7 @@ def label(key: str, lang: str, **fields: Any) -> str:
     """Return the figure string ``key`` in ``lang``, with ``fields`` filled in.
 
     Args:
-        key: a key of :data:`LABELS` or of the KPI table.
+        key: a key of :data:`LABELS`, or a KPI name (:data:`gridsim.kpi_registry.KPIS`).
         lang: ``"zh"`` or ``"en"``.
         **fields: values for the template's ``{...}`` fields.
 
@@ -126,8 +85,10 @@ def label(key: str, lang: str, **fields: Any) -> str:
         'town'
     """
     check_lang(lang)
-    entry = LABELS.get(key) or KPI_LABELS.get(key)
+    entry = LABELS.get(key)
     if entry is None:
+        if key in KPIS:
+            return KPIS[key].label(lang)
         raise KeyError(f"no figure label {key!r}")
     return entry[lang].format(**fields) if fields else entry[lang]
 
@@ -143,7 +104,9 @@ def level_label(level: int, lang: str) -> str:
 
 
 def kpi_label(metric: str, lang: str) -> str:
-    """Display name of a KPI; unknown ones keep their key (``utilisation_<x>`` understood).
+    """Display name of a KPI (:mod:`gridsim.kpi_registry`); unknown ones keep their key.
+
+    A role's utilisation (``utilisation_<role>``) is named after the role.
 
     Example:
         >>> kpi_label("on_time_rate", "zh")
@@ -154,14 +117,13 @@ def kpi_label(metric: str, lang: str) -> str:
         'my_metric'
     """
     check_lang(lang)
-    if metric in KPI_LABELS:
-        return KPI_LABELS[metric][lang]
-    if metric.startswith("utilisation_"):
-        what = metric.removeprefix("utilisation_")
-        levels = {v: k for k, v in _LEVEL_KEYS.items()}
-        name = level_label(levels[what], lang) if what in levels else Names().role(what, lang)
-        return f"{name}利用率" if lang == "zh" else f"Utilisation: {name}"
-    return metric
+    try:
+        record = kpi(metric)
+    except KeyError:
+        return metric
+    if record.member:
+        return record.label(lang, Names().role(record.member, lang))
+    return record.label(lang)
 
 
 def event_label(code: int | str, lang: str) -> str:
@@ -358,138 +320,3 @@ class Names:
         if lang == "zh" and zh:
             return zh
         return en or default or f"{index}"
-
-
-# --------------------------------------------------------------------------- fonts
-
-
-class FontNotFoundError(RuntimeError):
-    """No font that can draw Chinese is installed."""
-
-
-def _package_font() -> Path | None:
-    """Find the font file shipped by the ``noto-cjk-sans-otc`` (or ``mplfonts``) package."""
-    from importlib import resources
-    from importlib.util import find_spec
-
-    for module, name in (
-        ("noto_cjk_sans_otc", "NotoSansCJK-Regular.ttc"),
-        ("mplfonts", "fonts/NotoSansCJKsc-Regular.otf"),
-    ):
-        if find_spec(module) is None:
-            continue
-        try:
-            path = Path(os.fspath(resources.files(module).joinpath(name)))
-        except (TypeError, ModuleNotFoundError):  # a zipped install has no file path
-            continue
-        if path.is_file():
-            return path
-    return None
-
-
-def _fc_list_font() -> Path | None:
-    """Find a Chinese-capable font that fontconfig knows about (if ``fc-list`` exists)."""
-    if shutil.which("fc-list") is None:
-        return None
-    try:
-        out = subprocess.run(
-            ["fc-list", ":lang=zh", "file", "family"],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=False,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    candidates = []
-    for line in out.splitlines():
-        path, _, family = line.partition(":")
-        rank = next((i for i, f in enumerate(_CJK_FAMILIES) if f in family), len(_CJK_FAMILIES))
-        candidates.append((rank, path.strip()))
-    for _, path in sorted(candidates):
-        if path and Path(path).is_file():
-            return Path(path)
-    return None
-
-
-@lru_cache(maxsize=1)
-def find_cjk_font() -> Path | None:
-    """Path of a font file that can draw Chinese, or None if none is installed.
-
-    Looks, in order, at the ``noto-cjk-sans-otc`` PyPI package (what the project's set-up
-    installs), the ``mplfonts`` package, Debian's ``fonts-noto-cjk`` and
-    ``fonts-wqy-microhei`` files, and anything ``fc-list :lang=zh`` reports.
-
-    Example:
-        >>> find_cjk_font() is None or find_cjk_font().is_file()
-        True
-    """
-    found = _package_font()
-    if found is not None:
-        return found
-    for name in _SYSTEM_FONT_FILES:
-        if Path(name).is_file():
-            return Path(name)
-    return _fc_list_font()
-
-
-@lru_cache(maxsize=1)
-def _register_cjk_font() -> str | None:
-    """Add the CJK font file to matplotlib's font manager; its best family name or None."""
-    from matplotlib import font_manager
-
-    path = find_cjk_font()
-    if path is None:
-        return None
-    font_manager.fontManager.addfont(str(path))
-    target = os.path.realpath(path)
-    families = {
-        entry.name
-        for entry in font_manager.fontManager.ttflist
-        if os.path.realpath(os.fspath(entry.fname)) == target
-    }
-    for family in _CJK_FAMILIES:
-        if family in families:
-            return family
-    return sorted(families)[0] if families else None
-
-
-def setup_fonts(lang: str = "zh") -> str | None:
-    """Register a CJK font with matplotlib and make it the first sans-serif family.
-
-    Sets ``font.family`` to sans-serif, ``font.sans-serif`` to the CJK family followed by
-    DejaVu Sans (whose glyphs fill anything the CJK font lacks), and
-    ``axes.unicode_minus = False``. The same font list serves both languages, so a figure
-    never depends on which language was drawn last. Calling it again is cheap.
-
-    Args:
-        lang: the language about to be drawn; ``"zh"`` requires a CJK font.
-
-    Returns:
-        The CJK family name in use, or None (possible only for ``lang="en"``).
-
-    Raises:
-        FontNotFoundError: ``lang="zh"`` and no CJK font is installed; the message says
-            what to install.
-
-    Example:
-        >>> family = setup_fonts("en")
-        >>> import matplotlib
-        >>> matplotlib.rcParams["axes.unicode_minus"]
-        False
-    """
-    import matplotlib
-
-    check_lang(lang)
-    family = _register_cjk_font()
-    if family is None and lang == "zh":
-        raise FontNotFoundError(
-            "no font that can draw Chinese was found; install one with "
-            f"`pip install {FONT_REQUIREMENT}` (or `apt-get install -y fonts-noto-cjk`)"
-        )
-    chain = ([family] if family else []) + list(_LATIN_FALLBACK)
-    rest = [f for f in matplotlib.rcParams["font.sans-serif"] if f not in chain]
-    matplotlib.rcParams["font.family"] = ["sans-serif"]
-    matplotlib.rcParams["font.sans-serif"] = chain + rest
-    matplotlib.rcParams["axes.unicode_minus"] = False
-    return family

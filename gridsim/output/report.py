@@ -20,12 +20,8 @@ Example:
 from __future__ import annotations
 
 import argparse
-import base64
-import html
 import json
 import math
-import sys
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,11 +30,21 @@ import pandas as pd
 
 from gridsim.errors import UserError
 from gridsim.files import atomic_write, atomic_write_text
+from gridsim.kpi_registry import headline_kpis
+from gridsim.output.document import Document
 from gridsim.output.i18n import kpi_label, label, value_label
+from gridsim.output.wording import (
+    difference_sentence,
+    format_number,
+    format_value,
+    is_share,
+    kpi_phrase,
+    metric_direction,
+    variant_name,
+)
 
 __all__ = [
-    "Block",
-    "Document",
+    "build_document",
     "difference_sentence",
     "metric_direction",
     "register",
@@ -46,45 +52,6 @@ __all__ = [
 ]
 
 LANGS = ("en", "zh")
-
-#: KPIs reported first (and drawn), in this order, when present.
-HEADLINE_METRICS: tuple[str, ...] = (
-    "response_time_mean_h",
-    "resolution_time_mean_h",
-    "on_time_rate",
-    "share_resolved_in_grid",
-    "share_resolved_in_town",
-    "escalation_rate",
-    "backlog_mean",
-    "satisfaction_rate",
-    "proactive_share",
-    "unreported_share",
-    "incidents",
-    "cost_per_resolved_yuan",
-)
-
-_LOWER_IS_BETTER = (
-    "response_time",
-    "resolution_time",
-    "backlog",
-    "open_at_end",
-    "escalation_rate",
-    "unreported",
-    "incidents",
-    "reopen_rate",
-    "declined_share",
-    "cost",
-    "duplicate_orders",
-)
-_HIGHER_IS_BETTER = (
-    "on_time_rate",
-    "resolved_rate",
-    "share_resolved_in_grid",
-    "share_resolved_in_town",
-    "satisfaction_rate",
-    "proactive_share",
-)
-
 
 _RANK_HEADERS = {
     "en": ["Rank", "Variant", "Mean", "CI low", "CI high", "n"],
@@ -95,265 +62,6 @@ _DIFF_HEADERS = {
     "zh": ["方案", "差值", "区间下限", "区间上限", "p 值（未校正）", "显著"],
 }
 _VARIANT_HEADERS = {"en": ["Variant", "Description"], "zh": ["方案", "说明"]}
-
-
-# --------------------------------------------------------------------------- document model
-
-
-@dataclass
-class Block:
-    """One piece of a report: a heading, paragraph, list, table or image.
-
-    Attributes:
-        kind: ``h1``, ``h2``, ``h3``, ``p``, ``ul``, ``table`` or ``img``.
-        text: heading or paragraph text, or an image caption.
-        items: list items (``ul``), or table header then rows (``table``).
-        image: PNG bytes (``img``).
-        path: the image's file, relative to the report (``img``).
-    """
-
-    kind: str
-    text: str = ""
-    items: list[Any] = field(default_factory=list)
-    image: bytes = b""
-    path: str = ""
-
-
-@dataclass
-class Document:
-    """A report as a list of blocks, rendered to Markdown or self-contained HTML.
-
-    Example:
-        >>> doc = Document("T")
-        >>> doc.add("p", "Hello")
-        >>> doc.to_markdown().splitlines()[:3]
-        ['# T', '', 'Hello']
-        >>> "<p>Hello</p>" in doc.to_html()
-        True
-    """
-
-    title: str
-    blocks: list[Block] = field(default_factory=list)
-    lang: str = "en"
-
-    def add(self, kind: str, text: str = "", **kw: Any) -> None:
-        """Append a block."""
-        self.blocks.append(Block(kind, text, **kw))
-
-    def table(self, header: list[str], rows: Iterable[list[str]]) -> None:
-        """Append a table."""
-        self.blocks.append(Block("table", items=[header, *rows]))
-
-    def to_markdown(self) -> str:
-        """Render as GitHub-flavoured Markdown (images linked, not embedded)."""
-        out = [f"# {self.title}", ""]
-        for b in self.blocks:
-            if b.kind in ("h1", "h2", "h3"):
-                out += ["#" * int(b.kind[1]) + " " + b.text, ""]
-            elif b.kind == "p":
-                out += ["  \n".join(b.text.splitlines()), ""]
-            elif b.kind == "ul":
-                out += [f"- {item}" for item in b.items] + [""]
-            elif b.kind == "table":
-                header, *rows = b.items
-                out.append("| " + " | ".join(_md_cell(c) for c in header) + " |")
-                out.append("|" + "|".join("---" for _ in header) + "|")
-                out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
-                out.append("")
-            elif b.kind == "img":
-                out += [f"![{b.text}]({b.path})", "", f"*{b.text}*", ""]
-        return "\n".join(out).rstrip() + "\n"
-
-    def to_html(self) -> str:
-        """Render as one HTML file with every image embedded as a base64 PNG."""
-        e = html.escape
-        body = [f"<h1>{e(self.title)}</h1>"]
-        for b in self.blocks:
-            if b.kind in ("h1", "h2", "h3"):
-                body.append(f"<{b.kind}>{e(b.text)}</{b.kind}>")
-            elif b.kind == "p":
-                body.append("<p>" + "<br>".join(e(line) for line in b.text.splitlines()) + "</p>")
-            elif b.kind == "ul":
-                body.append("<ul>" + "".join(f"<li>{e(str(i))}</li>" for i in b.items) + "</ul>")
-            elif b.kind == "table":
-                header, *rows = b.items
-                head = "".join(f"<th>{e(str(c))}</th>" for c in header)
-                cells = "".join(
-                    "<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>" for row in rows
-                )
-                body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table>")
-            elif b.kind == "img":
-                data = base64.b64encode(b.image).decode("ascii")
-                body.append(
-                    f'<figure><img alt="{e(b.text)}" src="data:image/png;base64,{data}">'
-                    f"<figcaption>{e(b.text)}</figcaption></figure>"
-                )
-        lang = "zh-CN" if self.lang == "zh" else "en"
-        return (
-            f'<!DOCTYPE html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
-            f"<title>{e(self.title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-            + "\n".join(body)
-            + "\n</body>\n</html>\n"
-        )
-
-
-_CSS = (
-    "body{font-family:system-ui,-apple-system,'Segoe UI','Noto Sans CJK SC','Microsoft YaHei',"
-    "sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222;line-height:1.45}"
-    "table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:.9rem}"
-    "th,td{border:1px solid #ccc;padding:.2rem .5rem;text-align:right}"
-    "th:nth-child(-n+2),td:nth-child(-n+2){text-align:left}"
-    "thead{background:#f3f3f3}figure{margin:1rem 0}img{max-width:100%}"
-    "figcaption{font-size:.85rem;color:#555}h2{border-bottom:1px solid #ddd}"
-)
-
-
-def _md_cell(value: Any) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
-
-
-# --------------------------------------------------------------------------- wording
-
-
-def metric_direction(metric: str) -> int:
-    """Whether a KPI is better low (-1), better high (+1), or neither (0).
-
-    Example:
-        >>> metric_direction("response_time_mean_h"), metric_direction("on_time_rate")
-        (-1, 1)
-        >>> metric_direction("appeals")
-        0
-    """
-    if any(metric.startswith(p) or p in metric for p in _HIGHER_IS_BETTER):
-        return 1
-    if any(p in metric for p in _LOWER_IS_BETTER):
-        return -1
-    return 0
-
-
-def _is_share(metric: str) -> bool:
-    return (
-        metric.endswith(("_rate", "_share"))
-        or metric.startswith(("share_", "resolved_share_", "utilisation_"))
-    ) and metric != "escalation_rate_per_order"
-
-
-def _unit(metric: str, lang: str) -> str:
-    if _is_share(metric):
-        return " 个百分点" if lang == "zh" else " percentage points"
-    if metric.endswith("_h"):
-        return " 小时" if lang == "zh" else " h"
-    if metric.endswith("_yuan"):
-        return " 元" if lang == "zh" else " yuan"
-    return ""
-
-
-def _fmt(x: float, digits: int | None = None) -> str:
-    if x is None or not math.isfinite(x):
-        return "—" if x is None or math.isnan(x) else ("∞" if x > 0 else "−∞")
-    if digits is None:
-        ax = abs(x)
-        digits = 0 if ax >= 100 else 1 if ax >= 10 else 2 if ax >= 1 else 3
-    return f"{x:,.{digits}f}".replace("-", "−")
-
-
-def _digits_for(*values: float) -> int:
-    finite = [abs(v) for v in values if v is not None and math.isfinite(v) and v != 0]
-    if not finite:
-        return 2
-    ax = max(finite)
-    return 0 if ax >= 100 else 1 if ax >= 1 else 2 if ax >= 0.1 else 3
-
-
-def _value(metric: str, x: float) -> str:
-    """A KPI value for a table: shares as percentages, others with sensible digits."""
-    if _is_share(metric) and x is not None and math.isfinite(x):
-        return f"{100 * x:.1f} %"
-    return _fmt(x)
-
-
-def _kpi_name(metric: str, lang: str) -> str:
-    return kpi_label(metric, lang)  # an unknown KPI keeps its key
-
-
-def _kpi_phrase(metric: str, lang: str) -> str:
-    """The KPI's name inside a sentence: no unit in brackets, lower case in English."""
-    name = _kpi_name(metric, lang)
-    for bracket in (" (", "（"):
-        if bracket in name and not name.startswith(bracket):
-            name = name.split(bracket, 1)[0]
-    if lang == "en" and name[:1].isupper() and not name[1:2].isupper():
-        name = name[0].lower() + name[1:]
-    return name
-
-
-def _variant_name(name: str, lang: str, names: dict[str, str] | None = None) -> str:
-    """A variant's display name: ``names`` (from the manifest) first, else its key."""
-    if names and names.get(name):
-        return names[name]
-    return value_label(name, lang)  # an unknown name is shown as it is
-
-
-def difference_sentence(
-    variant: str,
-    metric: str,
-    difference: float,
-    low: float,
-    high: float,
-    significant: bool,
-    lang: str = "en",
-    confidence: float = 0.95,
-) -> str:
-    """Say a paired difference against the baseline in words.
-
-    Args:
-        variant: the variant's display name.
-        metric: the KPI key (its unit follows from its name: ``_h`` hours, shares in
-            percentage points, ``_yuan`` yuan).
-        difference: mean of ``variant - baseline``.
-        low: lower end of the (Bonferroni-adjusted) interval of the difference.
-        high: upper end.
-        significant: whether the interval excludes 0.
-        lang: ``"en"`` or ``"zh"``.
-        confidence: the family-wise confidence level.
-
-    Returns:
-        One sentence.
-
-    Example:
-        >>> difference_sentence("Merged centre", "response_time_mean_h", -3.2, -4.3, -2.1, True)
-        'Merged centre lowers mean response time by 3.2 h (95 % CI 2.1–4.3), significant after Bonferroni.'
-        >>> difference_sentence("合并中心", "on_time_rate", 0.021, 0.01, 0.032, True, "zh")
-        '合并中心使按时办结率提高 2.1 个百分点（95% 置信区间 1.0–3.2），经 Bonferroni 校正后显著。'
-    """  # noqa: E501
-    scale = 100.0 if _is_share(metric) else 1.0
-    d, lo, hi = difference * scale, low * scale, high * scale
-    if d < 0:
-        size, ci_lo, ci_hi = -d, -hi, -lo
-    else:
-        size, ci_lo, ci_hi = d, lo, hi
-    digits = _digits_for(size, ci_lo, ci_hi)
-    unit = _unit(metric, lang)
-    conf = f"{100 * confidence:g}"
-    verdict = label("sig" if significant else "not_sig", lang)
-    kpi = _kpi_phrase(metric, lang)
-    size_s, lo_s, hi_s = (_fmt(x, digits) for x in (size, ci_lo, ci_hi))
-    if ci_lo < 0:  # an interval across zero reads better with words than with a dash
-        between = " 至 " if lang == "zh" else " to "
-    else:
-        between = "–"
-    if lang == "zh":
-        verb = "降低" if d < 0 else "提高"
-        ci = f"（{conf}% 置信区间 {lo_s}{between}{hi_s}），{verdict}。"
-        if d == 0:
-            return f"{variant}与基线的{kpi}无差异{ci}"
-        return f"{variant}使{kpi}{verb} {size_s}{unit}{ci}"
-    if d == 0:
-        return f"{variant} leaves {kpi} unchanged ({conf} % CI {lo_s}{between}{hi_s}), {verdict}."
-    verb = "lowers" if d < 0 else "raises"
-    return (
-        f"{variant} {verb} {kpi} by {size_s}{unit} ({conf} % CI {lo_s}{between}{hi_s}), {verdict}."
-    )
 
 
 # --------------------------------------------------------------------------- inputs
@@ -381,15 +89,16 @@ class _Inputs:
 
     def variant(self, name: str, lang: str) -> str:
         """One variant's display name in ``lang`` (its key if the manifest has none)."""
-        return _variant_name(name, lang, self.names(lang))
+        return variant_name(name, lang, self.names(lang))
 
 
 def _load(results_dir: Path) -> _Inputs:
     tidy_path = results_dir / "tidy.parquet"
     if not tidy_path.is_file():
-        raise FileNotFoundError(
-            f"{results_dir}: not an experiment results directory (no tidy.parquet; "
-            "run `gridsim sweep` first)"
+        raise UserError(
+            results_dir,
+            "",
+            "not an experiment results directory (no tidy.parquet; run `gridsim sweep` first)",
         )
     tidy = pd.read_parquet(tidy_path)
     manifest_path = results_dir / "manifest.json"
@@ -437,7 +146,7 @@ def _short_labels(manifest: dict, lang: str) -> tuple[dict[str, str], str]:
 
     In Chinese, policy names and true/false among the values are translated.
     """
-    from gridsim.output.i18n import factor_label, value_label
+    from gridsim.output.i18n import factor_label
 
     paths = manifest.get("factor_paths") or []
     labels = {}
@@ -457,8 +166,9 @@ def _short_labels(manifest: dict, lang: str) -> tuple[dict[str, str], str]:
 
 def _figures(inputs: _Inputs, metrics: list[str], lang: str) -> list[tuple[str, bytes, str]]:
     """Draw the report's figures: (file name, PNG bytes, caption)."""
-    from gridsim.output import plots
-    from gridsim.output.i18n import FontNotFoundError
+    from gridsim.output import comparison_figures
+    from gridsim.output.fonts import FontNotFoundError
+    from gridsim.output.style import FigureDataError
 
     conf = f"{100 * inputs.confidence:g}"
     out: list[tuple[str, bytes, str]] = []
@@ -466,13 +176,13 @@ def _figures(inputs: _Inputs, metrics: list[str], lang: str) -> list[tuple[str, 
     caption = label("kpi_caption", lang, conf=conf) + legend
     draw_lang = lang
     try:
-        fig = plots.kpi_comparison_figure(
+        fig = comparison_figures.kpi_comparison_figure(
             inputs.summary, metrics[:6], draw_lang, labels, names=inputs.names(draw_lang)
         )
     except FontNotFoundError:
         draw_lang = "en"
         labels = _short_labels(inputs.manifest, draw_lang)[0]
-        fig = plots.kpi_comparison_figure(
+        fig = comparison_figures.kpi_comparison_figure(
             inputs.summary, metrics[:6], draw_lang, labels, names=inputs.names(draw_lang)
         )
     out.append((f"report_kpis_{lang}.png", _png(fig), caption))
@@ -480,21 +190,21 @@ def _figures(inputs: _Inputs, metrics: list[str], lang: str) -> list[tuple[str, 
     if any(inputs.tidy[c].nunique() > 1 for c in factor_cols):
         for metric in metrics[:3]:
             try:
-                fig = plots.tornado_figure(inputs.tidy, metric, draw_lang)
-            except ValueError:
+                fig = comparison_figures.tornado_figure(inputs.tidy, metric, draw_lang)
+            except FigureDataError:  # the KPI does not vary with any factor
                 continue
-            caption = label("tornado_caption", lang, kpi=_kpi_phrase(metric, lang))
+            caption = label("tornado_caption", lang, kpi=kpi_phrase(metric, lang))
             out.append((f"report_tornado_{metric}_{lang}.png", _png(fig), caption))
     if inputs.warmup is not None and not inputs.warmup.empty:
         wide = inputs.warmup.pivot(index="day", columns="replication", values="backlog")
         info = inputs.manifest.get("warmup_info") or {}
-        fig = plots.welch_figure(
+        fig = comparison_figures.welch_figure(
             wide.to_numpy().T,
             draw_lang,
             truncation=int(round(float(inputs.manifest.get("warmup_days", 0)))),
             window=info.get("welch_window"),
             period_hours=24.0,
-            ylabel=_kpi_name("backlog_mean", draw_lang),
+            ylabel=kpi_label("backlog_mean", draw_lang),
         )
         out.append((f"report_welch_{lang}.png", _png(fig), label("welch_caption", lang)))
     return out
@@ -505,7 +215,7 @@ def _figures(inputs: _Inputs, metrics: list[str], lang: str) -> list[tuple[str, 
 
 def _ordered_metrics(summary: pd.DataFrame) -> list[str]:
     present = list(dict.fromkeys(summary["metric"]))
-    head = [m for m in HEADLINE_METRICS if m in present]
+    head = [k.name for k in headline_kpis() if k.name in present]
     return head + [m for m in present if m not in head]
 
 
@@ -518,7 +228,7 @@ def _setup(doc: Document, inputs: _Inputs, lang: str) -> None:
     m = inputs.manifest
     variants = list(dict.fromkeys(inputs.tidy["variant"]))
     reps = int(inputs.tidy["replication"].nunique())
-    warm_days = _fmt(float(m.get("warmup_days", 0) or 0), 0)
+    warm_days = format_number(float(m.get("warmup_days", 0) or 0), 0)
     warm_key = "warmup_mser5" if m.get("warmup") == "mser5" else "warmup_fixed"
     doc.add("h2", label("setup", lang))
     description = (lang == "zh" and m.get("description_zh")) or m.get("description")
@@ -532,7 +242,7 @@ def _setup(doc: Document, inputs: _Inputs, lang: str) -> None:
             base=Path(m.get("base_scenario", "?")).name,
             variants=len(variants),
             reps=reps,
-            days=_fmt(float(m.get("days", math.nan)), 0),
+            days=format_number(float(m.get("days", math.nan)), 0),
             warmup=label(warm_key, lang, days=warm_days),
             seed=m.get("root_seed", "?"),
             baseline=inputs.variant(inputs.baseline, lang),
@@ -555,7 +265,7 @@ def _overrides_text(info: dict, lang: str) -> str:
     overrides = (info.get("overrides") or {}).items()
     if lang != "zh":
         return ", ".join(f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in overrides)
-    from gridsim.output.i18n import factor_label, value_label
+    from gridsim.output.i18n import factor_label
 
     return "，".join(f"{factor_label(k, lang)} = {value_label(v, lang)}" for k, v in overrides)
 
@@ -589,7 +299,7 @@ def _findings(doc: Document, inputs: _Inputs, metrics: list[str], lang: str) -> 
 
 
 def _kpi_section(doc: Document, inputs: _Inputs, metric: str, lang: str) -> None:
-    doc.add("h3", _kpi_name(metric, lang))
+    doc.add("h3", kpi_label(metric, lang))
     conf = f"{100 * inputs.confidence:g}"
     rows = inputs.summary[inputs.summary["metric"] == metric].copy()
     direction = metric_direction(metric)
@@ -607,9 +317,9 @@ def _kpi_section(doc: Document, inputs: _Inputs, metric: str, lang: str) -> None
             [
                 rank,
                 inputs.variant(r["variant"], lang),
-                _value(metric, r["mean"]),
-                _value(metric, r["low"]),
-                _value(metric, r["high"]),
+                format_value(metric, r["mean"]),
+                format_value(metric, r["low"]),
+                format_value(metric, r["high"]),
                 int(r["n"]),
             ]
         )
@@ -623,7 +333,7 @@ def _kpi_section(doc: Document, inputs: _Inputs, metric: str, lang: str) -> None
         "p",
         label("diff_intro", lang, baseline=inputs.variant(inputs.baseline, lang), conf=conf, k=k),
     )
-    scale = 100.0 if _is_share(metric) else 1.0
+    scale = 100.0 if is_share(metric) else 1.0
     table = []
     sentences = []
     for _, r in comp.iterrows():
@@ -632,9 +342,9 @@ def _kpi_section(doc: Document, inputs: _Inputs, metric: str, lang: str) -> None
         table.append(
             [
                 inputs.variant(r["variant"], lang),
-                _fmt(scale * r["mean_difference"]),
-                _fmt(scale * r["low"]),
-                _fmt(scale * r["high"]),
+                format_number(scale * r["mean_difference"]),
+                format_number(scale * r["low"]),
+                format_number(scale * r["high"]),
                 "—" if pd.isna(p) else (f"{p:.2g}" if p >= 0.001 else "<0.001"),
                 label("yes" if sig else "no", lang),
             ]
@@ -677,7 +387,8 @@ def build_document(results_dir: str | Path, lang: str = "en") -> Document:
     metrics = _ordered_metrics(inputs.summary)
     varying = [m for m in metrics if not _is_constant(inputs.tidy, m)]
     constant = [m for m in metrics if m not in varying]
-    headline = [m for m in varying if m in HEADLINE_METRICS]
+    headline_names = {k.name for k in headline_kpis()}
+    headline = [m for m in varying if m in headline_names]
     _setup(doc, inputs, lang)
     _findings(doc, inputs, headline or varying[:6], lang)
     doc.add("h2", label("figures", lang))
@@ -688,7 +399,7 @@ def build_document(results_dir: str | Path, lang: str = "en") -> Document:
         _kpi_section(doc, inputs, metric, lang)
     if constant:
         doc.add("h2", label("constant", lang))
-        names = ", ".join(_kpi_name(m, lang) for m in constant)
+        names = ", ".join(kpi_label(m, lang) for m in constant)
         doc.add("p", label("constant_text", lang, names=names))
     return doc
 
@@ -709,7 +420,7 @@ def write_report(results_dir: str | Path, lang: str = "en") -> tuple[Path, Path]
         The Markdown and HTML paths.
 
     Raises:
-        FileNotFoundError: the directory has no ``tidy.parquet``.
+        UserError: the directory has no ``tidy.parquet``.
         ValueError: unknown language.
 
     Example:
@@ -753,12 +464,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def compare_command(args: argparse.Namespace) -> int:
-    """Run ``gridsim compare``; user mistakes are one line on stderr and exit code 2."""
-    try:
-        md, page = write_report(args.results, args.lang)
-    except (FileNotFoundError, ValueError, UserError) as exc:
-        print(f"gridsim compare: {exc}", file=sys.stderr)
-        return 2
+    """Run ``gridsim compare``; a user's mistake is raised as a one-line :class:`UserError`."""
+    md, page = write_report(args.results, args.lang)
     print(md)
     print(page)
     return 0
