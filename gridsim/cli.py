@@ -1,8 +1,12 @@
-"""The ``gridsim`` command: run | sweep | compare | plot | validate | calibrate | describe | schema.
+"""The ``gridsim`` command: every sub-command, and the one place a user's mistake is caught.
 
-A user's mistake (a bad scenario, a missing file, a nonsensical option) ends with one line
-on stderr naming the file, the field and what was expected, exit status 2, and nothing
-written. Anything else is a bug and keeps its traceback.
+run | describe | schema | validate | calibrate | sweep | compare | plot. Each command calls
+into the room that does the work and catches nothing: a user's mistake (a bad scenario,
+experiment or log, a missing file, a nonsensical option) is a :class:`~gridsim.errors.UserError`
+raised where it is found, and :func:`main` prints it as one line on stderr naming the file,
+the field and what was expected, with exit status 2 and nothing written. Anything else is a
+bug and keeps its traceback. The rooms are imported inside the commands so that
+``gridsim --help`` starts at once.
 """
 
 from __future__ import annotations
@@ -10,40 +14,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from gridsim.errors import UserError
-from gridsim.model.scenario import load_scenario
+from gridsim.kpi_registry import summary_kpis
+from gridsim.labels import LANGS
+from gridsim.model.loader import load_scenario
+from gridsim.version import __version__
 
 EXIT_USER_ERROR = 2
 
-SUMMARY_KPIS = (
-    ("appeals", "appeals filed", "{:,.0f}"),
-    ("appeals_per_resident_per_year", "appeals per resident per year", "{:.3f}"),
-    ("orders", "work orders (after merging)", "{:,.0f}"),
-    ("merge_ratio", "appeals per work order", "{:.2f}"),
-    ("response_time_mean_h", "mean response time (h)", "{:.1f}"),
-    ("resolution_time_median_h", "median resolution time (h)", "{:.1f}"),
-    ("resolution_time_p90_h", "90th percentile resolution time (h)", "{:.1f}"),
-    ("on_time_rate", "resolved on time", "{:.1%}"),
-    ("share_resolved_in_grid", "resolved inside the grid (小事不出网格)", "{:.1%}"),
-    ("share_resolved_in_town", "resolved inside the town (大事不出镇街)", "{:.1%}"),
-    ("escalation_rate", "orders escalated at least once", "{:.1%}"),
-    ("backlog_mean", "mean backlog (open orders)", "{:,.0f}"),
-    ("open_at_end", "open at the horizon", "{:,.0f}"),
-    ("utilisation_town", "utilisation of town desks", "{:.1%}"),
-    ("utilisation_county", "utilisation at county level", "{:.1%}"),
-    ("satisfaction_rate", "satisfied residents", "{:.1%}"),
-    ("proactive_share", "orders found proactively (未诉先办)", "{:.1%}"),
-    ("unreported_share", "issues never reported or found", "{:.1%}"),
-    ("incidents_per_100k_per_year", "incidents per 100,000 residents per year", "{:.1f}"),
-    ("cost_per_resolved_yuan", "cost per resolved appeal (yuan)", "{:,.0f}"),
-)
 
-
-def _positive(kind: type):
-    def parse(text: str):
+def _positive(kind: type) -> Callable[[str], float]:
+    def parse(text: str) -> float:
         try:
             value = kind(text)
         except ValueError:
@@ -70,10 +54,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     scenario_toml = scenario.to_toml().encode("utf-8")
 
     def add_figures(directory: Path) -> None:
-        from gridsim.output import plots
+        from gridsim.output.figure_dirs import run_figures
 
         for lang in _languages(args.lang):
-            plots.run_figures(directory, lang=lang)
+            run_figures(directory, lang=lang)
 
     if not args.quiet:
         print(f"writing tables and figures to {out}/ ...", file=sys.stderr, flush=True)
@@ -90,10 +74,9 @@ def _summary(result, out: Path) -> str:
     k = result.kpis
     days = result.horizon_hours / 24
     lines = [f"{result.scenario_name}: {days:g} days, seed {result.seed['entropy']}", ""]
-    for key, label, fmt in SUMMARY_KPIS:
-        value = k.get(key, float("nan"))
-        shown = "n/a" if value != value else fmt.format(value)
-        lines.append(f"  {_pad(label, 46)}{shown:>12}")
+    for kpi in summary_kpis():
+        shown = kpi.show(k.get(kpi.name, float("nan")))
+        lines.append(f"  {_pad(kpi.summary_label, 46)}{shown:>12}")
     lines += ["", f"written to {out}/ (event log, tables, KPIs, figures)"]
     return "\n".join(lines)
 
@@ -141,7 +124,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from gridsim.validation.theory_checks import run_checks
 
     if args.log:
-        from gridsim.calibration.calibrate import validate_log
+        from gridsim.calibration.reproduce import validate_log
 
         table = validate_log(args.log, schema=args.schema, seed=args.seed)
         title = f"Calibrated from {args.log}: simulated vs logged"
@@ -156,23 +139,129 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0 if passed else 1
 
 
+# ---------------------------------------------------------------------------- calibrate
+
+
+def _parse_columns(text: str | None) -> dict[str, str] | None:
+    """Parse ``--columns`` (``field=column`` pairs separated by commas), or None if not given.
+
+    Example:
+        >>> _parse_columns("created=opened, closed=done")
+        {'created': 'opened', 'closed': 'done'}
+    """
+    if not text:
+        return None
+    pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
+    if any(len(pair) != 2 for pair in pairs):
+        raise UserError(
+            "", "--columns", f"expected field=column pairs separated by commas, not {text!r}"
+        )
+    return {field.strip(): column.strip() for field, column in pairs}
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from gridsim.calibration.calibrate import calibrate
+    from gridsim.calibration.fit_report import write_fit_report
+    from gridsim.calibration.logs import read_log
+    from gridsim.calibration.scenario_writer import write_scenario
+
+    out = Path(args.out)
+    report_dir = Path(args.report) if args.report else out.with_name(f"{out.stem}_fit")
+    log = read_log(args.log, args.schema, _parse_columns(args.columns), args.date_format)
+    cal = calibrate(
+        log,
+        min_rows=args.min_rows,
+        population=args.population,
+        fit=args.fit,
+        family_tolerance=args.family_tolerance,
+    )
+    write_scenario(cal, out)
+    report = write_fit_report(cal, report_dir)
+    print(log.summary())
+    tables = sum(c.fit.knots is not None for c in cal.categories)
+    print(
+        f"time to close: {len(cal.categories) - tables} categories use their AIC-best family, "
+        f"{tables} an empirical quantile table (--fit {args.fit})"
+    )
+    print(f"wrote {out} ({len(cal.categories)} categories) and {report}")
+    return 0
+
+
+# -------------------------------------------------------------------------- experiments
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from gridsim.experiment.executors import ExecutorOptionError, make_executor
+    from gridsim.experiment.runner import run_experiment
+
+    kind = args.executor or ("dask" if args.address else "processes")
+    try:
+        executor = make_executor(kind, args.workers, args.address)
+    except ExecutorOptionError as exc:  # name the option as it was typed (--workers)
+        raise ExecutorOptionError("", f"--{exc.field}", exc.expected) from None
+    result = run_experiment(
+        args.experiment, executor=executor, out=args.out, progress=not args.quiet,
+        fresh=args.fresh,
+    )  # fmt: skip
+    if not args.quiet:
+        print(
+            f"{result.computed} runs computed, {result.skipped} skipped (already done); "
+            f"results in {result.results_dir}; next: gridsim compare {result.results_dir}"
+        )
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from gridsim.output.report import write_report
+
+    md, page = write_report(args.results, args.lang)
+    print(md)
+    print(page)
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from gridsim.output.figure_dirs import run_figures, sweep_figures
+
+    path = Path(args.results)
+    if (path / "run.json").is_file():
+        written = run_figures(path, args.lang, args.out)
+    elif (path / "tidy.parquet").is_file():
+        written = sweep_figures(path, args.lang, args.out)
+    else:
+        raise UserError(
+            path, "", "expected a run directory (with run.json) or a sweep results directory "
+            "(with tidy.parquet)",
+        )  # fmt: skip
+    for file in written:
+        print(file)
+    return 0
+
+
 # --------------------------------------------------------------------------------- main
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand registered."""
-    from gridsim.calibration import calibrate
-    from gridsim.experiment import runner as experiment
-    from gridsim.output import plots, report
-    from gridsim.version import __version__
+    """The argument parser with every sub-command.
 
+    Example:
+        >>> args = build_parser().parse_args(["sweep", "x.toml", "--executor", "serial"])
+        >>> args.executor, args.func.__name__
+        ('serial', '_cmd_sweep')
+    """
     parser = argparse.ArgumentParser(
         prog="gridsim",
         description="Discrete-event simulation of grid-based grassroots governance (网格化治理).",
     )
     parser.add_argument("--version", action="version", version=f"gridsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_run, _add_describe, _add_schema, _add_validate, _add_calibrate, _add_sweep,
+                _add_compare, _add_plot):  # fmt: skip
+        add(sub)
+    return parser
 
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="simulate a scenario and write a run directory")
     run.add_argument("scenario", help="scenario TOML file")
     run.add_argument("--seed", type=_positive(int), default=None, help="seed (default: meta.seed)")
@@ -182,16 +271,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_cmd_run)
 
+
+def _add_describe(sub: argparse._SubParsersAction) -> None:
     desc = sub.add_parser("describe", help="print the hierarchy and staffing a scenario builds")
     desc.add_argument("scenario")
     desc.add_argument("--seed", type=_positive(int), default=None)
     desc.add_argument("--draw", metavar="PNG", help="also draw the hierarchy to this PNG file")
     desc.set_defaults(func=_cmd_describe)
 
+
+def _add_schema(sub: argparse._SubParsersAction) -> None:
     schema = sub.add_parser("schema", help="print the JSON schema of scenario files")
     schema.add_argument("--out", help="write to this file instead of stdout")
     schema.set_defaults(func=_cmd_schema)
 
+
+def _add_validate(sub: argparse._SubParsersAction) -> None:
     val = sub.add_parser("validate", help="check the model against queueing theory or a log")
     val.add_argument("--log", help="a request log to calibrate from and reproduce")
     val.add_argument("--schema", default="nyc311", help="log schema (nyc311 | generic)")
@@ -199,13 +294,101 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--quick", action="store_true", help="skip the sweep of loads")
     val.set_defaults(func=_cmd_validate)
 
-    for module in (experiment, report, plots, calibrate):
-        module.register(sub)
-    return parser
+
+def _add_calibrate(sub: argparse._SubParsersAction) -> None:
+    from gridsim.calibration.fitting import FAMILY_TOLERANCE, FIT_MODES
+
+    p = sub.add_parser(
+        "calibrate",
+        help="fit a scenario to a request log (CSV) and write it with a fit report",
+        description="Read a request log, fit arrival rates, profiles, time to close (lognormal, "
+        "gamma or Weibull by AIC, or the log's quantiles where the best family misses its "
+        "median or p90) and channel and category mixes, and write a scenario that reproduces "
+        "them plus a Markdown fit report with figures.",
+    )
+    p.add_argument("log", help="request log (CSV)")
+    p.add_argument("--schema", choices=["nyc311", "generic"], default="nyc311")
+    p.add_argument(
+        "--columns",
+        help="generic schema: field=column pairs, e.g. "
+        "'created=opened,closed=done,category=type,channel=via,unit=office'",
+    )
+    p.add_argument("--date-format", help="strftime format of both date columns")
+    p.add_argument("--min-rows", type=int, default=30, help="closed rows for an own category")
+    p.add_argument("--population", type=int, help="residents of the calibrated town")
+    p.add_argument(
+        "--fit",
+        choices=FIT_MODES,
+        default="auto",
+        help="time to close: the AIC-best family where it matches the log's median and p90, "
+        "else the log's quantiles (auto, default); always the family (parametric); always "
+        "the quantiles (empirical)",
+    )
+    p.add_argument(
+        "--family-tolerance",
+        type=float,
+        default=FAMILY_TOLERANCE,
+        help="auto: relative error of the family on median and p90 that is accepted "
+        f"(default {FAMILY_TOLERANCE})",
+    )
+    p.add_argument("--out", default="calibrated.toml", help="scenario file to write")
+    p.add_argument("--report", help="fit report directory (default: <out stem>_fit/)")
+    p.set_defaults(func=_cmd_calibrate)
+
+
+def _add_sweep(sub: argparse._SubParsersAction) -> None:
+    from gridsim.experiment.executors import EXECUTORS
+
+    p = sub.add_parser(
+        "sweep",
+        help="run an experiment (variants x replications) and save tidy results",
+        description="Run every variant and replication of an experiment file, streaming "
+        "each finished run to the results directory; a rerun resumes.",
+    )
+    p.add_argument("experiment", help="experiment TOML file")
+    p.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default=None,
+        help="where runs are computed (default: processes, or dask with --address)",
+    )
+    p.add_argument("--address", help="Dask scheduler address, e.g. tcp://HOST:8786")
+    p.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
+    p.add_argument("--out", help="results directory (default results/experiments/<name>/)")
+    p.add_argument("--fresh", action="store_true", help="discard earlier results in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(func=_cmd_sweep)
+
+
+def _add_compare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "compare",
+        help="write the comparison report (Markdown + HTML) of an experiment's results",
+        description="Rank the variants of a finished sweep on every KPI, compare them with "
+        "the baseline (paired-t, Bonferroni) and write report.md and report.html.",
+    )
+    p.add_argument("results", metavar="RESULTS", help="experiment results directory")
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="report language")
+    p.set_defaults(func=_cmd_compare)
+
+
+def _add_plot(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "plot",
+        help="redraw the figures of a run or sweep directory",
+        description="Redraw the figures of a run directory (run.json) or a sweep results "
+        "directory (tidy.parquet) without rerunning the simulation.",
+    )
+    p.add_argument("results", metavar="RESULTS", help="run or sweep results directory")
+    p.add_argument("--lang", choices=[*LANGS, "both"], default="both",
+                   help="language of the figures (default: both)")  # fmt: skip
+    p.add_argument("--out", metavar="DIR", default=None,
+                   help="where to write the figures (default: RESULTS/figures)")  # fmt: skip
+    p.set_defaults(func=_cmd_plot)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``gridsim`` console script."""
+    """Entry point of the ``gridsim`` command; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

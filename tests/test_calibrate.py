@@ -606,20 +606,10 @@ def test_round_trip_engine_reproduces_the_scenario(round_trip):
 
 
 def run_cli(argv: list[str]) -> int:
-    """Run ``gridsim calibrate ARGV``; print a user's mistake as ``gridsim.cli.main`` does."""
-    import argparse
-    import sys
+    """Run ``gridsim ARGV`` through the command line's one error handler."""
+    from gridsim.cli import main
 
-    from gridsim.calibration.command import register
-
-    parser = argparse.ArgumentParser(prog="gridsim")
-    register(parser.add_subparsers())
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except UserError as exc:
-        print(f"gridsim: {exc}", file=sys.stderr)
-        return 2
+    return main(argv)
 
 
 def test_calibrate_command_writes_scenario_and_report(cli_run):

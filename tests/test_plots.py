@@ -851,9 +851,9 @@ def test_run_figures_writes_every_png(tmp_path, run):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gridsim")
-    figure_dirs.register(parser.add_subparsers(dest="command"))
-    return parser
+    from gridsim.cli import build_parser
+
+    return build_parser()
 
 
 def test_cli_plot_run_directory(tmp_path, run, capsys):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from pathlib import Path
@@ -12,7 +11,7 @@ import pandas as pd
 import pytest
 
 from gridsim.errors import UserError
-from gridsim.output.report import register, write_report
+from gridsim.output.report import write_report
 from gridsim.output.wording import difference_sentence, metric_direction
 
 #: Chinese names and descriptions a manifest written by this version keeps.
@@ -201,8 +200,9 @@ def test_difference_sentence_units_and_intervals():
 
 
 def test_compare_cli(tmp_path, capsys):
-    parser = argparse.ArgumentParser(prog="gridsim")
-    register(parser.add_subparsers())
+    from gridsim.cli import build_parser
+
+    parser = build_parser()
     args = parser.parse_args(["compare", str(tmp_path / "nothing")])
     with pytest.raises(UserError) as caught:  # the command line prints it, exit status 2
         args.func(args)

@@ -19,7 +19,6 @@ so adding them keeps results valid.
 
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +27,7 @@ from typing import Any
 import pandas as pd
 
 from gridsim.experiment.executors import (
-    EXECUTORS,
     Executor,
-    ExecutorOptionError,
     make_executor,
 )
 from gridsim.experiment.loading import load_experiment
@@ -266,63 +263,3 @@ def run_experiment(
 
 
 # --------------------------------------------------------------------------- command line
-
-
-def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add the ``sweep`` subcommand to a CLI's sub-parsers.
-
-    Example:
-        >>> import argparse
-        >>> parser = argparse.ArgumentParser(prog="gridsim")
-        >>> _ = register(parser.add_subparsers())
-        >>> args = parser.parse_args(["sweep", "x.toml", "--executor", "serial"])
-        >>> args.executor, args.func.__name__
-        ('serial', 'sweep_command')
-    """
-    p = subparsers.add_parser(
-        "sweep",
-        help="run an experiment (variants x replications) and save tidy results",
-        description="Run every variant and replication of an experiment file, streaming "
-        "each finished run to the results directory; a rerun resumes.",
-    )
-    p.add_argument("experiment", help="experiment TOML file")
-    p.add_argument(
-        "--executor",
-        choices=EXECUTORS,
-        default=None,
-        help="where runs are computed (default: processes, or dask with --address)",
-    )
-    p.add_argument("--address", help="Dask scheduler address, e.g. tcp://HOST:8786")
-    p.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
-    p.add_argument("--out", help="results directory (default results/experiments/<name>/)")
-    p.add_argument("--fresh", action="store_true", help="discard earlier results in --out")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    p.set_defaults(func=sweep_command)
-    return p
-
-
-def sweep_command(args: argparse.Namespace) -> int:
-    """Run ``gridsim sweep``.
-
-    A user's mistake raises a :class:`~gridsim.errors.UserError`, which the ``gridsim``
-    command prints as one line (exit status 2); only an executor option is caught here, to
-    name it as it was typed (``--workers``).
-    """
-    kind = args.executor or ("dask" if args.address else "processes")
-    try:
-        executor = make_executor(kind, args.workers, args.address)
-    except ExecutorOptionError as exc:
-        raise ExecutorOptionError("", f"--{exc.field}", exc.expected) from None
-    result = run_experiment(
-        args.experiment,
-        executor=executor,
-        out=args.out,
-        progress=not args.quiet,
-        fresh=args.fresh,
-    )
-    if not args.quiet:
-        print(
-            f"{result.computed} runs computed, {result.skipped} skipped (already done); "
-            f"results in {result.results_dir}; next: gridsim compare {result.results_dir}"
-        )
-    return 0

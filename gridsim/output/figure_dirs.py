@@ -8,7 +8,6 @@ The ``plot`` sub-command (:func:`register`) sits at the end, for the command lin
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -36,7 +35,7 @@ from gridsim.output.staff_figures import ranking_figure, utilisation_heatmap
 from gridsim.output.style import FigureDataError, save_figure
 from gridsim.output.time_figures import backlog_figure, response_ecdf_figure
 
-__all__ = ["register", "run_figures", "sweep_figures"]
+__all__ = ["run_figures", "sweep_figures"]
 
 log = logging.getLogger(__name__)
 
@@ -238,69 +237,3 @@ def _sweep_warmup(results_dir: Path) -> tuple[np.ndarray, int | None, int | None
     if window is not None and not 0 <= int(window) < matrix.shape[1]:
         window = None
     return matrix, cut, int(window) if window is not None else None
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def _plot_command(args: argparse.Namespace) -> int:
-    """``gridsim plot RESULTS``: redraw the figures of a run or a sweep directory.
-
-    Raises:
-        UserError: ``RESULTS`` is neither a run directory nor a sweep results directory
-            (the command line prints it as one line and exits with status 2).
-    """
-    path = Path(args.results)
-    if (path / "run.json").is_file():
-        written = run_figures(path, args.lang, args.out)
-    elif (path / "tidy.parquet").is_file():
-        written = sweep_figures(path, args.lang, args.out)
-    else:
-        raise UserError(
-            path,
-            "",
-            "expected a run directory (with run.json) or a sweep results directory "
-            "(with tidy.parquet)",
-        )
-    for file in written:
-        print(file)
-    return 0
-
-
-def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add ``plot RESULTS [--lang zh|en|both] [--out DIR]`` to a CLI's sub-parsers.
-
-    The sub-command redraws the figures of a run directory (``run.json``) or a sweep
-    results directory (``tidy.parquet``) without rerunning anything; ``args.func(args)``
-    returns the exit code, and raises :class:`gridsim.errors.UserError` for a missing or
-    unrecognised directory.
-
-    Example:
-        >>> import argparse
-        >>> parser = argparse.ArgumentParser(prog="gridsim")
-        >>> _ = register(parser.add_subparsers(dest="command"))
-        >>> args = parser.parse_args(["plot", "results/run1", "--lang", "en"])
-        >>> args.lang, args.func.__name__
-        ('en', '_plot_command')
-    """
-    parser = subparsers.add_parser(
-        "plot",
-        help="redraw the figures of a run or sweep directory",
-        description="Redraw the figures of a run directory (run.json) or a sweep results "
-        "directory (tidy.parquet) without rerunning the simulation.",
-    )
-    parser.add_argument("results", metavar="RESULTS", help="run or sweep results directory")
-    parser.add_argument(
-        "--lang",
-        choices=[*LANGS, "both"],
-        default="both",
-        help="language of the figures (default: both)",
-    )
-    parser.add_argument(
-        "--out",
-        metavar="DIR",
-        default=None,
-        help="where to write the figures (default: RESULTS/figures)",
-    )
-    parser.set_defaults(func=_plot_command)
-    return parser

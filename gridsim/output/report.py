@@ -19,7 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from dataclasses import dataclass, field
@@ -47,7 +46,6 @@ __all__ = [
     "build_document",
     "difference_sentence",
     "metric_direction",
-    "register",
     "write_report",
 ]
 
@@ -438,34 +436,3 @@ def write_report(results_dir: str | Path, lang: str = "en") -> tuple[Path, Path]
     for path, text in ((md_path, doc.to_markdown()), (html_path, doc.to_html())):
         atomic_write_text(path, text)
     return md_path, html_path
-
-
-def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add the ``compare RESULTS [--lang en|zh]`` subcommand to a CLI's sub-parsers.
-
-    Example:
-        >>> import argparse
-        >>> parser = argparse.ArgumentParser(prog="gridsim")
-        >>> _ = register(parser.add_subparsers())
-        >>> args = parser.parse_args(["compare", "results/experiments/x", "--lang", "zh"])
-        >>> args.lang, args.func.__name__
-        ('zh', 'compare_command')
-    """
-    p = subparsers.add_parser(
-        "compare",
-        help="write the comparison report (Markdown + HTML) of an experiment's results",
-        description="Rank the variants of a finished sweep on every KPI, compare them with "
-        "the baseline (paired-t, Bonferroni) and write report.md and report.html.",
-    )
-    p.add_argument("results", metavar="RESULTS", help="experiment results directory")
-    p.add_argument("--lang", choices=LANGS, default="en", help="report language (default en)")
-    p.set_defaults(func=compare_command)
-    return p
-
-
-def compare_command(args: argparse.Namespace) -> int:
-    """Run ``gridsim compare``; a user's mistake is raised as a one-line :class:`UserError`."""
-    md, page = write_report(args.results, args.lang)
-    print(md)
-    print(page)
-    return 0
