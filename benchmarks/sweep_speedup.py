@@ -20,7 +20,7 @@ import numpy as np
 
 from gridsim import load_scenario
 from gridsim.experiment.runner import experiment_from_dict, run_experiment
-from gridsim.model.engine import simulate
+from gridsim.model.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "one_town.toml"

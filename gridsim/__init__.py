@@ -11,9 +11,9 @@ Example:
 """
 
 from gridsim.experiment.runner import load_experiment, run_experiment
-from gridsim.model.engine import simulate
 from gridsim.model.records import RunResult
 from gridsim.model.scenario import Scenario, ScenarioError, load_scenario
+from gridsim.model.simulate import simulate
 from gridsim.output.report import write_report
 from gridsim.output.run_dir import load_run, save_run
 from gridsim.version import __version__

@@ -8,7 +8,7 @@ import pytest
 
 import gridsim
 from gridsim.model.calendar import AlwaysOn, WeeklyCalendar
-from gridsim.model.metrics import ConservationError, check_conservation
+from gridsim.model.records import ConservationError, check_conservation
 from gridsim.model.vocabulary import EVENT_CODES
 
 

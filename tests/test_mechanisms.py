@@ -21,7 +21,7 @@ import pytest
 import gridsim
 from gridsim.model.appeals import draw_arrivals, draw_issues
 from gridsim.model.county import build_county, effort_multiplier
-from gridsim.model.engine import make_streams
+from gridsim.model.seeds import make_streams
 from gridsim.model.vocabulary import EVENT_CODES
 
 ROOT = Path(__file__).resolve().parents[1]

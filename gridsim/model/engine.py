@@ -15,7 +15,6 @@ Time unit: hours; hour 0 is Monday 00:00.
 
 from __future__ import annotations
 
-import gc
 import math
 from bisect import insort
 from collections import deque
@@ -24,10 +23,11 @@ import numpy as np
 import simpy
 from simpy.events import Timeout
 
-from gridsim.model.appeals import Arrivals, Issues, draw_arrivals, draw_issues
+from gridsim.model.appeals import Arrivals, Issues
 from gridsim.model.calendar import make_calendar
-from gridsim.model.county import County, build_county
+from gridsim.model.county import County
 from gridsim.model.policies import make_policy
+from gridsim.model.records import EngineState
 from gridsim.model.scenario import Scenario
 from gridsim.model.vocabulary import (
     ARRIVE,
@@ -44,46 +44,11 @@ from gridsim.model.vocabulary import (
     RESOLVE,
     RETURN,
     START,
-    STREAMS,
     TOWN,
 )
 
 RESOLVE_OUTCOME, ESCALATE_OUTCOME, RETURN_OUTCOME = range(3)
 PETITION_DESK, MEDIATION_DESK = DESK_INDEX["petition"], DESK_INDEX["mediation"]
-
-
-def seed_sequence(
-    seed: int | np.random.SeedSequence | None, default: int
-) -> np.random.SeedSequence:
-    """The root SeedSequence of one run (an int seed ``n`` means ``SeedSequence(n)``)."""
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    return np.random.SeedSequence(default if seed is None else int(seed))
-
-
-def replication_seed(root: int, replication: int) -> np.random.SeedSequence:
-    """Replication ``r``'s seed under a root seed.
-
-    The same for every variant (common random numbers), and rebuildable alone.
-
-    Example:
-        >>> replication_seed(7, 2).spawn_key
-        (2,)
-    """
-    return np.random.SeedSequence(root, spawn_key=(replication,))
-
-
-def make_streams(root: np.random.SeedSequence) -> dict[str, np.random.Generator]:
-    """One generator per purpose, derived from the run's seed by spawn key.
-
-    Deriving by key (not by ``spawn()``) lets any stream be rebuilt alone, and means that a
-    policy that draws more routing numbers never shifts the arrivals.
-    """
-    key = tuple(root.spawn_key)
-    return {
-        name: np.random.default_rng(np.random.SeedSequence(root.entropy, spawn_key=key + (i,)))
-        for i, name in enumerate(STREAMS)
-    }
 
 
 LOG_DTYPE = np.dtype(
@@ -537,63 +502,30 @@ class Engine:
         # A reopened order is reviewed one level above the one that closed it.
         self._send(order, min(max(level + 1, order.origin_level), COUNTY))
 
+    # ------------------------------------------------------------------ hand-over
 
-def simulate(
-    scenario: Scenario,
-    seed: int | np.random.SeedSequence | None = None,
-    days: float | None = None,
-    *,
-    log_events: bool = True,
-    progress: bool = False,
-):
-    """Simulate a scenario once.
+    def final_state(self) -> EngineState:
+        """The run's bookkeeping, handed over once when it ends, for the tables.
 
-    Args:
-        scenario: a validated scenario (see :func:`gridsim.load_scenario`).
-        seed: an int, or a ``numpy.random.SeedSequence`` (experiments pass
-            ``SeedSequence(root, spawn_key=(replication,))``); ``None`` uses ``meta.seed``.
-        days: simulated days; ``None`` uses ``meta.horizon_days``.
-        log_events: keep the event log (turn off to save memory in large sweeps).
-        progress: show a progress bar over simulated days.
-
-    Returns:
-        A :class:`gridsim.model.records.RunResult`. The conservation invariant (every appeal is
-        merged, resolved or still open) is checked before it is returned.
-
-    Example:
-        >>> import gridsim
-        >>> s = gridsim.load_scenario("scenarios/one_town.toml")
-        >>> r = gridsim.simulate(s, seed=7, days=5)
-        >>> r.kpis["appeals"] == len(r.appeals)
-        True
-    """
-    # A run allocates millions of small tuples and no reference cycles; the cyclic garbage
-    # collector would rescan them over and over (a third of the run time), so it rests.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return _simulate(scenario, seed, days, log_events, progress)
-    finally:
-        if collecting:
-            gc.enable()
-
-
-def _simulate(scenario, seed, days, log_events, progress):
-    from gridsim.model.metrics import assemble_result
-
-    root = seed_sequence(seed, scenario.meta.seed)
-    horizon = float(days if days is not None else scenario.meta.horizon_days) * 24.0
-    rngs = make_streams(root)
-    county = build_county(scenario, rngs["county"], rngs["residents"])
-    issues = draw_issues(scenario, county, horizon, rngs)
-    arrivals = draw_arrivals(scenario, county, issues, horizon, rngs)
-    engine = Engine(scenario, county, issues, arrivals, rngs, horizon, log_events)
-    if progress:
-        from tqdm.auto import tqdm
-
-        with tqdm(total=round(horizon / 24), unit="day", desc=scenario.meta.name) as bar:
-            engine.run(lambda t: bar.update(round(t / 24) - bar.n))
-    else:
-        engine.run()
-    seed_info = {"entropy": str(root.entropy), "spawn_key": list(root.spawn_key)}
-    return assemble_result(engine, seed_info)
+        Called after :meth:`run`; the tables of a :class:`~gridsim.model.records.RunResult`
+        are built from this record alone (:func:`gridsim.model.records.assemble_result`).
+        """
+        return EngineState(
+            scenario=self.scenario,
+            county=self.county,
+            issues=self.issues,
+            horizon=self.horizon,
+            orders=self.orders,
+            appeal_rows=self.appeal_rows,
+            issue_resolved=self.issue_resolved,
+            issue_known=self.issue_known,
+            staff_calendar=self.staff_calendar,
+            busy_hours=self.busy_hours,
+            handled=self.handled,
+            resolved_by=self.resolved_by,
+            on_time_by=self.on_time_by,
+            satisfied_by=self.satisfied_by,
+            feedback_by=self.feedback_by,
+            finds_by=self.finds_by,
+            log=self.log.columns(),
+        )
