@@ -8,6 +8,7 @@ import pytest
 
 import gridsim
 from gridsim.model.calendar import AlwaysOn, WeeklyCalendar
+from gridsim.model.loader import with_overrides
 from gridsim.model.records import ConservationError, check_conservation
 from gridsim.model.vocabulary import EVENT_CODES
 
@@ -57,7 +58,7 @@ def test_policy_change_keeps_the_arrival_stream(one_town):
     """Common random numbers: the same issues arise whatever the escalation rule."""
     ladder = gridsim.simulate(one_town, seed=5, days=20)
     triage = gridsim.simulate(
-        one_town.with_overrides({"escalation.policy": "direct_triage"}), seed=5, days=20
+        with_overrides(one_town, {"escalation.policy": "direct_triage"}), seed=5, days=20
     )
     cols = ["category", "microgrid", "arose", "households"]
     pd.testing.assert_frame_equal(ladder.issues[cols], triage.issues[cols])
@@ -82,7 +83,7 @@ def test_event_log_is_one_row_per_lifecycle_event(short_run):
 
 def test_orders_climb_one_level_at_a_time_under_the_ladder(one_town):
     # Shirking skips a level on purpose; without it the ladder is strict.
-    r = gridsim.simulate(one_town.with_overrides({"escalation.shirking_probability": 0.0}),
+    r = gridsim.simulate(with_overrides(one_town, {"escalation.shirking_probability": 0.0}),
                          seed=2, days=20)  # fmt: skip
     ev = r.events
     disp = ev[ev["event"] == 2]

@@ -21,6 +21,7 @@ import pytest
 import gridsim
 from gridsim.model.appeals import draw_arrivals, draw_issues
 from gridsim.model.county import build_county, effort_multiplier
+from gridsim.model.loader import with_overrides
 from gridsim.model.seeds import make_streams
 from gridsim.model.vocabulary import EVENT_CODES
 
@@ -67,7 +68,7 @@ def seed(r: int) -> np.random.SeedSequence:
 @functools.cache
 def _run(key: str, days: int, r: int) -> gridsim.RunResult:
     overrides = json.loads(key)
-    scenario = BASE.with_overrides(overrides) if overrides else BASE
+    scenario = with_overrides(BASE, overrides) if overrides else BASE
     return gridsim.simulate(scenario, seed=seed(r), days=days)
 
 
@@ -563,13 +564,13 @@ def test_mediation_cannot_prevent_incidents_of_unreported_issues():
 
 def test_effort_response_raises_visits_and_the_proactive_share():
     responsive = {"incentives.effort_elasticity": 1.0}
-    s = BASE.with_overrides(responsive)
+    s = with_overrides(BASE, responsive)
     inc = s.incentives
     assert effort_multiplier(BASE) == 1.0
     yuan_per_find = inc.points_per_proactive_find * inc.yuan_per_point
     expected = 1 + inc.effort_elasticity * yuan_per_find / inc.effort_reference_yuan
     assert effort_multiplier(s) == pytest.approx(expected)
-    assert effort_multiplier(s.with_overrides({"incentives.yuan_per_point": 0})) == 1.0
+    assert effort_multiplier(with_overrides(s, {"incentives.yuan_per_point": 0})) == 1.0
     base, eager = runs(), runs(responsive)
     hours = per_run(base, lambda r: r.staff["visit_hours"].sum())
     hours_eager = per_run(eager, lambda r: r.staff["visit_hours"].sum())
@@ -614,7 +615,7 @@ def test_points_follow_the_formula_and_the_ten_best_are_ranked_by_points():
 
 
 def test_a_county_head_count_change_keeps_the_report_stream():
-    more = BASE.with_overrides({"departments.urban_management.staff": 6})
+    more = with_overrides(BASE, {"departments.urban_management.staff": 6})
     for r in range(REPS):
         times = []
         for scenario in (BASE, more):

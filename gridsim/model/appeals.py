@@ -20,38 +20,12 @@ import numpy as np
 
 from gridsim.model.calendar import HOURS_PER_MONTH, HOURS_PER_YEAR
 from gridsim.model.county import County, visits_per_household_month
-from gridsim.model.scenario import Distribution, Scenario
+from gridsim.model.scenario import Scenario
 from gridsim.model.vocabulary import LEVELS
 
 EXTERNALITY = ("none", "positive", "minority_negative")
 #: Households affected from which an issue counts as serving many (positive externality).
 MANY_HOUSEHOLDS = 3
-
-
-def sample(dist: Distribution, rng: np.random.Generator, n: int) -> np.ndarray:
-    """Draw ``n`` values of a scenario distribution.
-
-    Example:
-        >>> import numpy as np
-        >>> from gridsim.model.scenario import Distribution
-        >>> d = Distribution(distribution="exponential", mean=2.0)
-        >>> float(sample(d, np.random.default_rng(0), 100_000).mean().round(1))
-        2.0
-    """
-    kind = dist.distribution
-    if kind == "exponential":
-        return rng.exponential(dist.mean, n)
-    if kind == "fixed":
-        return np.full(n, float(dist.mean))
-    if kind == "lognormal":
-        return rng.lognormal(np.log(dist.median), dist.sigma, n)
-    if kind == "gamma":
-        shape = 1.0 / dist.cv**2
-        return rng.gamma(shape, dist.mean / shape, n)
-    if kind == "empirical":
-        knots = np.asarray(dist.quantiles, dtype=float)
-        return np.interp(rng.random(n), np.linspace(0.0, 1.0, len(knots)), knots)
-    return dist.scale * rng.weibull(dist.shape, n)
 
 
 def rate_profile(scenario: Scenario, daily: list[float] | None, weekly: list[float] | None):
@@ -185,7 +159,7 @@ def _draw_work(s: Scenario, rng: np.random.Generator, category: np.ndarray, n: i
     for k, cat in enumerate(s.categories):
         idx = np.flatnonzero(category == k)
         for col in range(columns):
-            work[idx, col] = sample(cat.handling, rng, len(idx))
+            work[idx, col] = cat.handling.sample(rng, len(idx))
     return np.repeat(work, 4, axis=1) if columns == 1 else work
 
 
@@ -270,7 +244,7 @@ def draw_arrivals(
     delay = np.empty(m)
     for c, ch in enumerate(s.channels):
         idx = np.flatnonzero(channel == c)
-        delay[idx] = sample(ch.delay, rng, len(idx))
+        delay[idx] = ch.delay.sample(rng, len(idx))
     filed = issues.arose[hh_issue] + delay
     keep = reports & (filed < horizon)
     filed, issue_of, channel, no_phone = filed[keep], hh_issue[keep], channel[keep], no_phone[keep]
