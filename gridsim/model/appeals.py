@@ -14,6 +14,7 @@ Time unit: hours; hour 0 is Monday 00:00.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,14 +22,23 @@ import numpy as np
 from gridsim.model.calendar import HOURS_PER_MONTH, HOURS_PER_YEAR
 from gridsim.model.county import County, visits_per_household_month
 from gridsim.model.scenario import Scenario
-from gridsim.model.vocabulary import LEVELS
+from gridsim.model.vocabulary import (
+    COUNTY,
+    GRID,
+    LEVELS,
+    MICROGRID,
+    MINORITY_NEGATIVE,
+    NO_EXTERNALITY,
+    POSITIVE,
+)
 
-EXTERNALITY = ("none", "positive", "minority_negative")
 #: Households affected from which an issue counts as serving many (positive externality).
 MANY_HOUSEHOLDS = 3
 
 
-def rate_profile(scenario: Scenario, daily: list[float] | None, weekly: list[float] | None):
+def rate_profile(
+    scenario: Scenario, daily: Sequence[float] | None, weekly: Sequence[float] | None
+) -> np.ndarray:
     """Hour-of-week rate multipliers (168 values, mean 1)."""
     d = np.asarray(daily or scenario.arrivals.daily_profile, dtype=float)
     w = np.asarray(weekly or scenario.arrivals.weekly_profile, dtype=float)
@@ -51,12 +61,12 @@ class Issues:
     incident_budget: np.ndarray  # Exp(1) hazard budget; inf where the category has no hazard
     incident_scale: np.ndarray  # Weibull scale (hours) of the incident hazard
     incident_shape: np.ndarray  # Weibull shape
-    work: np.ndarray  # (n, 4): work content in hours at each level, before level factors
-    u_shirk: np.ndarray  # (n, 4)
+    work: np.ndarray  # (n, len(LEVELS)): work hours at each level, before level factors
+    u_shirk: np.ndarray  # (n, len(LEVELS)): uniform draws, one per level, for shirking
     u_route: np.ndarray
     u_feedback: np.ndarray
     finder: np.ndarray  # staff id credited with a proactive find, -1 if none
-    first_report: np.ndarray | None = None  # first household report (inf if none), set later
+    first_report: np.ndarray  # first household report (inf if none), set by draw_arrivals
 
     def __len__(self) -> int:
         return len(self.arose)
@@ -125,11 +135,16 @@ def _issue_attributes(s, county, arose, category, origin, rngs) -> Issues:
     urgent = rng.random(n) < np.array([c.urgent_share for c in cats])[category]
     joint = rng.random(n) < np.array([c.joint.share for c in cats])[category]
     auth_cdf = np.cumsum([[c.authority.get(lvl, 0.0) for lvl in LEVELS] for c in cats], axis=1)
-    authority = (rng.random(n)[:, None] > auth_cdf[category]).sum(axis=1).clip(0, 3)
-    origin_level = (county.grid_of[origin] == origin).astype(int)
+    authority = (rng.random(n)[:, None] > auth_cdf[category]).sum(axis=1).clip(MICROGRID, COUNTY)
+    # An exclusive grid has no micro-grids below it: its issues start at grid level.
+    origin_level = np.where(county.grid_of[origin] == origin, GRID, MICROGRID)
     authority = np.maximum(authority, origin_level)
     minority = rng.random(n) < np.array([c.negative_externality_share for c in cats])[category]
-    externality = np.where(minority, 2, np.where(households >= MANY_HOUSEHOLDS, 1, 0))
+    externality = np.where(
+        minority,
+        MINORITY_NEGATIVE,
+        np.where(households >= MANY_HOUSEHOLDS, POSITIVE, NO_EXTERNALITY),
+    )
     work = _draw_work(s, rngs["handling"], category, n)
     budget, scale, shape = _draw_incident_hazards(s, rngs["incidents"], category)
     rr = rngs["routing"]
@@ -146,21 +161,22 @@ def _issue_attributes(s, county, arose, category, origin, rngs) -> Issues:
         incident_scale=scale,
         incident_shape=shape,
         work=work,
-        u_shirk=rr.random((n, 4)),
+        u_shirk=rr.random((n, len(LEVELS))),
         u_route=rr.random(n),
         u_feedback=rngs["feedback"].random(n),
         finder=np.full(n, -1, dtype=np.int64),
+        first_report=np.full(n, np.inf),
     )
 
 
 def _draw_work(s: Scenario, rng: np.random.Generator, category: np.ndarray, n: int) -> np.ndarray:
-    columns = 4 if s.escalation.redraw_handling else 1
+    columns = len(LEVELS) if s.escalation.redraw_handling else 1
     work = np.empty((n, columns))
     for k, cat in enumerate(s.categories):
         idx = np.flatnonzero(category == k)
         for col in range(columns):
             work[idx, col] = cat.handling.sample(rng, len(idx))
-    return np.repeat(work, 4, axis=1) if columns == 1 else work
+    return np.repeat(work, len(LEVELS), axis=1) if columns == 1 else work
 
 
 def _draw_incident_hazards(s: Scenario, rng: np.random.Generator, category: np.ndarray):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from bisect import insort
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 import simpy
@@ -40,6 +41,8 @@ from gridsim.model.vocabulary import (
     LEVELS,
     MERGE,
     MICROGRID,
+    MINORITY_NEGATIVE,
+    NO_LEVEL,
     REOPEN,
     RESOLVE,
     RETURN,
@@ -55,6 +58,10 @@ LOG_DTYPE = np.dtype(
     [("time", "f8"), ("order", "i4"), ("appeal", "i4"), ("event", "i1"), ("level", "i1"),
      ("unit", "i4"), ("staff", "i4"), ("value", "f4")]
 )  # fmt: skip
+#: One row of the event log, in LOG_DTYPE's column order. In the rows the engine writes, -1
+#: means "none" (no appeal, no level, no staff): a literal, so that per-event code does not
+#: look up a global name for it.
+LogRow = tuple[float, int, int, int, int, int, int, float]
 
 
 class EventLog:
@@ -66,17 +73,17 @@ class EventLog:
 
     def __init__(self, enabled: bool = True):
         self.enabled = enabled
-        self.rows: list[tuple] = []
+        self.rows: list[LogRow] = []
         # The engine calls ``add(row)``; when logging is off it is a no-op.
         self.add = self.rows.append if enabled else _ignore
 
     def columns(self) -> dict[str, np.ndarray]:
         """The log as numpy arrays, one per column."""
         packed = np.fromiter(self.rows, dtype=LOG_DTYPE, count=len(self.rows))
-        return {name: packed[name] for name in LOG_DTYPE.names}
+        return {name: packed[name] for name in LOG_DTYPE.names or ()}
 
 
-def _ignore(row: tuple) -> None:
+def _ignore(row: LogRow) -> None:
     return None
 
 
@@ -89,8 +96,24 @@ class Order:
         "resolved_level", "escalations", "token", "held", "pending", "proactive", "declined",
         "duplicate", "appeals", "misrouted", "on_time", "satisfied", "level",
     )  # fmt: skip
+    # Set by the engine right after construction (see Engine._new_order).
+    authority: int
+    urgent: bool
+    joint: bool
+    priority: bool
+    externality: int
 
-    def __init__(self, oid, issue, category, channel, desk, origin, origin_level, created):
+    def __init__(
+        self,
+        oid: int,
+        issue: int,
+        category: int,
+        channel: int,
+        desk: int,
+        origin: int,
+        origin_level: int,
+        created: float,
+    ):
         self.id = oid
         self.issue = issue
         self.category = category
@@ -101,7 +124,7 @@ class Order:
         self.created = created
         self.first_response = math.nan
         self.resolved = math.nan
-        self.resolved_level = -1
+        self.resolved_level = NO_LEVEL
         self.escalations = 0
         self.token = 0
         self.held: list[tuple[int, int]] = []
@@ -113,7 +136,7 @@ class Order:
         self.misrouted = False
         self.on_time = math.nan
         self.satisfied = math.nan
-        self.level = -1
+        self.level = NO_LEVEL
 
 
 class Engine:
@@ -238,7 +261,7 @@ class Engine:
 
     # ------------------------------------------------------------------ running
 
-    def run(self, progress=None) -> None:
+    def run(self, progress: Callable[[float], None] | None = None) -> None:
         """Run to the horizon. ``progress`` is an optional callable taking simulated hours."""
         if len(self.arrivals):
             self._schedule_arrival(0)
@@ -254,7 +277,7 @@ class Engine:
         ev = Timeout(self.env, self.arr_time[i] - self.env.now, i)
         ev.callbacks.append(self._on_arrival)
 
-    def _on_arrival(self, ev) -> None:
+    def _on_arrival(self, ev: Timeout) -> None:
         i = ev._value
         if i + 1 < len(self.arr_time):
             self._schedule_arrival(i + 1)
@@ -273,7 +296,7 @@ class Engine:
         )
         if self.issue_known[issue] != self.issue_known[issue]:
             self.issue_known[issue] = filed
-        if merged:
+        if merged and open_order is not None:
             oid = open_order.id
             open_order.appeals += 1
         else:
@@ -296,7 +319,9 @@ class Engine:
         )
         self._send(order, level)
 
-    def _new_order(self, oid: int, issue: int, channel: int, created: float, duplicate: bool):
+    def _new_order(
+        self, oid: int, issue: int, channel: int, created: float, duplicate: bool
+    ) -> Order:
         cat = self.iss_category[issue]
         origin = self.iss_origin[issue]
         origin_level = MICROGRID if self.grid_of[origin] != origin else GRID
@@ -311,7 +336,7 @@ class Engine:
         order.priority = (
             self.business_priority and self.cat_enterprise[cat] and (origin_level == GRID)
         )
-        if ext == 2 and self.mediate:
+        if ext == MINORITY_NEGATIVE and self.mediate:
             order.desk = MEDIATION_DESK
         order.duplicate = duplicate
         self.orders.append(order)
@@ -358,7 +383,7 @@ class Engine:
             ev = Timeout(self.env, self.level_limit[order.level], (order, order.token, unit))
             ev.callbacks.append(self._on_deadline)
 
-    def _on_deadline(self, ev) -> None:
+    def _on_deadline(self, ev: Timeout) -> None:
         order, token, unit = ev._value
         if order.token != token:
             return  # no longer waiting there
@@ -395,7 +420,7 @@ class Engine:
     def _plan(self, order: Order, unit: int, level: int) -> tuple[int, float, float]:
         """Decide what the unit will do with the order: (outcome, work hours, extra delay)."""
         base = self.iss_work[order.issue][level] * self.level_factor[level]
-        if order.externality == 2:
+        if order.externality == MINORITY_NEGATIVE:
             if self.mediate:
                 base *= self.mediate_factor
             elif self.decline:
@@ -419,7 +444,7 @@ class Engine:
             return ESCALATE_OUTCOME, base * self.attempt, 0.0
         return RESOLVE_OUTCOME, base, 0.0
 
-    def _on_done(self, ev) -> None:
+    def _on_done(self, ev: Timeout) -> None:
         order, outcome = ev._value
         held, order.held = order.held, []
         level = order.level
@@ -485,7 +510,7 @@ class Engine:
                 ev = Timeout(self.env, self.feedback_delay, (order, level))
                 ev.callbacks.append(self._on_reopen)
 
-    def _on_reopen(self, ev) -> None:
+    def _on_reopen(self, ev: Timeout) -> None:
         previous, level = ev._value
         issue = previous.issue
         if self.issue_order[issue] is not None:

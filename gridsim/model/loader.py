@@ -146,22 +146,21 @@ def _check_references(s: Scenario, source: str) -> None:
         if dup:
             raise ScenarioError(source, kind, f"unique keys, but {sorted(dup)} repeat")
     departments = {d.key for d in s.departments}
-    for i, role in enumerate(s.roles.values()):
+    for name, role in s.roles.items():
         if role.calendar not in s.calendars and role.calendar != "always":
-            name = list(s.roles)[i]
             raise ScenarioError(
                 source,
                 f"roles.{name}.calendar",
                 f"one of the calendars defined ({', '.join(s.calendars)}, always), "
                 f"not {role.calendar!r}",
             )
-    staff_roles = [(f"staffing.grid.{r}", r) for r in s.staffing.grid]
+    staff_roles: list[tuple[str, str]] = [(f"staffing.grid.{r}", r) for r in s.staffing.grid]
     staff_roles += [(f"staffing.microgrid.{r}", r) for r in s.staffing.microgrid]
     for name in ("exclusive_grid_role", "town_desk_role", "county_desk_role", "department_role"):
         staff_roles.append((f"staffing.{name}", getattr(s.staffing, name)))
-    for where, role in staff_roles:
-        if role not in s.roles:
-            raise ScenarioError(source, where, f"a role defined under [roles], not {role!r}")
+    for where, staff_role in staff_roles:
+        if staff_role not in s.roles:
+            raise ScenarioError(source, where, f"a role defined under [roles], not {staff_role!r}")
     for i, cat in enumerate(s.categories):
         where = f"categories[{i}:{cat.key}]"
         if cat.department not in departments:
@@ -192,10 +191,10 @@ def _check_references(s: Scenario, source: str) -> None:
                 raise ScenarioError(
                     source, f"levels.{lvl_field}.{lvl}", f"a level among {', '.join(LEVELS)}"
                 )
-    for role in s.proactive.visits_per_household_per_month:
-        if role not in s.roles:
+    for visitor in s.proactive.visits_per_household_per_month:
+        if visitor not in s.roles:
             raise ScenarioError(
-                source, f"proactive.visits_per_household_per_month.{role}", "a defined role"
+                source, f"proactive.visits_per_household_per_month.{visitor}", "a defined role"
             )
     total = sum(c.share for c in s.channels)
     if abs(total - 1) > 1e-6:

@@ -21,12 +21,13 @@ import numpy as np
 import pandas as pd
 
 from gridsim.errors import InternalError
-from gridsim.model.appeals import EXTERNALITY, Issues, incident_times
+from gridsim.model.appeals import Issues, incident_times
 from gridsim.model.calendar import HOURS_PER_MONTH, HOURS_PER_YEAR
 from gridsim.model.county import County
 from gridsim.model.scenario import Scenario
 from gridsim.model.vocabulary import (
     DESKS,
+    EXTERNALITY,
     INCIDENT,
     LEVELS,
     NO_LEVEL,
@@ -49,7 +50,7 @@ class RunResult:
         kpis: scalar KPIs by name (see ``gridsim.model.kpis``).
         events: the event log, one row per lifecycle event: ``time``, ``order``, ``appeal``,
             ``event`` (code, see ``gridsim.model.vocabulary.EVENT_CODES``), ``level``
-            (0 micro-grid .. 3 county, -1 none), ``unit`` (row of ``units``), ``staff``
+            (index into ``LEVELS``, ``NO_LEVEL`` = -1 none), ``unit`` (row of ``units``), ``staff``
             (row of ``staff``, -1 none), ``value``.
         appeals: one row per appeal.
         orders: one row per work order.

@@ -10,6 +10,7 @@ Time unit: hours of simulated time, unless a field name says otherwise (``*_days
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -30,7 +31,7 @@ class ScenarioError(UserError):
     """
 
 
-def _check_profile(profile: list[float] | None, length: int, name: str) -> None:
+def _check_profile(profile: Sequence[float] | None, length: int, name: str) -> None:
     if profile is None:
         return
     if len(profile) != length:
