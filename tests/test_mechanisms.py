@@ -23,7 +23,7 @@ from gridsim.model.appeals import draw_arrivals, draw_issues
 from gridsim.model.county import build_county, effort_multiplier
 from gridsim.model.loader import with_overrides
 from gridsim.model.seeds import make_streams
-from gridsim.model.vocabulary import EVENT_CODES
+from gridsim.model.vocabulary import COUNTY, EVENT_CODES, GRID, MICROGRID, NO_LEVEL, TOWN
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = gridsim.load_scenario(ROOT / "scenarios" / "one_town.toml")
@@ -250,7 +250,7 @@ def test_joint_handling_slows_county_resolution():
 
     def county_hours(r):
         o = orders_of(r, *JOINT_CATEGORIES)
-        o = o[o["resolved_level"] == 3]
+        o = o[o["resolved_level"] == COUNTY]
         return (o["resolved"] - o["created"]).mean()
 
     def department_busy(r):
@@ -283,11 +283,11 @@ def test_sunk_staff_resolve_their_departments_orders_in_the_grid():
         return lambda r: (orders_of(r, *PUBLIC_SECURITY)["resolved_level"] == level).sum()
 
     none, half = runs(sunk(0)), runs(sunk(n_grids // 2))
-    assert per_run(none, at(1)).sum() == 0
-    grid, county = per_run(half, at(1)).sum(), per_run(half, at(3)).sum()
+    assert per_run(none, at(GRID)).sum() == 0
+    grid, county = per_run(half, at(GRID)).sum(), per_run(half, at(COUNTY)).sum()
     # About half the grids have a sunk officer: roughly half the orders stay in the grid.
     assert 0.2 < grid / (grid + county) < 0.8
-    assert county < per_run(none, at(3)).sum()
+    assert county < per_run(none, at(COUNTY)).sum()
 
 
 # ------------------------------------------------------------------ 5. exclusive grids
@@ -301,7 +301,7 @@ def test_business_priority_shortens_enterprise_waits_at_busy_desks():
     def town_wait(r):
         w = level_waits(r)
         ent = r.orders.loc[r.orders["category"] == "enterprise_appeal", "order"]
-        w = w[(w["level"] == 2) & w["order"].isin(ent)]
+        w = w[(w["level"] == TOWN) & w["order"].isin(ent)]
         return w["wait"].mean()
 
     first = runs({**busy, "exclusive.business_priority": True})
@@ -345,7 +345,7 @@ def test_borrowing_a_woman_resolves_at_the_same_level_later():
     for r_with, r_without in zip(runs(team(1.0, "borrow")), runs(team(0.0, "borrow")), strict=True):
         a, b = first_orders(r_with, "family_dispute"), first_orders(r_without, "family_dispute")
         both = a.merge(b, left_index=True, right_index=True, suffixes=("", "_b"))
-        both = both[(both["resolved_level"] >= 0) & (both["resolved_level_b"] >= 0)]
+        both = both[(both["resolved_level"] != NO_LEVEL) & (both["resolved_level_b"] != NO_LEVEL)]
         assert len(both) > 10
         assert (both["resolved_level"] == both["resolved_level_b"]).all()
         later = (both["resolved_b"] - both["created_b"]) - (both["resolved"] - both["created"])
@@ -358,7 +358,7 @@ def test_borrowing_a_woman_resolves_at_the_same_level_later():
 
 def test_direct_triage_escalates_less_and_resolves_high_authority_orders_sooner():
     def county_hours(r):
-        o = r.orders[r.orders["resolved_level"] == 3]
+        o = r.orders[r.orders["resolved_level"] == COUNTY]
         return (o["resolved"] - o["created"]).mean()
 
     ladder = runs()
@@ -408,7 +408,7 @@ def test_deadline_caps_queue_waits_at_a_level():
 
     def town_max(r):
         w = level_waits(r)
-        return w.loc[w["level"] == 2, "wait"].max()
+        return w.loc[w["level"] == TOWN, "wait"].max()
 
     def deadline_escalations(r):
         ev = r.events
@@ -439,7 +439,7 @@ def test_shirking_escalates_more_and_resolves_higher():
 def test_pooled_town_centre_cuts_town_waits():
     def town_wait(r):
         w = level_waits(r)
-        return w.loc[w["level"] == 2, "wait"].mean()
+        return w.loc[w["level"] == TOWN, "wait"].mean()
 
     def officers(r):
         return (r.staff["role"] == BASE.staffing.town_desk_role).sum()
@@ -479,7 +479,7 @@ MORE_COUNTY_STAFF["centre.county_desks"] = {k: 4 * v for k, v in BASE.centre.cou
 
 def test_faster_county_resolution_means_no_more_incidents():
     def county_hours(r):
-        o = r.orders[r.orders["resolved_level"] == 3]
+        o = r.orders[r.orders["resolved_level"] == COUNTY]
         return (o["resolved"] - o["created"]).mean()
 
     base, fast = runs(HAZARD), runs({**HAZARD, **MORE_COUNTY_STAFF})
@@ -640,7 +640,8 @@ def test_staffing_changes_keep_the_issues_and_the_report_stream():
 
 def test_county_head_counts_keep_the_microgrid_teams():
     for a, b in zip(runs(HAZARD), runs({**HAZARD, **MORE_COUNTY_STAFF}), strict=True):
-        team_a, team_b = a.staff[a.staff["level"] == 0], b.staff[b.staff["level"] == 0]
+        team_a = a.staff[a.staff["level"] == MICROGRID]
+        team_b = b.staff[b.staff["level"] == MICROGRID]
         assert team_a["female"].tolist() == team_b["female"].tolist()
         assert team_a["skills"].tolist() == team_b["skills"].tolist()
 

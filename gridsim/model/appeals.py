@@ -126,7 +126,14 @@ def draw_issues(
     return _issue_attributes(s, county, arose, category, origin, rngs)
 
 
-def _issue_attributes(s, county, arose, category, origin, rngs) -> Issues:
+def _issue_attributes(
+    s: Scenario,
+    county: County,
+    arose: np.ndarray,
+    category: np.ndarray,
+    origin: np.ndarray,
+    rngs: dict[str, np.random.Generator],
+) -> Issues:
     rng = rngs["issues"]
     n = len(arose)
     cats = s.categories
@@ -179,7 +186,9 @@ def _draw_work(s: Scenario, rng: np.random.Generator, category: np.ndarray, n: i
     return np.repeat(work, len(LEVELS), axis=1) if columns == 1 else work
 
 
-def _draw_incident_hazards(s: Scenario, rng: np.random.Generator, category: np.ndarray):
+def _draw_incident_hazards(
+    s: Scenario, rng: np.random.Generator, category: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per issue: an Exp(1) hazard budget and the Weibull scale and shape of its hazard.
 
     An unresolved issue becomes an incident when its cumulative hazard, (t / scale)^shape
@@ -205,7 +214,9 @@ def _draw_incident_hazards(s: Scenario, rng: np.random.Generator, category: np.n
     return budget, scale, shape
 
 
-def incident_times(issues: Issues, known: np.ndarray, mediated: np.ndarray, factor: float):
+def incident_times(
+    issues: Issues, known: np.ndarray, mediated: np.ndarray, factor: float
+) -> np.ndarray:
     """When each issue would become an incident if it stayed unresolved (inf: never).
 
     Args:
@@ -289,7 +300,9 @@ def draw_arrivals(
     )
 
 
-def _proactive_finds(s: Scenario, county: County, issues: Issues, rng) -> np.ndarray:
+def _proactive_finds(
+    s: Scenario, county: County, issues: Issues, rng: np.random.Generator
+) -> np.ndarray:
     """When a household visit or a periodic screening would first find each issue."""
     n = len(issues)
     if not s.proactive.enabled or n == 0:
@@ -316,7 +329,9 @@ def _proactive_finds(s: Scenario, county: County, issues: Issues, rng) -> np.nda
     return np.minimum(by_visit, by_screening)
 
 
-def _credit_finders(s: Scenario, county: County, issues: Issues, found: np.ndarray, rng) -> None:
+def _credit_finders(
+    s: Scenario, county: County, issues: Issues, found: np.ndarray, rng: np.random.Generator
+) -> None:
     """Pick the staff member credited with each proactive find (a visiting role's member)."""
     visiting = set(s.proactive.visits_per_household_per_month)
     staff_of = county.graph.nodes

@@ -22,7 +22,7 @@ import numpy as np
 
 from gridsim.model.calendar import HOURS_PER_MONTH, calendar_hours_per_week
 from gridsim.model.scenario import Scenario
-from gridsim.model.vocabulary import COUNTY, DESKS, GRID, MICROGRID, TOWN
+from gridsim.model.vocabulary import COUNTY, DESKS, GRID, LEVELS, MICROGRID, TOWN
 
 
 @dataclass
@@ -131,7 +131,9 @@ class _Builder:
             self.unit_rngs[uid] = np.random.default_rng([self.base, key])
         return self.unit_rngs[uid]
 
-    def unit(self, kind: str, level: int, name: str, parent: int | None, **attrs) -> int:
+    def unit(
+        self, kind: str, level: int, name: str, parent: int | None, **attrs: object
+    ) -> int:
         uid = self.graph.number_of_nodes()
         attrs.setdefault("town", -1)
         attrs.setdefault("households", 0)
@@ -275,7 +277,7 @@ def _centre(
     staffing = b.scenario.staffing
     role = staffing.town_desk_role if level == TOWN else staffing.county_desk_role
     counts = {d: int(desks.get(d, 0)) for d in DESKS}
-    where = "town" if level == TOWN else "county"
+    where = LEVELS[level]
     if merged:
         uid = b.unit("centre", level, f"{where} centre {town}", parent, town=town, desk="pooled")
         b.hire(uid, role, max(1, sum(counts.values())))

@@ -1,7 +1,8 @@
 """The simpy model: dispatch, handle, escalate, resolve, feed back.
 
 The engine knows nothing about files or plots. Its input is a Scenario, a built County and
-the appeals drawn up front (``gridsim.model.appeals``); its output is the tables of a
+the appeals drawn up front (``gridsim.model.appeals``); its output is its final state
+(:meth:`Engine.final_state`), from which ``gridsim.model.records`` builds the tables of a
 :class:`~gridsim.model.records.RunResult`.
 
 Speed is by design, not by tuning: a unit (micro-grid team, grid, desk, department) is a
@@ -140,7 +141,11 @@ class Order:
 
 
 class Engine:
-    """One run of the model. Build with :func:`simulate` rather than directly."""
+    """One run of the model. Build with :func:`gridsim.simulate` rather than directly.
+
+    Its state is private and per-event; when the run is over, :meth:`final_state` hands it
+    over once, as a plain :class:`~gridsim.model.records.EngineState`, for the tables.
+    """
 
     def __init__(
         self,
