@@ -106,7 +106,6 @@ def describe_validation_error(err: ErrorDetails, data: Any) -> tuple[str, str]:
     """The field (dotted, records named by key) and the expectation of a pydantic error.
 
     Example:
-        >>> from pydantic import ValidationError
         >>> try:
         ...     scenario_from_dict({"meta": {"name": "x", "horizon_dayz": 1}})
         ... except ScenarioError as err:
