@@ -28,6 +28,13 @@ def breakdowns(result: RunResult, ranking_role: str = "grid_worker") -> dict[str
     """KPI tables by group: channel, level, category, role, externality class, town, age group.
 
     Also ``ten_best``: the yearly ranking of ``ranking_role`` by points.
+
+    Example:
+        >>> import gridsim
+        >>> r = gridsim.simulate(gridsim.load_scenario("scenarios/one_town.toml"), seed=1, days=5)
+        >>> tables = breakdowns(r)
+        >>> list(tables["level"].columns[:2]), len(tables["ten_best"]) <= 10
+        (['resolved_level', 'orders'], True)
     """
     o = result.orders[result.orders["created"] >= result.warmup_hours].copy()
     o["resolution_h"] = o["resolved"] - o["created"]

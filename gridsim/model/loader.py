@@ -271,5 +271,10 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 def json_schema() -> dict:
-    """The JSON schema of scenario files (what ``gridsim schema`` prints)."""
+    """The JSON schema of scenario files (what ``gridsim schema`` prints).
+
+    Example:
+        >>> sorted(json_schema()["$defs"]["Lognormal"]["required"])
+        ['median', 'sigma']
+    """
     return Scenario.model_json_schema()
