@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 import simpy  # noqa: E402
 
 import gridsim  # noqa: E402
-from gridsim.model.scenario import scenario_from_dict  # noqa: E402
+from gridsim.model.loader import scenario_from_dict  # noqa: E402
 
 MICROGRIDS, GRIDS, TOWNS, DEPARTMENTS = 2000, 500, 16, 8
 P_GRID, P_TOWN, P_COUNTY = 0.3, 0.3, 0.5

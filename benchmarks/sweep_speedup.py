@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from gridsim import load_scenario
-from gridsim.experiment.runner import experiment_from_dict, run_experiment
-from gridsim.model.engine import simulate
+from gridsim.experiment.loading import experiment_from_dict
+from gridsim.experiment.runner import run_experiment
+from gridsim.model.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "one_town.toml"
@@ -58,7 +59,7 @@ def timed(exp, executor: str, workers: int, out: Path, repeat: int):
         start = time.perf_counter()
         df = run_experiment(
             exp, executor=executor, workers=workers, out=out, progress=False, fresh=True
-        )
+        ).tidy
         best = min(best, time.perf_counter() - start)
     return best, df
 

@@ -1,6 +1,6 @@
 """gridsim: discrete-event simulation of grid-based grassroots governance (网格化治理).
 
-The public API is small: load a scenario, simulate it, run experiments.
+The public API is small: load a scenario, change it, simulate it, run experiments.
 
 Example:
     >>> import gridsim
@@ -10,10 +10,12 @@ Example:
     True
 """
 
-from gridsim.experiment.runner import load_experiment, run_experiment
-from gridsim.model.engine import simulate
+from gridsim.experiment.loading import load_experiment
+from gridsim.experiment.runner import run_experiment
+from gridsim.model.loader import load_scenario, with_overrides
 from gridsim.model.records import RunResult
-from gridsim.model.scenario import Scenario, ScenarioError, load_scenario
+from gridsim.model.scenario import Scenario, ScenarioError
+from gridsim.model.simulate import simulate
 from gridsim.output.report import write_report
 from gridsim.output.run_dir import load_run, save_run
 from gridsim.version import __version__
@@ -29,5 +31,6 @@ __all__ = [
     "run_experiment",
     "save_run",
     "simulate",
+    "with_overrides",
     "write_report",
 ]

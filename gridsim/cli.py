@@ -44,7 +44,7 @@ def _positive(kind: type) -> Callable[[str], float]:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from gridsim.model.engine import simulate
+    from gridsim.model.simulate import simulate
     from gridsim.output.run_dir import check_output_directory, save_run
 
     scenario = load_scenario(args.scenario)
@@ -105,7 +105,7 @@ def _cmd_describe(args: argparse.Namespace) -> int:
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
-    from gridsim.model.scenario import json_schema
+    from gridsim.model.loader import json_schema
 
     text = json.dumps(json_schema(), indent=2, ensure_ascii=False)
     if args.out:

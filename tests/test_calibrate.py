@@ -18,8 +18,8 @@ from gridsim.calibration.logs import read_log, sample_path
 from gridsim.calibration.reproduce import compare_to_log, km_quantiles, passed, validate_log
 from gridsim.calibration.scenario_writer import scenario_dict, write_scenario
 from gridsim.errors import UserError
-from gridsim.model.appeals import sample
-from gridsim.model.scenario import ScenarioError, load_scenario, scenario_from_dict
+from gridsim.model.loader import load_scenario, scenario_from_dict
+from gridsim.model.scenario import ScenarioError
 
 DATA = Path(__file__).parent / "data"
 SAMPLE = sample_path()  # the packaged copy (gridsim/data), as users get it
@@ -211,9 +211,9 @@ def test_quantile_table_pins_a_quantile_at_a_gap():
 
 
 def sample_table(knots, rng, n):
-    from gridsim.model.scenario import Distribution
+    from gridsim.model.distributions import Empirical
 
-    return sample(Distribution(distribution="empirical", quantiles=knots), rng, n)
+    return Empirical(quantiles=knots).sample(rng, n)
 
 
 # ----------------------------------------------------------------- calibrate the sample
@@ -262,7 +262,7 @@ def test_empirical_tables_reproduce_the_log(log):
         knots = scenario.category(cat.key).handling.quantiles
         assert knots[0] == pytest.approx(hours.min(), rel=1e-5)
         assert knots[-1] == pytest.approx(hours.max(), rel=1e-5)
-        draws = sample(scenario.category(cat.key).handling, rng, 200_000)
+        draws = scenario.category(cat.key).handling.sample(rng, 200_000)
         for q in (0.5, 0.9):
             log_q = np.quantile(hours, q)
             assert knots[round(100 * q)] == pytest.approx(log_q, rel=1e-5)
@@ -502,7 +502,7 @@ def fake_run(cal: Calibration, rng: np.random.Generator, stretch: float = 1.0, n
     hours = np.empty(n)
     for cat in cal.categories:
         idx = np.flatnonzero(category == cat.key)
-        hours[idx] = sample(scenario.category(cat.key).handling, rng, len(idx)) * stretch
+        hours[idx] = scenario.category(cat.key).handling.sample(rng, len(idx)) * stretch
     orders = pd.DataFrame({"category": category, "created": created, "resolved": created + hours})
     appeals = pd.DataFrame({"category": category, "channel": channel, "created": created})
     return orders, appeals

@@ -8,8 +8,17 @@ import pytest
 
 import gridsim
 from gridsim.model.calendar import AlwaysOn, WeeklyCalendar
-from gridsim.model.metrics import ConservationError, check_conservation
-from gridsim.model.vocabulary import EVENT_CODES
+from gridsim.model.loader import with_overrides
+from gridsim.model.records import ConservationError, check_conservation
+from gridsim.model.vocabulary import (
+    ARRIVE,
+    DISPATCH,
+    EVENT_CODES,
+    LEVELS,
+    MERGE,
+    RESOLVE,
+    START,
+)
 
 
 def test_every_appeal_is_accounted_for(short_run):
@@ -57,7 +66,7 @@ def test_policy_change_keeps_the_arrival_stream(one_town):
     """Common random numbers: the same issues arise whatever the escalation rule."""
     ladder = gridsim.simulate(one_town, seed=5, days=20)
     triage = gridsim.simulate(
-        one_town.with_overrides({"escalation.policy": "direct_triage"}), seed=5, days=20
+        with_overrides(one_town, {"escalation.policy": "direct_triage"}), seed=5, days=20
     )
     cols = ["category", "microgrid", "arose", "households"]
     pd.testing.assert_frame_equal(ladder.issues[cols], triage.issues[cols])
@@ -67,25 +76,25 @@ def test_policy_change_keeps_the_arrival_stream(one_town):
 def test_event_log_is_one_row_per_lifecycle_event(short_run):
     ev = short_run.events
     assert set(ev["event"].unique()) <= set(EVENT_CODES)
-    assert (ev["event"] == 0).sum() == len(short_run.appeals)
-    assert (ev["event"] == 1).sum() == short_run.appeals["merged"].sum()
+    assert (ev["event"] == ARRIVE).sum() == len(short_run.appeals)
+    assert (ev["event"] == MERGE).sum() == short_run.appeals["merged"].sum()
     resolved = short_run.orders["resolved"].notna()
-    assert (ev["event"] == 5).sum() == resolved.sum()
+    assert (ev["event"] == RESOLVE).sum() == resolved.sum()
     assert ev["time"].is_monotonic_increasing
     # Every resolved order was started before it was resolved, at the level that resolved it.
-    starts = ev[ev["event"] == 3].groupby("order")["time"].min()
+    starts = ev[ev["event"] == START].groupby("order")["time"].min()
     done = short_run.orders[resolved].set_index("order")
     assert (starts.reindex(done.index) <= done["resolved"]).all()
-    last_start_level = ev[ev["event"] == 3].groupby("order")["level"].last()
+    last_start_level = ev[ev["event"] == START].groupby("order")["level"].last()
     assert (last_start_level.reindex(done.index) == done["resolved_level"]).all()
 
 
 def test_orders_climb_one_level_at_a_time_under_the_ladder(one_town):
     # Shirking skips a level on purpose; without it the ladder is strict.
-    r = gridsim.simulate(one_town.with_overrides({"escalation.shirking_probability": 0.0}),
+    r = gridsim.simulate(with_overrides(one_town, {"escalation.shirking_probability": 0.0}),
                          seed=2, days=20)  # fmt: skip
     ev = r.events
-    disp = ev[ev["event"] == 2]
+    disp = ev[ev["event"] == DISPATCH]
     steps = disp.groupby("order")["level"].apply(lambda s: np.diff(s.to_numpy()))
     for d in steps:
         assert ((d == 1) | (d == 0)).all()  # 0: joint orders queue at several departments
@@ -110,7 +119,7 @@ def test_kpis_are_floats_in_range(short_run):
     assert all(isinstance(v, float) for v in k.values())
     for name in ("on_time_rate", "satisfaction_rate", "proactive_share", "escalation_rate"):
         assert 0 <= k[name] <= 1
-    shares = [k[f"resolved_share_{lvl}"] for lvl in ("microgrid", "grid", "town", "county")]
+    shares = [k[f"resolved_share_{lvl}"] for lvl in LEVELS]
     assert sum(shares) == pytest.approx(1.0)
     assert k["share_resolved_in_grid"] <= k["share_resolved_in_town"] <= 1
 

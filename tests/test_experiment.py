@@ -205,7 +205,7 @@ def test_common_random_numbers_and_single_run_rebuild(tiny, tmp_path):
 
 DRIVER = """
 import sys, time
-from gridsim.model.engine import simulate
+from gridsim.model.simulate import simulate
 from gridsim.experiment.runner import run_experiment
 
 def slow_simulate(scenario, seed, days=None):

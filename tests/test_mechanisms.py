@@ -21,8 +21,9 @@ import pytest
 import gridsim
 from gridsim.model.appeals import draw_arrivals, draw_issues
 from gridsim.model.county import build_county, effort_multiplier
-from gridsim.model.engine import make_streams
-from gridsim.model.vocabulary import EVENT_CODES
+from gridsim.model.loader import with_overrides
+from gridsim.model.seeds import make_streams
+from gridsim.model.vocabulary import COUNTY, EVENT_CODES, GRID, MICROGRID, NO_LEVEL, TOWN
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = gridsim.load_scenario(ROOT / "scenarios" / "one_town.toml")
@@ -67,7 +68,7 @@ def seed(r: int) -> np.random.SeedSequence:
 @functools.cache
 def _run(key: str, days: int, r: int) -> gridsim.RunResult:
     overrides = json.loads(key)
-    scenario = BASE.with_overrides(overrides) if overrides else BASE
+    scenario = with_overrides(BASE, overrides) if overrides else BASE
     return gridsim.simulate(scenario, seed=seed(r), days=days)
 
 
@@ -249,7 +250,7 @@ def test_joint_handling_slows_county_resolution():
 
     def county_hours(r):
         o = orders_of(r, *JOINT_CATEGORIES)
-        o = o[o["resolved_level"] == 3]
+        o = o[o["resolved_level"] == COUNTY]
         return (o["resolved"] - o["created"]).mean()
 
     def department_busy(r):
@@ -282,11 +283,11 @@ def test_sunk_staff_resolve_their_departments_orders_in_the_grid():
         return lambda r: (orders_of(r, *PUBLIC_SECURITY)["resolved_level"] == level).sum()
 
     none, half = runs(sunk(0)), runs(sunk(n_grids // 2))
-    assert per_run(none, at(1)).sum() == 0
-    grid, county = per_run(half, at(1)).sum(), per_run(half, at(3)).sum()
+    assert per_run(none, at(GRID)).sum() == 0
+    grid, county = per_run(half, at(GRID)).sum(), per_run(half, at(COUNTY)).sum()
     # About half the grids have a sunk officer: roughly half the orders stay in the grid.
     assert 0.2 < grid / (grid + county) < 0.8
-    assert county < per_run(none, at(3)).sum()
+    assert county < per_run(none, at(COUNTY)).sum()
 
 
 # ------------------------------------------------------------------ 5. exclusive grids
@@ -300,7 +301,7 @@ def test_business_priority_shortens_enterprise_waits_at_busy_desks():
     def town_wait(r):
         w = level_waits(r)
         ent = r.orders.loc[r.orders["category"] == "enterprise_appeal", "order"]
-        w = w[(w["level"] == 2) & w["order"].isin(ent)]
+        w = w[(w["level"] == TOWN) & w["order"].isin(ent)]
         return w["wait"].mean()
 
     first = runs({**busy, "exclusive.business_priority": True})
@@ -344,7 +345,7 @@ def test_borrowing_a_woman_resolves_at_the_same_level_later():
     for r_with, r_without in zip(runs(team(1.0, "borrow")), runs(team(0.0, "borrow")), strict=True):
         a, b = first_orders(r_with, "family_dispute"), first_orders(r_without, "family_dispute")
         both = a.merge(b, left_index=True, right_index=True, suffixes=("", "_b"))
-        both = both[(both["resolved_level"] >= 0) & (both["resolved_level_b"] >= 0)]
+        both = both[(both["resolved_level"] != NO_LEVEL) & (both["resolved_level_b"] != NO_LEVEL)]
         assert len(both) > 10
         assert (both["resolved_level"] == both["resolved_level_b"]).all()
         later = (both["resolved_b"] - both["created_b"]) - (both["resolved"] - both["created"])
@@ -357,7 +358,7 @@ def test_borrowing_a_woman_resolves_at_the_same_level_later():
 
 def test_direct_triage_escalates_less_and_resolves_high_authority_orders_sooner():
     def county_hours(r):
-        o = r.orders[r.orders["resolved_level"] == 3]
+        o = r.orders[r.orders["resolved_level"] == COUNTY]
         return (o["resolved"] - o["created"]).mean()
 
     ladder = runs()
@@ -407,7 +408,7 @@ def test_deadline_caps_queue_waits_at_a_level():
 
     def town_max(r):
         w = level_waits(r)
-        return w.loc[w["level"] == 2, "wait"].max()
+        return w.loc[w["level"] == TOWN, "wait"].max()
 
     def deadline_escalations(r):
         ev = r.events
@@ -438,7 +439,7 @@ def test_shirking_escalates_more_and_resolves_higher():
 def test_pooled_town_centre_cuts_town_waits():
     def town_wait(r):
         w = level_waits(r)
-        return w.loc[w["level"] == 2, "wait"].mean()
+        return w.loc[w["level"] == TOWN, "wait"].mean()
 
     def officers(r):
         return (r.staff["role"] == BASE.staffing.town_desk_role).sum()
@@ -478,7 +479,7 @@ MORE_COUNTY_STAFF["centre.county_desks"] = {k: 4 * v for k, v in BASE.centre.cou
 
 def test_faster_county_resolution_means_no_more_incidents():
     def county_hours(r):
-        o = r.orders[r.orders["resolved_level"] == 3]
+        o = r.orders[r.orders["resolved_level"] == COUNTY]
         return (o["resolved"] - o["created"]).mean()
 
     base, fast = runs(HAZARD), runs({**HAZARD, **MORE_COUNTY_STAFF})
@@ -563,13 +564,13 @@ def test_mediation_cannot_prevent_incidents_of_unreported_issues():
 
 def test_effort_response_raises_visits_and_the_proactive_share():
     responsive = {"incentives.effort_elasticity": 1.0}
-    s = BASE.with_overrides(responsive)
+    s = with_overrides(BASE, responsive)
     inc = s.incentives
     assert effort_multiplier(BASE) == 1.0
     yuan_per_find = inc.points_per_proactive_find * inc.yuan_per_point
     expected = 1 + inc.effort_elasticity * yuan_per_find / inc.effort_reference_yuan
     assert effort_multiplier(s) == pytest.approx(expected)
-    assert effort_multiplier(s.with_overrides({"incentives.yuan_per_point": 0})) == 1.0
+    assert effort_multiplier(with_overrides(s, {"incentives.yuan_per_point": 0})) == 1.0
     base, eager = runs(), runs(responsive)
     hours = per_run(base, lambda r: r.staff["visit_hours"].sum())
     hours_eager = per_run(eager, lambda r: r.staff["visit_hours"].sum())
@@ -614,7 +615,7 @@ def test_points_follow_the_formula_and_the_ten_best_are_ranked_by_points():
 
 
 def test_a_county_head_count_change_keeps_the_report_stream():
-    more = BASE.with_overrides({"departments.urban_management.staff": 6})
+    more = with_overrides(BASE, {"departments.urban_management.staff": 6})
     for r in range(REPS):
         times = []
         for scenario in (BASE, more):
@@ -639,7 +640,8 @@ def test_staffing_changes_keep_the_issues_and_the_report_stream():
 
 def test_county_head_counts_keep_the_microgrid_teams():
     for a, b in zip(runs(HAZARD), runs({**HAZARD, **MORE_COUNTY_STAFF}), strict=True):
-        team_a, team_b = a.staff[a.staff["level"] == 0], b.staff[b.staff["level"] == 0]
+        team_a = a.staff[a.staff["level"] == MICROGRID]
+        team_b = b.staff[b.staff["level"] == MICROGRID]
         assert team_a["female"].tolist() == team_b["female"].tolist()
         assert team_a["skills"].tolist() == team_b["skills"].tolist()
 

@@ -909,7 +909,7 @@ def test_cli_plot_rejects_a_directory_it_cannot_read(tmp_path, make):
 
 @pytest.fixture(scope="module")
 def real_run(scenario):
-    engine = pytest.importorskip("gridsim.model.engine")
+    engine = pytest.importorskip("gridsim.model.simulate")
     return engine.simulate(scenario, seed=1, days=10)
 
 
@@ -927,7 +927,7 @@ def test_figure_renders_cleanly_from_a_real_run(real_run, scenario, sweep, name,
 
 
 def test_real_run_figures_use_scenario_names(tmp_path, real_run, scenario):
-    from gridsim.model.scenario import json_schema  # noqa: F401  (scenario module importable)
+    from gridsim.model.loader import json_schema  # noqa: F401  (scenario module importable)
 
     run_dir = save_run(real_run, tmp_path / "run", extra={"scenario.toml": ONE_TOWN.read_bytes()})
     with warnings.catch_warnings():

@@ -1,4 +1,4 @@
-"""Tests for gridsim.model.scenario: loading, one-line error messages, immutability, overrides."""
+"""Tests for gridsim.model.scenario and .loader: loading, one-line errors, overrides."""
 
 from __future__ import annotations
 
@@ -10,13 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 import gridsim
-from gridsim.model.scenario import (
-    Scenario,
-    ScenarioError,
-    json_schema,
-    load_scenario,
-    scenario_from_dict,
-)
+from gridsim.model.loader import json_schema, load_scenario, scenario_from_dict, with_overrides
+from gridsim.model.scenario import Scenario, ScenarioError
 
 SHIPPED = ("one_town.toml", "pingyi_baseline.toml")
 
@@ -126,7 +121,7 @@ def test_scenario_containers_are_immutable(repo: Path) -> None:
 
 
 def test_override_dotted_path(one_town: Scenario) -> None:
-    s = one_town.with_overrides({"meta.horizon_days": 30, "grids.households_per_grid": 300})
+    s = with_overrides(one_town, {"meta.horizon_days": 30, "grids.households_per_grid": 300})
     assert s.meta.horizon_days == 30
     assert s.grids.households_per_grid == 300
     assert one_town.meta.horizon_days == 90  # the original is untouched
@@ -135,7 +130,7 @@ def test_override_dotted_path(one_town: Scenario) -> None:
 
 
 def test_override_list_record_by_key(one_town: Scenario) -> None:
-    s = one_town.with_overrides({"categories.land_dispute.urgent_share": 0.25})
+    s = with_overrides(one_town, {"categories.land_dispute.urgent_share": 0.25})
     assert s.category("land_dispute").urgent_share == 0.25
     assert s.category("labour_dispute").urgent_share == 0.0
     assert s.category("organised_crime").urgent_share == 0.5
@@ -143,12 +138,12 @@ def test_override_list_record_by_key(one_town: Scenario) -> None:
 
 
 def test_override_town_by_name(one_town: Scenario) -> None:
-    s = one_town.with_overrides({"county.towns.Wutai.population": 45_000})
+    s = with_overrides(one_town, {"county.towns.Wutai.population": 45_000})
     assert s.population == 45_000
 
 
 def test_override_star(one_town: Scenario) -> None:
-    s = one_town.with_overrides({"categories.*.report_probability": 0.55})
+    s = with_overrides(one_town, {"categories.*.report_probability": 0.55})
     assert {c.report_probability for c in s.categories} == {0.55}
     assert len(s.categories) == len(one_town.categories)
     assert len({c.report_probability for c in one_town.categories}) > 1
@@ -166,7 +161,7 @@ def test_override_star(one_town: Scenario) -> None:
 )
 def test_override_unknown_path(one_town: Scenario, path: str, named: str) -> None:
     with pytest.raises(ScenarioError) as info:
-        one_town.with_overrides({path: 1})
+        with_overrides(one_town, {path: 1})
     err = info.value
     message = str(err)
     assert named in err.field, message
@@ -177,7 +172,7 @@ def test_override_unknown_path(one_town: Scenario, path: str, named: str) -> Non
 
 def test_override_source_names_the_error(one_town: Scenario) -> None:
     with pytest.raises(ScenarioError) as info:
-        one_town.with_overrides({"meta.horizon_dayz": 1}, source="sweep.toml")
+        with_overrides(one_town, {"meta.horizon_dayz": 1}, source="sweep.toml")
     assert str(info.value).startswith("sweep.toml: meta.horizon_dayz: ")
 
 
@@ -199,14 +194,14 @@ def test_override_revalidates(
     one_town: Scenario, overrides: dict, field: str, expected: str
 ) -> None:
     with pytest.raises(ScenarioError) as info:
-        one_town.with_overrides(overrides)
+        with_overrides(one_town, overrides)
     assert field in info.value.field, str(info.value)
     assert expected in info.value.expected, str(info.value)
 
 
 def test_override_record_with_scalar_is_a_scenario_error(one_town: Scenario) -> None:
     with pytest.raises(ScenarioError):
-        one_town.with_overrides({"county.towns.Wutai": 5})
+        with_overrides(one_town, {"county.towns.Wutai": 5})
 
 
 # ------------------------------------------------------------------ known validation gaps

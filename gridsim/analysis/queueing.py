@@ -246,7 +246,7 @@ def _node_metrics(
 
 
 def _readonly(a: ArrayLike, dtype: type = np.float64) -> NDArray:
-    arr = np.array(a, dtype=dtype)
+    arr: NDArray = np.array(a, dtype=dtype)
     arr.setflags(write=False)
     return arr
 

@@ -27,6 +27,7 @@ __all__ = [
     "ReplicationsResult",
     "compare_to_baseline",
     "mean_ci",
+    "TIDY_KEYS",
     "mser5",
     "paired_comparison",
     "replications_needed",
@@ -34,7 +35,9 @@ __all__ = [
     "welch_average",
 ]
 
-_KEY_COLUMNS = ("variant", "replication", "metric", "value")
+#: The key columns of a tidy results table (one row per variant, replication and metric;
+#: factor columns may stand between them).
+TIDY_KEYS: tuple[str, ...] = ("variant", "replication", "metric", "value")
 _SUMMARY_STATS = ("mean", "half_width", "low", "high", "n")
 _COMPARISON_COLUMNS = (
     "variant",
@@ -260,9 +263,9 @@ def paired_comparison(
 
 
 def _check_tidy(df: pd.DataFrame) -> None:
-    missing = [c for c in _KEY_COLUMNS if c not in df.columns]
+    missing = [c for c in TIDY_KEYS if c not in df.columns]
     if missing:
-        raise ValueError(f"results table is missing column(s) {missing}; need {_KEY_COLUMNS}")
+        raise ValueError(f"results table is missing column(s) {missing}; need {TIDY_KEYS}")
     dup = df.duplicated(["variant", "metric", "replication"], keep=False)
     if dup.any():
         first = df.loc[dup, ["variant", "metric", "replication"]].iloc[0].tolist()
@@ -300,7 +303,7 @@ def summarise(df: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     """
     confidence = _check_confidence(confidence)
     _check_tidy(df)
-    factors = [c for c in df.columns if c not in _KEY_COLUMNS]
+    factors = [c for c in df.columns if c not in TIDY_KEYS]
     rows: list[dict[str, object]] = []
     for (variant, metric), group in df.groupby(["variant", "metric"], sort=False, dropna=False):
         row: dict[str, object] = {"variant": variant, "metric": metric}

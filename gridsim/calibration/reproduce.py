@@ -23,8 +23,9 @@ from gridsim.calibration.calibrate import Calibration, calibrate
 from gridsim.calibration.fitting import FAMILY_TOLERANCE, TARGETS, TIME_TOLERANCE
 from gridsim.calibration.logs import RequestLog, read_log
 from gridsim.calibration.scenario_writer import scenario_dict
-from gridsim.model.engine import replication_seed, simulate
-from gridsim.model.scenario import scenario_from_dict
+from gridsim.model.loader import scenario_from_dict
+from gridsim.model.seeds import replication_seed
+from gridsim.model.simulate import simulate
 
 MIX_TOLERANCE = 0.02  # absolute error allowed on a category or channel share
 
@@ -236,7 +237,7 @@ def validate_log(
         path: the log (CSV).
         schema: ``"nyc311"`` or ``"generic"`` (then give ``columns``).
         seed: root seed; replication ``i`` uses
-            :func:`gridsim.model.engine.replication_seed` ``(seed, i)``, as experiments do.
+            :func:`gridsim.model.seeds.replication_seed` ``(seed, i)``, as experiments do.
         days: simulated days per replication. Default: long enough that every compared
             category has about ``sim_rows`` orders over all replications, and at least five
             times the log's span (:meth:`Calibration.validation_days`).

@@ -27,7 +27,7 @@ from gridsim.calibration.calibrate import (
 from gridsim.calibration.fitting import percent, significant
 from gridsim.files import atomic_write
 from gridsim.model.calendar import HOURS_PER_YEAR
-from gridsim.model.scenario import load_scenario, scenario_from_dict
+from gridsim.model.loader import load_scenario, scenario_from_dict
 
 ROLE = "calibrated_handler"
 #: Time limits of the calibrated scenario: ten years, so that no deadline ever binds.
@@ -43,12 +43,12 @@ def scenario_dict(cal: Calibration) -> dict[str, Any]:
     who are always on duty; every category resolved at the micro-grid with its
     time-to-close distribution as handling time; one issue, one report, one order; no
     reopening, merging, proactive work, incidents or binding deadlines. Validate it with
-    :func:`gridsim.model.scenario.scenario_from_dict`.
+    :func:`gridsim.model.loader.scenario_from_dict`.
 
     Example:
         >>> from gridsim.calibration.calibrate import calibrate
         >>> from gridsim.calibration.logs import read_log, sample_path
-        >>> from gridsim.model.scenario import scenario_from_dict
+        >>> from gridsim.model.loader import scenario_from_dict
         >>> data = scenario_dict(calibrate(read_log(sample_path())))
         >>> scenario_from_dict(data).categories[0].authority
         {'microgrid': 1.0}
@@ -194,7 +194,7 @@ def write_scenario(calibration: Calibration, out_path: str | Path) -> Path:
     """Write the calibrated scenario as TOML, atomically, with a provenance header.
 
     The file is written to a temporary name, checked with
-    :func:`gridsim.model.scenario.load_scenario`, then renamed into place.
+    :func:`gridsim.model.loader.load_scenario`, then renamed into place.
 
     Args:
         calibration: from :func:`gridsim.calibration.calibrate.calibrate`.
@@ -207,7 +207,7 @@ def write_scenario(calibration: Calibration, out_path: str | Path) -> Path:
         >>> import tempfile, pathlib
         >>> from gridsim.calibration.calibrate import calibrate
         >>> from gridsim.calibration.logs import read_log, sample_path
-        >>> from gridsim.model.scenario import load_scenario
+        >>> from gridsim.model.loader import load_scenario
         >>> out = pathlib.Path(tempfile.mkdtemp()) / "nyc.toml"
         >>> path = write_scenario(calibrate(read_log(sample_path())), out)
         >>> load_scenario(path).categories[-1].key

@@ -36,12 +36,8 @@ from gridsim.experiment.spec import (
     format_value,
     slugify,
 )
-from gridsim.model.scenario import (
-    Scenario,
-    ScenarioError,
-    _describe_error,
-    load_scenario,
-)
+from gridsim.model.loader import describe_validation_error, load_scenario, with_overrides
+from gridsim.model.scenario import Scenario, ScenarioError
 
 
 def load_experiment(path: str | Path) -> Experiment:
@@ -151,7 +147,7 @@ def _validate_shape(data: Mapping[str, Any], source: str | Path) -> ExperimentFi
     try:
         return ExperimentFile.model_validate(dict(data))
     except ValidationError as exc:
-        fld, expected = _describe_error(dict(exc.errors()[0]), data)
+        fld, expected = describe_validation_error(exc.errors()[0], data)
         raise ScenarioError(source, fld, expected) from None
 
 
@@ -226,7 +222,7 @@ def apply_overrides(
         400.0
     """
     try:
-        return base.with_overrides(dict(overrides), source=source)
+        return with_overrides(base, dict(overrides), source=source)
     except ScenarioError as err:
         if err.expected.startswith("expected:"):  # a bad value, not a bad path
             where += value_note

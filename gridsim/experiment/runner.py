@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from gridsim.analysis.stats import TIDY_KEYS, compare_to_baseline, summarise
 from gridsim.experiment.executors import (
     Executor,
     make_executor,
@@ -39,7 +40,7 @@ from gridsim.experiment.session import (
     plan_runs,
 )
 from gridsim.experiment.spec import Experiment, default_results_dir, format_value
-from gridsim.experiment.store import TIDY_KEYS, ResultsStore
+from gridsim.experiment.store import ResultsStore
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,8 +104,6 @@ def _collect(
 
 def _analyse(experiment: Experiment, store: ResultsStore, tidy: pd.DataFrame) -> None:
     """Write ``summary.csv`` (mean and interval) and ``comparison.csv`` (paired, vs baseline)."""
-    from gridsim.analysis.stats import compare_to_baseline, summarise
-
     summary = summarise(tidy, experiment.confidence)
     store.write_csv(summary, "summary")
     if len(experiment.variants) > 1:
@@ -182,7 +181,7 @@ def run_experiment(
         out: results directory (default ``results/experiments/<slug>/``).
         progress: show a progress bar with an ETA (tqdm; works in Jupyter).
         simulate: the simulate function, ``simulate(scenario, seed, days) -> RunResult``
-            (default ``gridsim.model.engine.simulate``); must be picklable for parallel executors.
+            (default ``gridsim.model.simulate.simulate``); must be picklable for parallel executors.
         fresh: discard earlier results in ``out`` instead of resuming.
 
     Returns:

@@ -25,11 +25,12 @@ import pandas as pd
 
 from gridsim.experiment.loading import apply_overrides, load_experiment
 from gridsim.experiment.spec import Experiment, Variant
-from gridsim.model.engine import replication_seed
-from gridsim.model.engine import simulate as engine_simulate
-from gridsim.model.scenario import Scenario, scenario_from_dict
+from gridsim.model.loader import scenario_from_dict
+from gridsim.model.scenario import Scenario
+from gridsim.model.seeds import replication_seed
+from gridsim.model.simulate import simulate as engine_simulate
 
-#: Signature of the function that runs one simulation (``gridsim.model.engine.simulate``).
+#: Signature of the function that runs one simulation (``gridsim.model.simulate.simulate``).
 SimulateFn = Callable[..., Any]
 
 
@@ -42,11 +43,11 @@ class RunSpec:
         variant_id: variant id.
         replication: replication index ``r``.
         root_seed: the experiment's root seed (the run's seed is
-            :func:`~gridsim.model.engine.replication_seed` ``(root_seed, r)``).
+            :func:`~gridsim.model.seeds.replication_seed` ``(root_seed, r)``).
         days: simulated days.
         scenario: the variant's scenario as a plain dict (``Scenario.model_dump()``).
         source: name for error messages.
-        simulate: the simulate function; ``None`` means ``gridsim.model.engine.simulate``.
+        simulate: the simulate function; ``None`` means ``gridsim.model.simulate.simulate``.
         collect_backlog: also return the daily mean backlog (for warm-up detection).
     """
 
@@ -223,7 +224,7 @@ def run_one(
         variant: variant name or id.
         replication: replication index.
         warmup_days: override the experiment's warm-up (days).
-        simulate: the simulate function (default ``gridsim.model.engine.simulate``).
+        simulate: the simulate function (default ``gridsim.model.simulate.simulate``).
 
     Returns:
         The run's :class:`gridsim.model.records.RunResult`.

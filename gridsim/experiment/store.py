@@ -30,14 +30,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gridsim.analysis.stats import TIDY_KEYS
 from gridsim.errors import UserError
 from gridsim.experiment.runs import RunOutcome
 from gridsim.experiment.spec import Experiment
 from gridsim.files import atomic_write, atomic_write_text
 from gridsim.model.scenario import Scenario
 
-#: The key columns of every run file and of the tidy table (factor columns come between).
-TIDY_KEYS: tuple[str, ...] = ("variant", "replication", "metric", "value")
 #: Parquet schema metadata key holding a run's seed, wall time and host.
 _RUN_META_KEY = b"gridsim_run"
 

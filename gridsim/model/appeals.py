@@ -14,47 +14,31 @@ Time unit: hours; hour 0 is Monday 00:00.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from gridsim.model.calendar import HOURS_PER_MONTH, HOURS_PER_YEAR
 from gridsim.model.county import County, visits_per_household_month
-from gridsim.model.scenario import Distribution, Scenario
-from gridsim.model.vocabulary import LEVELS
+from gridsim.model.scenario import Scenario
+from gridsim.model.vocabulary import (
+    COUNTY,
+    GRID,
+    LEVELS,
+    MICROGRID,
+    MINORITY_NEGATIVE,
+    NO_EXTERNALITY,
+    POSITIVE,
+)
 
-EXTERNALITY = ("none", "positive", "minority_negative")
 #: Households affected from which an issue counts as serving many (positive externality).
 MANY_HOUSEHOLDS = 3
 
 
-def sample(dist: Distribution, rng: np.random.Generator, n: int) -> np.ndarray:
-    """Draw ``n`` values of a scenario distribution.
-
-    Example:
-        >>> import numpy as np
-        >>> from gridsim.model.scenario import Distribution
-        >>> d = Distribution(distribution="exponential", mean=2.0)
-        >>> float(sample(d, np.random.default_rng(0), 100_000).mean().round(1))
-        2.0
-    """
-    kind = dist.distribution
-    if kind == "exponential":
-        return rng.exponential(dist.mean, n)
-    if kind == "fixed":
-        return np.full(n, float(dist.mean))
-    if kind == "lognormal":
-        return rng.lognormal(np.log(dist.median), dist.sigma, n)
-    if kind == "gamma":
-        shape = 1.0 / dist.cv**2
-        return rng.gamma(shape, dist.mean / shape, n)
-    if kind == "empirical":
-        knots = np.asarray(dist.quantiles, dtype=float)
-        return np.interp(rng.random(n), np.linspace(0.0, 1.0, len(knots)), knots)
-    return dist.scale * rng.weibull(dist.shape, n)
-
-
-def rate_profile(scenario: Scenario, daily: list[float] | None, weekly: list[float] | None):
+def rate_profile(
+    scenario: Scenario, daily: Sequence[float] | None, weekly: Sequence[float] | None
+) -> np.ndarray:
     """Hour-of-week rate multipliers (168 values, mean 1)."""
     d = np.asarray(daily or scenario.arrivals.daily_profile, dtype=float)
     w = np.asarray(weekly or scenario.arrivals.weekly_profile, dtype=float)
@@ -77,12 +61,12 @@ class Issues:
     incident_budget: np.ndarray  # Exp(1) hazard budget; inf where the category has no hazard
     incident_scale: np.ndarray  # Weibull scale (hours) of the incident hazard
     incident_shape: np.ndarray  # Weibull shape
-    work: np.ndarray  # (n, 4): work content in hours at each level, before level factors
-    u_shirk: np.ndarray  # (n, 4)
+    work: np.ndarray  # (n, len(LEVELS)): work hours at each level, before level factors
+    u_shirk: np.ndarray  # (n, len(LEVELS)): uniform draws, one per level, for shirking
     u_route: np.ndarray
     u_feedback: np.ndarray
     finder: np.ndarray  # staff id credited with a proactive find, -1 if none
-    first_report: np.ndarray | None = None  # first household report (inf if none), set later
+    first_report: np.ndarray  # first household report (inf if none), set by draw_arrivals
 
     def __len__(self) -> int:
         return len(self.arose)
@@ -142,7 +126,14 @@ def draw_issues(
     return _issue_attributes(s, county, arose, category, origin, rngs)
 
 
-def _issue_attributes(s, county, arose, category, origin, rngs) -> Issues:
+def _issue_attributes(
+    s: Scenario,
+    county: County,
+    arose: np.ndarray,
+    category: np.ndarray,
+    origin: np.ndarray,
+    rngs: dict[str, np.random.Generator],
+) -> Issues:
     rng = rngs["issues"]
     n = len(arose)
     cats = s.categories
@@ -151,11 +142,16 @@ def _issue_attributes(s, county, arose, category, origin, rngs) -> Issues:
     urgent = rng.random(n) < np.array([c.urgent_share for c in cats])[category]
     joint = rng.random(n) < np.array([c.joint.share for c in cats])[category]
     auth_cdf = np.cumsum([[c.authority.get(lvl, 0.0) for lvl in LEVELS] for c in cats], axis=1)
-    authority = (rng.random(n)[:, None] > auth_cdf[category]).sum(axis=1).clip(0, 3)
-    origin_level = (county.grid_of[origin] == origin).astype(int)
+    authority = (rng.random(n)[:, None] > auth_cdf[category]).sum(axis=1).clip(MICROGRID, COUNTY)
+    # An exclusive grid has no micro-grids below it: its issues start at grid level.
+    origin_level = np.where(county.grid_of[origin] == origin, GRID, MICROGRID)
     authority = np.maximum(authority, origin_level)
     minority = rng.random(n) < np.array([c.negative_externality_share for c in cats])[category]
-    externality = np.where(minority, 2, np.where(households >= MANY_HOUSEHOLDS, 1, 0))
+    externality = np.where(
+        minority,
+        MINORITY_NEGATIVE,
+        np.where(households >= MANY_HOUSEHOLDS, POSITIVE, NO_EXTERNALITY),
+    )
     work = _draw_work(s, rngs["handling"], category, n)
     budget, scale, shape = _draw_incident_hazards(s, rngs["incidents"], category)
     rr = rngs["routing"]
@@ -172,24 +168,27 @@ def _issue_attributes(s, county, arose, category, origin, rngs) -> Issues:
         incident_scale=scale,
         incident_shape=shape,
         work=work,
-        u_shirk=rr.random((n, 4)),
+        u_shirk=rr.random((n, len(LEVELS))),
         u_route=rr.random(n),
         u_feedback=rngs["feedback"].random(n),
         finder=np.full(n, -1, dtype=np.int64),
+        first_report=np.full(n, np.inf),
     )
 
 
 def _draw_work(s: Scenario, rng: np.random.Generator, category: np.ndarray, n: int) -> np.ndarray:
-    columns = 4 if s.escalation.redraw_handling else 1
+    columns = len(LEVELS) if s.escalation.redraw_handling else 1
     work = np.empty((n, columns))
     for k, cat in enumerate(s.categories):
         idx = np.flatnonzero(category == k)
         for col in range(columns):
-            work[idx, col] = sample(cat.handling, rng, len(idx))
-    return np.repeat(work, 4, axis=1) if columns == 1 else work
+            work[idx, col] = cat.handling.sample(rng, len(idx))
+    return np.repeat(work, len(LEVELS), axis=1) if columns == 1 else work
 
 
-def _draw_incident_hazards(s: Scenario, rng: np.random.Generator, category: np.ndarray):
+def _draw_incident_hazards(
+    s: Scenario, rng: np.random.Generator, category: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per issue: an Exp(1) hazard budget and the Weibull scale and shape of its hazard.
 
     An unresolved issue becomes an incident when its cumulative hazard, (t / scale)^shape
@@ -215,7 +214,9 @@ def _draw_incident_hazards(s: Scenario, rng: np.random.Generator, category: np.n
     return budget, scale, shape
 
 
-def incident_times(issues: Issues, known: np.ndarray, mediated: np.ndarray, factor: float):
+def incident_times(
+    issues: Issues, known: np.ndarray, mediated: np.ndarray, factor: float
+) -> np.ndarray:
     """When each issue would become an incident if it stayed unresolved (inf: never).
 
     Args:
@@ -270,7 +271,7 @@ def draw_arrivals(
     delay = np.empty(m)
     for c, ch in enumerate(s.channels):
         idx = np.flatnonzero(channel == c)
-        delay[idx] = sample(ch.delay, rng, len(idx))
+        delay[idx] = ch.delay.sample(rng, len(idx))
     filed = issues.arose[hh_issue] + delay
     keep = reports & (filed < horizon)
     filed, issue_of, channel, no_phone = filed[keep], hh_issue[keep], channel[keep], no_phone[keep]
@@ -299,7 +300,9 @@ def draw_arrivals(
     )
 
 
-def _proactive_finds(s: Scenario, county: County, issues: Issues, rng) -> np.ndarray:
+def _proactive_finds(
+    s: Scenario, county: County, issues: Issues, rng: np.random.Generator
+) -> np.ndarray:
     """When a household visit or a periodic screening would first find each issue."""
     n = len(issues)
     if not s.proactive.enabled or n == 0:
@@ -326,7 +329,9 @@ def _proactive_finds(s: Scenario, county: County, issues: Issues, rng) -> np.nda
     return np.minimum(by_visit, by_screening)
 
 
-def _credit_finders(s: Scenario, county: County, issues: Issues, found: np.ndarray, rng) -> None:
+def _credit_finders(
+    s: Scenario, county: County, issues: Issues, found: np.ndarray, rng: np.random.Generator
+) -> None:
     """Pick the staff member credited with each proactive find (a visiting role's member)."""
     visiting = set(s.proactive.visits_per_household_per_month)
     staff_of = county.graph.nodes

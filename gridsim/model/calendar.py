@@ -9,6 +9,7 @@ for shift changes. Hour 0 of a run is Monday 00:00.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Sequence
 
 from gridsim.model.scenario import Scenario
 
@@ -45,7 +46,7 @@ class WeeklyCalendar:
         34.0
     """
 
-    def __init__(self, workdays: list[int], start_hour: float, end_hour: float):
+    def __init__(self, workdays: Sequence[int], start_hour: float, end_hour: float):
         days = sorted(set(workdays))
         self.starts = [d * 24 + start_hour for d in days]
         self.lengths = [end_hour - start_hour] * len(days)

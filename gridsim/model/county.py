@@ -14,6 +14,7 @@ who has which skill, each micro-grid's share of residents without a smartphone) 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -21,7 +22,7 @@ import numpy as np
 
 from gridsim.model.calendar import HOURS_PER_MONTH, calendar_hours_per_week
 from gridsim.model.scenario import Scenario
-from gridsim.model.vocabulary import COUNTY, DESKS, GRID, MICROGRID, TOWN
+from gridsim.model.vocabulary import COUNTY, DESKS, GRID, LEVELS, MICROGRID, TOWN
 
 
 @dataclass
@@ -100,7 +101,7 @@ def _split(total: int, parts: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(parts)]
 
 
-def _apportion(total: int, weights: list[float]) -> list[int]:
+def _apportion(total: int, weights: Sequence[float]) -> list[int]:
     """Largest-remainder apportionment of ``total`` items by weight (deterministic)."""
     w = np.asarray(weights, dtype=float)
     quota = total * w / w.sum()
@@ -130,7 +131,9 @@ class _Builder:
             self.unit_rngs[uid] = np.random.default_rng([self.base, key])
         return self.unit_rngs[uid]
 
-    def unit(self, kind: str, level: int, name: str, parent: int | None, **attrs) -> int:
+    def unit(
+        self, kind: str, level: int, name: str, parent: int | None, **attrs: object
+    ) -> int:
         uid = self.graph.number_of_nodes()
         attrs.setdefault("town", -1)
         attrs.setdefault("households", 0)
@@ -185,13 +188,13 @@ def build_county(
     s = scenario
     b = _Builder(s, rng)
     county = b.unit("county", COUNTY, s.county.name, None, population=s.population)
-    departments = {}
+    departments: dict[str, int] = {}
     for dep in s.departments:
         uid = b.unit("department", COUNTY, dep.key, county, department=dep.key)
         b.hire(uid, s.staffing.department_role, max(dep.staff - dep.sunk_staff, 1))
         departments[dep.key] = uid
-    county_desk = _centre(b, county, COUNTY, -1, s.centre.merged_county, s.centre.county_desks)
-    county_desk = [county_desk[d] for d in DESKS]
+    county_centre = _centre(b, county, COUNTY, -1, s.centre.merged_county, s.centre.county_desks)
+    county_desk = [county_centre[d] for d in DESKS]
 
     microgrids: list[int] = []
     grids: list[int] = []
@@ -268,13 +271,13 @@ def build_county(
 
 
 def _centre(
-    b: _Builder, parent: int, level: int, town: int, merged: bool, desks: dict[str, float]
+    b: _Builder, parent: int, level: int, town: int, merged: bool, desks: Mapping[str, float]
 ) -> dict[str, int]:
     """Create one pooled centre or one unit per staffed desk; map every desk to a unit."""
     staffing = b.scenario.staffing
     role = staffing.town_desk_role if level == TOWN else staffing.county_desk_role
     counts = {d: int(desks.get(d, 0)) for d in DESKS}
-    where = "town" if level == TOWN else "county"
+    where = LEVELS[level]
     if merged:
         uid = b.unit("centre", level, f"{where} centre {town}", parent, town=town, desk="pooled")
         b.hire(uid, role, max(1, sum(counts.values())))

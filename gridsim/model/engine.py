@@ -1,7 +1,8 @@
 """The simpy model: dispatch, handle, escalate, resolve, feed back.
 
 The engine knows nothing about files or plots. Its input is a Scenario, a built County and
-the appeals drawn up front (``gridsim.model.appeals``); its output is the tables of a
+the appeals drawn up front (``gridsim.model.appeals``); its output is its final state
+(:meth:`Engine.final_state`), from which ``gridsim.model.records`` builds the tables of a
 :class:`~gridsim.model.records.RunResult`.
 
 Speed is by design, not by tuning: a unit (micro-grid team, grid, desk, department) is a
@@ -15,19 +16,20 @@ Time unit: hours; hour 0 is Monday 00:00.
 
 from __future__ import annotations
 
-import gc
 import math
 from bisect import insort
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 import simpy
 from simpy.events import Timeout
 
-from gridsim.model.appeals import Arrivals, Issues, draw_arrivals, draw_issues
+from gridsim.model.appeals import Arrivals, Issues
 from gridsim.model.calendar import make_calendar
-from gridsim.model.county import County, build_county
+from gridsim.model.county import County
 from gridsim.model.policies import make_policy
+from gridsim.model.records import EngineState
 from gridsim.model.scenario import Scenario
 from gridsim.model.vocabulary import (
     ARRIVE,
@@ -40,11 +42,12 @@ from gridsim.model.vocabulary import (
     LEVELS,
     MERGE,
     MICROGRID,
+    MINORITY_NEGATIVE,
+    NO_LEVEL,
     REOPEN,
     RESOLVE,
     RETURN,
     START,
-    STREAMS,
     TOWN,
 )
 
@@ -52,44 +55,14 @@ RESOLVE_OUTCOME, ESCALATE_OUTCOME, RETURN_OUTCOME = range(3)
 PETITION_DESK, MEDIATION_DESK = DESK_INDEX["petition"], DESK_INDEX["mediation"]
 
 
-def seed_sequence(
-    seed: int | np.random.SeedSequence | None, default: int
-) -> np.random.SeedSequence:
-    """The root SeedSequence of one run (an int seed ``n`` means ``SeedSequence(n)``)."""
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    return np.random.SeedSequence(default if seed is None else int(seed))
-
-
-def replication_seed(root: int, replication: int) -> np.random.SeedSequence:
-    """Replication ``r``'s seed under a root seed.
-
-    The same for every variant (common random numbers), and rebuildable alone.
-
-    Example:
-        >>> replication_seed(7, 2).spawn_key
-        (2,)
-    """
-    return np.random.SeedSequence(root, spawn_key=(replication,))
-
-
-def make_streams(root: np.random.SeedSequence) -> dict[str, np.random.Generator]:
-    """One generator per purpose, derived from the run's seed by spawn key.
-
-    Deriving by key (not by ``spawn()``) lets any stream be rebuilt alone, and means that a
-    policy that draws more routing numbers never shifts the arrivals.
-    """
-    key = tuple(root.spawn_key)
-    return {
-        name: np.random.default_rng(np.random.SeedSequence(root.entropy, spawn_key=key + (i,)))
-        for i, name in enumerate(STREAMS)
-    }
-
-
 LOG_DTYPE = np.dtype(
     [("time", "f8"), ("order", "i4"), ("appeal", "i4"), ("event", "i1"), ("level", "i1"),
      ("unit", "i4"), ("staff", "i4"), ("value", "f4")]
 )  # fmt: skip
+#: One row of the event log, in LOG_DTYPE's column order. In the rows the engine writes, -1
+#: means "none" (no appeal, no level, no staff): a literal, so that per-event code does not
+#: look up a global name for it.
+LogRow = tuple[float, int, int, int, int, int, int, float]
 
 
 class EventLog:
@@ -101,17 +74,17 @@ class EventLog:
 
     def __init__(self, enabled: bool = True):
         self.enabled = enabled
-        self.rows: list[tuple] = []
+        self.rows: list[LogRow] = []
         # The engine calls ``add(row)``; when logging is off it is a no-op.
         self.add = self.rows.append if enabled else _ignore
 
     def columns(self) -> dict[str, np.ndarray]:
         """The log as numpy arrays, one per column."""
         packed = np.fromiter(self.rows, dtype=LOG_DTYPE, count=len(self.rows))
-        return {name: packed[name] for name in LOG_DTYPE.names}
+        return {name: packed[name] for name in LOG_DTYPE.names or ()}
 
 
-def _ignore(row: tuple) -> None:
+def _ignore(row: LogRow) -> None:
     return None
 
 
@@ -124,8 +97,24 @@ class Order:
         "resolved_level", "escalations", "token", "held", "pending", "proactive", "declined",
         "duplicate", "appeals", "misrouted", "on_time", "satisfied", "level",
     )  # fmt: skip
+    # Set by the engine right after construction (see Engine._new_order).
+    authority: int
+    urgent: bool
+    joint: bool
+    priority: bool
+    externality: int
 
-    def __init__(self, oid, issue, category, channel, desk, origin, origin_level, created):
+    def __init__(
+        self,
+        oid: int,
+        issue: int,
+        category: int,
+        channel: int,
+        desk: int,
+        origin: int,
+        origin_level: int,
+        created: float,
+    ):
         self.id = oid
         self.issue = issue
         self.category = category
@@ -136,7 +125,7 @@ class Order:
         self.created = created
         self.first_response = math.nan
         self.resolved = math.nan
-        self.resolved_level = -1
+        self.resolved_level = NO_LEVEL
         self.escalations = 0
         self.token = 0
         self.held: list[tuple[int, int]] = []
@@ -148,11 +137,15 @@ class Order:
         self.misrouted = False
         self.on_time = math.nan
         self.satisfied = math.nan
-        self.level = -1
+        self.level = NO_LEVEL
 
 
 class Engine:
-    """One run of the model. Build with :func:`simulate` rather than directly."""
+    """One run of the model. Build with :func:`gridsim.simulate` rather than directly.
+
+    Its state is private and per-event; when the run is over, :meth:`final_state` hands it
+    over once, as a plain :class:`~gridsim.model.records.EngineState`, for the tables.
+    """
 
     def __init__(
         self,
@@ -273,7 +266,7 @@ class Engine:
 
     # ------------------------------------------------------------------ running
 
-    def run(self, progress=None) -> None:
+    def run(self, progress: Callable[[float], None] | None = None) -> None:
         """Run to the horizon. ``progress`` is an optional callable taking simulated hours."""
         if len(self.arrivals):
             self._schedule_arrival(0)
@@ -289,7 +282,7 @@ class Engine:
         ev = Timeout(self.env, self.arr_time[i] - self.env.now, i)
         ev.callbacks.append(self._on_arrival)
 
-    def _on_arrival(self, ev) -> None:
+    def _on_arrival(self, ev: Timeout) -> None:
         i = ev._value
         if i + 1 < len(self.arr_time):
             self._schedule_arrival(i + 1)
@@ -308,7 +301,7 @@ class Engine:
         )
         if self.issue_known[issue] != self.issue_known[issue]:
             self.issue_known[issue] = filed
-        if merged:
+        if merged and open_order is not None:
             oid = open_order.id
             open_order.appeals += 1
         else:
@@ -331,7 +324,9 @@ class Engine:
         )
         self._send(order, level)
 
-    def _new_order(self, oid: int, issue: int, channel: int, created: float, duplicate: bool):
+    def _new_order(
+        self, oid: int, issue: int, channel: int, created: float, duplicate: bool
+    ) -> Order:
         cat = self.iss_category[issue]
         origin = self.iss_origin[issue]
         origin_level = MICROGRID if self.grid_of[origin] != origin else GRID
@@ -346,7 +341,7 @@ class Engine:
         order.priority = (
             self.business_priority and self.cat_enterprise[cat] and (origin_level == GRID)
         )
-        if ext == 2 and self.mediate:
+        if ext == MINORITY_NEGATIVE and self.mediate:
             order.desk = MEDIATION_DESK
         order.duplicate = duplicate
         self.orders.append(order)
@@ -393,7 +388,7 @@ class Engine:
             ev = Timeout(self.env, self.level_limit[order.level], (order, order.token, unit))
             ev.callbacks.append(self._on_deadline)
 
-    def _on_deadline(self, ev) -> None:
+    def _on_deadline(self, ev: Timeout) -> None:
         order, token, unit = ev._value
         if order.token != token:
             return  # no longer waiting there
@@ -430,7 +425,7 @@ class Engine:
     def _plan(self, order: Order, unit: int, level: int) -> tuple[int, float, float]:
         """Decide what the unit will do with the order: (outcome, work hours, extra delay)."""
         base = self.iss_work[order.issue][level] * self.level_factor[level]
-        if order.externality == 2:
+        if order.externality == MINORITY_NEGATIVE:
             if self.mediate:
                 base *= self.mediate_factor
             elif self.decline:
@@ -454,7 +449,7 @@ class Engine:
             return ESCALATE_OUTCOME, base * self.attempt, 0.0
         return RESOLVE_OUTCOME, base, 0.0
 
-    def _on_done(self, ev) -> None:
+    def _on_done(self, ev: Timeout) -> None:
         order, outcome = ev._value
         held, order.held = order.held, []
         level = order.level
@@ -520,7 +515,7 @@ class Engine:
                 ev = Timeout(self.env, self.feedback_delay, (order, level))
                 ev.callbacks.append(self._on_reopen)
 
-    def _on_reopen(self, ev) -> None:
+    def _on_reopen(self, ev: Timeout) -> None:
         previous, level = ev._value
         issue = previous.issue
         if self.issue_order[issue] is not None:
@@ -537,63 +532,30 @@ class Engine:
         # A reopened order is reviewed one level above the one that closed it.
         self._send(order, min(max(level + 1, order.origin_level), COUNTY))
 
+    # ------------------------------------------------------------------ hand-over
 
-def simulate(
-    scenario: Scenario,
-    seed: int | np.random.SeedSequence | None = None,
-    days: float | None = None,
-    *,
-    log_events: bool = True,
-    progress: bool = False,
-):
-    """Simulate a scenario once.
+    def final_state(self) -> EngineState:
+        """The run's bookkeeping, handed over once when it ends, for the tables.
 
-    Args:
-        scenario: a validated scenario (see :func:`gridsim.load_scenario`).
-        seed: an int, or a ``numpy.random.SeedSequence`` (experiments pass
-            ``SeedSequence(root, spawn_key=(replication,))``); ``None`` uses ``meta.seed``.
-        days: simulated days; ``None`` uses ``meta.horizon_days``.
-        log_events: keep the event log (turn off to save memory in large sweeps).
-        progress: show a progress bar over simulated days.
-
-    Returns:
-        A :class:`gridsim.model.records.RunResult`. The conservation invariant (every appeal is
-        merged, resolved or still open) is checked before it is returned.
-
-    Example:
-        >>> import gridsim
-        >>> s = gridsim.load_scenario("scenarios/one_town.toml")
-        >>> r = gridsim.simulate(s, seed=7, days=5)
-        >>> r.kpis["appeals"] == len(r.appeals)
-        True
-    """
-    # A run allocates millions of small tuples and no reference cycles; the cyclic garbage
-    # collector would rescan them over and over (a third of the run time), so it rests.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return _simulate(scenario, seed, days, log_events, progress)
-    finally:
-        if collecting:
-            gc.enable()
-
-
-def _simulate(scenario, seed, days, log_events, progress):
-    from gridsim.model.metrics import assemble_result
-
-    root = seed_sequence(seed, scenario.meta.seed)
-    horizon = float(days if days is not None else scenario.meta.horizon_days) * 24.0
-    rngs = make_streams(root)
-    county = build_county(scenario, rngs["county"], rngs["residents"])
-    issues = draw_issues(scenario, county, horizon, rngs)
-    arrivals = draw_arrivals(scenario, county, issues, horizon, rngs)
-    engine = Engine(scenario, county, issues, arrivals, rngs, horizon, log_events)
-    if progress:
-        from tqdm.auto import tqdm
-
-        with tqdm(total=round(horizon / 24), unit="day", desc=scenario.meta.name) as bar:
-            engine.run(lambda t: bar.update(round(t / 24) - bar.n))
-    else:
-        engine.run()
-    seed_info = {"entropy": str(root.entropy), "spawn_key": list(root.spawn_key)}
-    return assemble_result(engine, seed_info)
+        Called after :meth:`run`; the tables of a :class:`~gridsim.model.records.RunResult`
+        are built from this record alone (:func:`gridsim.model.records.assemble_result`).
+        """
+        return EngineState(
+            scenario=self.scenario,
+            county=self.county,
+            issues=self.issues,
+            horizon=self.horizon,
+            orders=self.orders,
+            appeal_rows=self.appeal_rows,
+            issue_resolved=self.issue_resolved,
+            issue_known=self.issue_known,
+            staff_calendar=self.staff_calendar,
+            busy_hours=self.busy_hours,
+            handled=self.handled,
+            resolved_by=self.resolved_by,
+            on_time_by=self.on_time_by,
+            satisfied_by=self.satisfied_by,
+            feedback_by=self.feedback_by,
+            finds_by=self.finds_by,
+            log=self.log.columns(),
+        )

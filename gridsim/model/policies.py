@@ -11,6 +11,7 @@ Levels: 0 micro-grid, 1 grid, 2 town, 3 county.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -24,8 +25,16 @@ Dispatch = tuple[int, bool]
 class EscalationPolicy(Protocol):
     """What every escalation rule provides."""
 
-    name: str
-    uses_deadlines: bool
+    # Read-only: the policies are frozen dataclasses.
+    @property
+    def name(self) -> str:
+        """The policy's key in ``escalation.policy``."""
+        ...
+
+    @property
+    def uses_deadlines(self) -> bool:
+        """Whether a waiting order escalates when its level's time limit passes."""
+        ...
 
     def first_level(self, origin_level: int, authority: int, urgent: bool, u: float) -> Dispatch:
         """The level of first dispatch for an order.
@@ -107,9 +116,10 @@ def make_policy(scenario: Scenario) -> EscalationPolicy:
         'strict_ladder'
     """
     esc = scenario.escalation
-    return {
+    makers: dict[str, Callable[[], EscalationPolicy]] = {
         "strict_ladder": StrictLadder,
         "direct_triage": lambda: DirectTriage(esc.misclassification_rate),
         "skip_level_urgent": SkipLevelUrgent,
         "deadline": DeadlineLadder,
-    }[esc.policy]()
+    }
+    return makers[esc.policy]()

@@ -1,17 +1,39 @@
-"""A run's records: the plain tables one simulation produced, plus its KPIs.
+"""A run's records: the tables one simulation produced, built from the engine's final state.
 
-A :class:`RunResult` is what :func:`gridsim.simulate` returns: tidy pandas tables (one row
-per appeal, per work order, per latent issue, per staff member, per lifecycle event) plus the
-scalar KPIs. ``gridsim.output.run_dir`` writes it to disk and reads it back.
+:func:`assemble_result` turns an :class:`EngineState` (what ``Engine.final_state()`` hands
+over when the run ends) into the tidy pandas tables of a :class:`RunResult` and checks the
+conservation invariant. A :class:`RunResult` is what :func:`gridsim.simulate` returns: one row
+per appeal, per work order, per latent issue, per staff member, per unit and per lifecycle
+event, plus the scalar KPIs (``gridsim.model.kpis``). ``gridsim.output.run_dir`` writes it to
+disk and reads it back.
 
 Time unit: hours since the start of the run.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import Protocol
 
+import numpy as np
 import pandas as pd
+
+from gridsim.errors import InternalError
+from gridsim.model.appeals import Issues, incident_times
+from gridsim.model.calendar import HOURS_PER_MONTH, HOURS_PER_YEAR
+from gridsim.model.county import County
+from gridsim.model.scenario import Scenario
+from gridsim.model.vocabulary import (
+    DESKS,
+    EXTERNALITY,
+    INCIDENT,
+    LEVELS,
+    NO_LEVEL,
+    REOPEN_CHANNEL,
+    VISIT_CHANNEL,
+)
 
 RUN_TABLES: tuple[str, ...] = ("events", "appeals", "orders", "issues", "staff", "units", "backlog")
 
@@ -25,18 +47,19 @@ class RunResult:
         seed: the replication seed's entropy and spawn key, as a JSON-friendly dict.
         horizon_hours: simulated length of the run.
         warmup_hours: observations before this time are left out of the KPIs.
-        kpis: scalar KPIs by name (see ``gridsim.model.metrics``).
+        kpis: scalar KPIs by name (see ``gridsim.model.kpis``).
         events: the event log, one row per lifecycle event: ``time``, ``order``, ``appeal``,
             ``event`` (code, see ``gridsim.model.vocabulary.EVENT_CODES``), ``level``
-            (0 micro-grid .. 3 county, -1 none), ``unit`` (row of ``units``), ``staff``
+            (index into ``LEVELS``, ``NO_LEVEL`` = -1 none), ``unit`` (row of ``units``), ``staff``
             (row of ``staff``, -1 none), ``value``.
-        appeals: one row per appeal (see ``gridsim.model.engine``).
+        appeals: one row per appeal.
         orders: one row per work order.
         issues: one row per latent issue that arose.
         staff: one row per staff member, with their workload and points.
         units: one row per handling unit (micro-grid team, grid, desk, department).
         backlog: open work orders sampled every hour: ``time``, ``open``.
-        breakdowns: KPI tables by group (by channel, by level, by role ...), by name.
+        breakdowns: KPI tables by group (by channel, by level, by role ...), by name
+            (see ``gridsim.model.breakdowns``).
     """
 
     scenario_name: str
@@ -56,3 +79,333 @@ class RunResult:
     def kpi_table(self) -> pd.DataFrame:
         """The KPIs as a tidy table with columns ``metric`` and ``value``."""
         return pd.DataFrame({"metric": list(self.kpis), "value": list(self.kpis.values())})
+
+
+class Calendar(Protocol):
+    """What the tables need of a working calendar (``gridsim.model.calendar``)."""
+
+    def worked(self, t: float) -> float:
+        """Working hours between time 0 and ``t``."""
+        ...
+
+
+@dataclass(frozen=True)
+class EngineState:
+    """The engine's final state, handed over once when the run ends (``Engine.final_state``).
+
+    Plain lists, one entry per order, appeal, issue or staff member: the engine's own
+    bookkeeping, read here and nowhere else.
+
+    Attributes:
+        scenario: the scenario that was run.
+        county: the built county (units, staff, towns).
+        issues: the latent issues drawn up front.
+        horizon: simulated hours.
+        orders: every work order, in order of creation (objects with the ORDER_FIELDS).
+        appeal_rows: one tuple per appeal, as in APPEAL_DTYPE.
+        issue_resolved: per issue, when it was last resolved (NaN: open).
+        issue_known: per issue, when the platform first heard of it (NaN: never).
+        staff_calendar: per staff member, their working calendar.
+        busy_hours: per staff member, hours of order work.
+        handled: per staff member, orders worked on.
+        resolved_by: per staff member, orders resolved.
+        on_time_by: per staff member, orders resolved within the time limit.
+        satisfied_by: per staff member, satisfied feedbacks.
+        feedback_by: per staff member, feedbacks received.
+        finds_by: per staff member, proactive finds credited.
+        log: the event log as typed columns (``time``, ``order``, ``appeal``, ``event``,
+            ``level``, ``unit``, ``staff``, ``value``).
+    """
+
+    scenario: Scenario
+    county: County
+    issues: Issues
+    horizon: float
+    orders: Sequence[object]
+    appeal_rows: Sequence[tuple[int, int, int, float, bool, bool]]
+    issue_resolved: Sequence[float]
+    issue_known: Sequence[float]
+    staff_calendar: Sequence[Calendar]
+    busy_hours: Sequence[float]
+    handled: Sequence[int]
+    resolved_by: Sequence[int]
+    on_time_by: Sequence[int]
+    satisfied_by: Sequence[int]
+    feedback_by: Sequence[int]
+    finds_by: Sequence[int]
+    log: dict[str, np.ndarray]
+
+
+class ConservationError(InternalError):
+    """The run lost or double-counted an appeal: a bug in the model, never a user error."""
+
+
+def _channel_names(state: EngineState) -> list[str]:
+    return [c.key for c in state.scenario.channels] + [VISIT_CHANNEL, REOPEN_CHANNEL]
+
+
+ORDER_FIELDS = (
+    ("id", np.int64), ("issue", np.int64), ("category", np.int64), ("channel", np.int64),
+    ("desk", np.int64), ("origin", np.int64), ("created", float), ("first_response", float),
+    ("resolved", float), ("resolved_level", np.int64), ("escalations", np.int64),
+    ("on_time", float), ("satisfied", float), ("proactive", bool), ("urgent", bool),
+    ("joint", bool), ("priority", bool), ("duplicate", bool), ("declined", bool),
+    ("externality", np.int64), ("appeals", np.int64),
+)  # fmt: skip
+
+
+def orders_table(state: EngineState) -> pd.DataFrame:
+    """One row per work order."""
+    s = state.scenario
+    n = len(state.orders)
+    # One C-level pass over the orders, then one typed column per field.
+    getter = attrgetter(*(name for name, _ in ORDER_FIELDS))
+    c = np.fromiter(map(getter, state.orders), dtype=np.dtype(list(ORDER_FIELDS)), count=n)
+    county = state.county
+    origin = c["origin"]
+    town = county.town_of[origin]
+    return pd.DataFrame(
+        {
+            "order": c["id"],
+            "issue": c["issue"],
+            "category": pd.Categorical.from_codes(c["category"], [x.key for x in s.categories]),
+            "channel": pd.Categorical.from_codes(c["channel"], _channel_names(state)),
+            "desk": pd.Categorical.from_codes(c["desk"], list(DESKS)),
+            "town": town,
+            "town_name": pd.Categorical.from_codes(town, county.town_names),
+            "microgrid": origin,
+            "grid": county.grid_of[origin],
+            "created": c["created"],
+            "first_response": c["first_response"],
+            "resolved": c["resolved"],
+            "resolved_level": c["resolved_level"],
+            "escalations": c["escalations"],
+            "on_time": c["on_time"],
+            "satisfied": c["satisfied"],
+            "proactive": c["proactive"],
+            "urgent": c["urgent"],
+            "joint": c["joint"],
+            "priority": c["priority"],
+            "duplicate": c["duplicate"],
+            "declined": c["declined"],
+            "externality": pd.Categorical.from_codes(c["externality"], EXTERNALITY),
+            "households": state.issues.households[c["issue"]],
+            "arose": state.issues.arose[c["issue"]],
+            "appeals": c["appeals"],
+        }
+    )
+
+
+APPEAL_DTYPE = np.dtype(
+    [("issue", np.int64), ("order", np.int64), ("channel", np.int64), ("created", float),
+     ("no_smartphone", bool), ("merged", bool)]
+)  # fmt: skip
+
+
+def appeals_table(state: EngineState) -> pd.DataFrame:
+    """One row per appeal."""
+    rows = state.appeal_rows
+    c = np.fromiter(rows, dtype=APPEAL_DTYPE, count=len(rows))
+    issue = c["issue"]
+    origin = state.issues.origin[issue]
+    cats = [x.key for x in state.scenario.categories]
+    return pd.DataFrame(
+        {
+            "appeal": np.arange(len(rows)),
+            "issue": issue,
+            "order": c["order"],
+            "category": pd.Categorical.from_codes(state.issues.category[issue], cats),
+            "channel": pd.Categorical.from_codes(c["channel"], _channel_names(state)),
+            "town": state.county.town_of[origin],
+            "microgrid": origin,
+            "created": c["created"],
+            "no_smartphone": c["no_smartphone"],
+            "merged": c["merged"],
+        }
+    )
+
+
+def issues_table(state: EngineState) -> pd.DataFrame:
+    """One row per latent issue, with incidents decided against the final resolution time."""
+    iss = state.issues
+    s = state.scenario
+    resolved = np.asarray(state.issue_resolved, dtype=float)
+    known = np.asarray(state.issue_known, dtype=float)
+    until = np.where(np.isnan(resolved), state.horizon, resolved)
+    mediate = s.externality.minority_negative_policy == "mediate"
+    mediated = (iss.externality == 2) & mediate
+    at = incident_times(iss, known, mediated, s.externality.mediate_hazard_factor)
+    incident = at < until
+    types = np.array([c.incident.type if c.incident else "" for c in s.categories], dtype=object)
+    return pd.DataFrame(
+        {
+            "issue": np.arange(len(iss)),
+            "category": pd.Categorical.from_codes(iss.category, [c.key for c in s.categories]),
+            "town": state.county.town_of[iss.origin],
+            "microgrid": iss.origin,
+            "arose": iss.arose,
+            "households": iss.households,
+            "first_known": known,
+            "first_report": np.where(np.isinf(iss.first_report), np.nan, iss.first_report),
+            "resolved": resolved,
+            "incident": incident,
+            "incident_time": np.where(incident, at, np.nan),
+            "incident_type": np.where(incident, types[iss.category], ""),
+        }
+    )
+
+
+def staff_table(state: EngineState) -> pd.DataFrame:
+    """One row per staff member with workload, outcomes and points."""
+    st = state.county.staff
+    s = state.scenario
+    inc = s.incentives
+    horizon = state.horizon
+    calendars = state.staff_calendar
+    available = np.array([cal.worked(horizon) for cal in calendars]) * np.array(st.speed)
+    resolved = np.array(state.resolved_by)
+    on_time = np.array(state.on_time_by)
+    finds = np.array(state.finds_by)
+    points = (
+        inc.points_per_resolved * resolved
+        + inc.points_per_on_time * on_time
+        + inc.points_per_proactive_find * finds
+    )
+    wage = np.array([s.roles[r].wage_yuan_per_year for r in st.role]) * horizon / HOURS_PER_YEAR
+    graph = state.county.graph
+    return pd.DataFrame(
+        {
+            "staff": np.arange(len(st)),
+            "role": pd.Categorical(st.role),
+            "level": [graph.nodes[u]["level"] for u in st.unit],
+            "unit": st.unit,
+            "town": state.county.town_of[np.asarray(st.unit, dtype=np.int64)],
+            "female": st.female,
+            "skills": [";".join(sorted(k)) for k in st.skills],
+            "available_hours": available,
+            "busy_hours": state.busy_hours,
+            "visit_hours": np.array(st.visit_hours_per_month) * horizon / HOURS_PER_MONTH,
+            "orders_handled": state.handled,
+            "orders_resolved": resolved,
+            "on_time": on_time,
+            "satisfied": state.satisfied_by,
+            "feedback": state.feedback_by,
+            "proactive_finds": finds,
+            "points": points.astype(float),
+            "wage_yuan": wage,
+        }
+    )
+
+
+def units_table(state: EngineState, staff: pd.DataFrame) -> pd.DataFrame:
+    """One row per unit of the hierarchy."""
+    g = state.county.graph
+    rows = []
+    for uid, d in g.nodes(data=True):
+        parent = next(iter(g.predecessors(uid)), -1)
+        kind = d["kind"]
+        if kind == "centre":
+            level = LEVELS[d["level"]]
+            kind = f"{level}_centre" if d.get("desk") == "pooled" else f"{level}_desk"
+        rows.append((uid, kind, d["level"], d["name"], d["town"], parent, len(d["staff"]),
+                     d["households"], d["population"]))  # fmt: skip
+    units = pd.DataFrame(
+        rows,
+        columns=[
+            "unit",
+            "kind",
+            "level",
+            "name",
+            "town",
+            "parent",
+            "servers",
+            "households",
+            "population",
+        ],  # fmt: skip
+    )
+    names = state.county.town_names
+    units["town_name"] = [names[t] if t >= 0 else "" for t in units["town"]]
+    by_unit = staff.groupby("unit")[["busy_hours", "available_hours"]].sum()
+    units = units.join(by_unit, on="unit")
+    units[["busy_hours", "available_hours"]] = units[["busy_hours", "available_hours"]].fillna(0)
+    return units
+
+
+def backlog_series(orders: pd.DataFrame, horizon: float, step: float = 1.0) -> pd.DataFrame:
+    """Open work orders at every ``step`` hours (created and not yet resolved)."""
+    t = np.arange(0.0, horizon + 1e-9, step)
+    created = np.sort(orders["created"].to_numpy())
+    resolved = np.sort(orders["resolved"].dropna().to_numpy())
+    open_ = np.searchsorted(created, t, side="right") - np.searchsorted(resolved, t, side="right")
+    return pd.DataFrame({"time": t, "open": open_})
+
+
+def check_conservation(appeals: pd.DataFrame, orders: pd.DataFrame) -> None:
+    """Every appeal is merged, or created an order that is resolved or still open.
+
+    Raises:
+        ConservationError: an appeal or an order is unaccounted for.
+    """
+    merged = int(appeals["merged"].sum())
+    creating = len(appeals) - merged
+    if creating != len(orders):
+        raise ConservationError(f"{creating} appeals created orders but {len(orders)} orders exist")
+    resolved = int(orders["resolved"].notna().sum())
+    open_ = int(orders["resolved"].isna().sum())
+    if merged + resolved + open_ != len(appeals):
+        raise ConservationError("appeals != merged + resolved + open")
+    bad = ~appeals.loc[appeals["merged"], "order"].isin(orders["order"])
+    if bad.any():
+        raise ConservationError(f"{int(bad.sum())} merged appeals point at no order")
+
+
+def events_table(state: EngineState, incidents: pd.DataFrame) -> pd.DataFrame:
+    """The event log as a DataFrame, with incident events added, sorted by time."""
+    events = pd.DataFrame(state.log)
+    hit = incidents[incidents["incident"]]
+    if len(hit):
+        extra = pd.DataFrame(
+            {
+                "time": hit["incident_time"].to_numpy(),
+                "order": np.full(len(hit), -1, np.int32),
+                "appeal": np.full(len(hit), -1, np.int32),
+                "event": np.full(len(hit), INCIDENT, np.int8),
+                "level": np.full(len(hit), NO_LEVEL, np.int8),
+                "unit": hit["microgrid"].to_numpy().astype(np.int32),
+                "staff": np.full(len(hit), -1, np.int32),
+                "value": hit["issue"].to_numpy().astype(np.float32),
+            }
+        )
+        events = pd.concat([events, extra], ignore_index=True)
+    return events.sort_values("time", kind="stable", ignore_index=True)
+
+
+def assemble_result(state: EngineState, seed: dict) -> RunResult:
+    """Build the tables of a finished run and check conservation.
+
+    The KPIs are left empty: they are computed from the tables (``gridsim.model.kpis``), so
+    that a run loaded from disk gets them the same way.
+
+    Raises:
+        ConservationError: an appeal or an order is unaccounted for.
+    """
+    s = state.scenario
+    orders = orders_table(state)
+    appeals = appeals_table(state)
+    check_conservation(appeals, orders)
+    issues = issues_table(state)
+    staff = staff_table(state)
+    return RunResult(
+        scenario_name=s.meta.name,
+        seed=seed,
+        horizon_hours=state.horizon,
+        warmup_hours=min(s.meta.warmup_days * 24.0, state.horizon),
+        kpis={},
+        events=events_table(state, issues),
+        appeals=appeals,
+        orders=orders,
+        issues=issues,
+        staff=staff,
+        units=units_table(state, staff),
+        backlog=backlog_series(orders, state.horizon),
+    )

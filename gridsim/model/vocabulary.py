@@ -18,6 +18,11 @@ MICROGRID, GRID, TOWN, COUNTY = range(len(LEVELS))
 #: Code of "no level" in tables (an order still open, an event not tied to a level).
 NO_LEVEL = -1
 
+#: Externality classes of an issue, by code: none, positive (serves many households), or a
+#: minority interest with a negative externality on others.
+EXTERNALITY: tuple[str, ...] = ("none", "positive", "minority_negative")
+NO_EXTERNALITY, POSITIVE, MINORITY_NEGATIVE = range(len(EXTERNALITY))
+
 #: The four desks of a one-stop centre (综治中心).
 Desk = Literal["grid_management", "hotline", "petition", "mediation"]
 DESKS: tuple[str, ...] = get_args(Desk)

@@ -18,6 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
+from gridsim.analysis.stats import TIDY_KEYS, mser5, welch_average
 from gridsim.kpi_registry import headline_kpis, kpi
 from gridsim.output.i18n import factor_label, kpi_label, label, short, text_width, value_label
 from gridsim.output.style import (
@@ -32,7 +33,6 @@ from gridsim.output.style import (
 )
 
 __all__ = [
-    "TIDY_KEYS",
     "default_metrics",
     "factor_columns",
     "kpi_comparison_figure",
@@ -41,8 +41,6 @@ __all__ = [
 ]
 
 
-#: The key columns of a sweep's tidy table (one row per variant, replication and metric).
-TIDY_KEYS: tuple[str, ...] = ("variant", "replication", "metric", "value")
 
 
 # --------------------------------------------------------------------------- sweeps
@@ -344,8 +342,6 @@ def welch_figure(
         >>> len(fig.axes[0].lines) >= 3
         True
     """
-    from gridsim.analysis.stats import mser5, welch_average
-
     matrix = _as_matrix(series_by_rep)
     reps, periods = matrix.shape
     w = window if window is not None else max(1, min(periods // 4, round(periods / 50)))

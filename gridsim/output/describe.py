@@ -14,8 +14,8 @@ import numpy as np
 
 from gridsim.files import atomic_write
 from gridsim.model.county import County, build_county
-from gridsim.model.engine import make_streams, seed_sequence
 from gridsim.model.scenario import Scenario
+from gridsim.model.seeds import make_streams, seed_sequence
 from gridsim.model.vocabulary import LEVELS
 
 

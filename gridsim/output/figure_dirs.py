@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from gridsim.analysis.stats import TIDY_KEYS, summarise
 from gridsim.errors import UserError
 from gridsim.output.comparison_figures import (
-    TIDY_KEYS,
     default_metrics,
     factor_columns,
     kpi_comparison_figure,
@@ -49,7 +49,8 @@ def _langs(lang: str) -> tuple[str, ...]:
 
 def _load_scenario(run_dir: Path):
     """The scenario a run used (None when the run directory has no readable copy)."""
-    from gridsim.model.scenario import ScenarioError, load_scenario
+    from gridsim.model.loader import load_scenario
+    from gridsim.model.scenario import ScenarioError
 
     path = run_dir / "scenario.toml"
     if not path.is_file():
@@ -154,8 +155,6 @@ def _sweep_summary(results_dir: Path, tidy: pd.DataFrame) -> pd.DataFrame:
     for name, reader in (("summary.parquet", pd.read_parquet), ("summary.csv", pd.read_csv)):
         if (results_dir / name).is_file():
             return reader(results_dir / name)
-    from gridsim.analysis.stats import summarise
-
     return summarise(tidy[[*TIDY_KEYS, *factor_columns(tidy)]])
 
 

@@ -28,10 +28,12 @@ from scipy import stats as sps
 from gridsim.analysis import queueing as theory
 from gridsim.analysis.stats import mean_ci
 from gridsim.model.calendar import HOURS_PER_YEAR
-from gridsim.model.engine import replication_seed, simulate
-from gridsim.model.metrics import littles_law_gap
+from gridsim.model.kpis import littles_law_gap
+from gridsim.model.loader import scenario_from_dict
 from gridsim.model.records import RunResult
-from gridsim.model.scenario import Scenario, scenario_from_dict
+from gridsim.model.scenario import Scenario
+from gridsim.model.seeds import replication_seed
+from gridsim.model.simulate import simulate
 
 POPULATION = 1000
 

@@ -1,0 +1,280 @@
+"""Reading scenario files: TOML, dotted overrides, cross-field checks, one-line errors.
+
+:func:`load_scenario` reads a TOML file; :func:`scenario_from_dict` validates a parsed
+mapping against the schema (``gridsim.model.scenario``) and then checks what a schema cannot
+express (every name used is defined, shares sum to one ...); :func:`with_overrides` makes a
+changed copy of a scenario from dotted paths. Every problem is a
+:class:`~gridsim.model.scenario.ScenarioError` with a one-line message naming the file, the
+field and what was expected.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from gridsim.model.scenario import Scenario, ScenarioError
+from gridsim.model.vocabulary import DESKS, LEVELS
+
+
+def with_overrides(
+    scenario: Scenario, overrides: dict[str, Any], source: str = "<overrides>"
+) -> Scenario:
+    """A new scenario with dotted-path fields replaced, validated like a file.
+
+    A list of keyed records (``categories``, ``channels``, ``departments``,
+    ``county.towns``) is addressed by key or name: ``categories.land_dispute.urgent_share``.
+    ``*`` addresses every element: ``categories.*.report_probability``.
+
+    Example:
+        >>> s = load_scenario("scenarios/one_town.toml")
+        >>> with_overrides(s, {"grids.households_per_grid": 300}).grids.households_per_grid
+        300.0
+    """
+    data = scenario.model_dump(mode="json")  # plain lists and dicts, ready to edit
+    for path, value in overrides.items():
+        _set_dotted(data, path, value, source)
+    return scenario_from_dict(data, source)
+
+
+def _set_dotted(data: dict, path: str, value: Any, source: str) -> None:
+    parts = path.split(".")
+    targets: list[Any] = [data]
+    for i, part in enumerate(parts[:-1]):
+        nxt: list[Any] = []
+        for node in targets:
+            nxt.extend(_step(node, part, ".".join(parts[: i + 1]), source))
+        targets = nxt
+    last = parts[-1]
+    for node in targets:
+        if isinstance(node, list):
+            if not isinstance(value, dict):
+                raise ScenarioError(source, path, "a table (a whole record), not a single value")
+            for item in _step(node, last, path, source):
+                item.clear()
+                item.update(value)
+            continue
+        if not isinstance(node, dict) or (last not in node and not _is_open_mapping(node)):
+            raise ScenarioError(source, path, "a field that exists in the scenario schema")
+        node[last] = copy.deepcopy(value)
+
+
+def _is_open_mapping(node: dict) -> bool:
+    # Free-form tables (skills, head counts, desks) may gain new keys; records may not.
+    return "key" not in node and "name" not in node and "distribution" not in node
+
+
+def _step(node: Any, part: str, where: str, source: str) -> list[Any]:
+    if isinstance(node, dict):
+        if part not in node:
+            raise ScenarioError(source, where, "a field that exists in the scenario schema")
+        return [node[part]]
+    if isinstance(node, list):
+        if part == "*":
+            return list(node)
+        for item in node:
+            if isinstance(item, dict) and part in (item.get("key"), item.get("name")):
+                return [item]
+        raise ScenarioError(source, where, f"a key of one of the listed records, not {part!r}")
+    raise ScenarioError(source, where, "a table, not a single value")
+
+
+def _format_location(loc: tuple[int | str, ...], data: Any) -> str:
+    out = ""
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part not in node and node.get("distribution") == part:
+            continue  # the family pydantic chose by the table's tag, not a field of the file
+        if isinstance(part, int):
+            name = None
+            if isinstance(node, list) and part < len(node) and isinstance(node[part], dict):
+                name = node[part].get("key") or node[part].get("name")
+            out += f"[{part}]" if name is None else f"[{part}:{name}]"
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+        else:
+            out += ("." if out else "") + str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return out
+
+
+def describe_validation_error(err: ErrorDetails, data: Any) -> tuple[str, str]:
+    """The field (dotted, records named by key) and the expectation of a pydantic error.
+
+    Example:
+        >>> try:
+        ...     scenario_from_dict({"meta": {"name": "x", "horizon_dayz": 1}})
+        ... except ScenarioError as err:
+        ...     print(err.field, "|", err.expected)
+        meta.horizon_dayz | unknown field (check its spelling against `gridsim schema`)
+    """
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+    field = _format_location(loc, data)
+    kind = err["type"]
+    msg = err["msg"].removeprefix("Value error, ")
+    ctx = err.get("ctx", {})
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        # A distribution's family is its tag: report it as the field it is in the file.
+        field += "." + str(ctx.get("discriminator", "")).strip("'")
+        if kind == "union_tag_not_found":
+            return field, "required field is missing"
+        return field, f"expected: input should be {ctx['expected_tags']} (got {ctx['tag']!r})"
+    if kind == "missing":
+        return field, "required field is missing"
+    if kind == "extra_forbidden":
+        return field, "unknown field (check its spelling against `gridsim schema`)"
+    given = err.get("input")
+    shown = "" if isinstance(given, (dict, list)) else f" (got {given!r})"
+    return field, f"expected: {msg[0].lower() + msg[1:]}{shown}"
+
+
+def _check_references(s: Scenario, source: str) -> None:
+    """Cross-field checks that a schema cannot express: every name used must be defined."""
+    keyed = (
+        ("categories", [c.key for c in s.categories]),
+        ("channels", [c.key for c in s.channels]),
+        ("departments", [d.key for d in s.departments]),
+        ("county.towns", [t.name for t in s.county.towns]),
+    )
+    for kind, keys in keyed:
+        dup = {k for k in keys if keys.count(k) > 1}
+        if dup:
+            raise ScenarioError(source, kind, f"unique keys, but {sorted(dup)} repeat")
+    departments = {d.key for d in s.departments}
+    for name, role in s.roles.items():
+        if role.calendar not in s.calendars and role.calendar != "always":
+            raise ScenarioError(
+                source,
+                f"roles.{name}.calendar",
+                f"one of the calendars defined ({', '.join(s.calendars)}, always), "
+                f"not {role.calendar!r}",
+            )
+    staff_roles: list[tuple[str, str]] = [(f"staffing.grid.{r}", r) for r in s.staffing.grid]
+    staff_roles += [(f"staffing.microgrid.{r}", r) for r in s.staffing.microgrid]
+    for name in ("exclusive_grid_role", "town_desk_role", "county_desk_role", "department_role"):
+        staff_roles.append((f"staffing.{name}", getattr(s.staffing, name)))
+    for where, staff_role in staff_roles:
+        if staff_role not in s.roles:
+            raise ScenarioError(source, where, f"a role defined under [roles], not {staff_role!r}")
+    for i, cat in enumerate(s.categories):
+        where = f"categories[{i}:{cat.key}]"
+        if cat.department not in departments:
+            raise ScenarioError(
+                source,
+                f"{where}.department",
+                f"one of {', '.join(sorted(departments))}, not {cat.department!r}",
+            )
+        for dep in cat.joint.departments:
+            if dep not in departments:
+                raise ScenarioError(
+                    source,
+                    f"{where}.joint.departments",
+                    f"departments among {', '.join(sorted(departments))}, not {dep!r}",
+                )
+    for centre_field in ("town_desks_per_100k_residents", "county_desks"):
+        desks = getattr(s.centre, centre_field)
+        for desk in desks:
+            if desk not in DESKS:
+                raise ScenarioError(
+                    source, f"centre.{centre_field}.{desk}", f"a desk among {', '.join(DESKS)}"
+                )
+        if sum(desks.values()) == 0:
+            raise ScenarioError(source, f"centre.{centre_field}", "at least one staffed desk")
+    for lvl_field in ("handling_factor", "time_limit_hours"):
+        for lvl in getattr(s.levels, lvl_field):
+            if lvl not in LEVELS:
+                raise ScenarioError(
+                    source, f"levels.{lvl_field}.{lvl}", f"a level among {', '.join(LEVELS)}"
+                )
+    for visitor in s.proactive.visits_per_household_per_month:
+        if visitor not in s.roles:
+            raise ScenarioError(
+                source, f"proactive.visits_per_household_per_month.{visitor}", "a defined role"
+            )
+    total = sum(c.share for c in s.channels)
+    if abs(total - 1) > 1e-6:
+        raise ScenarioError(
+            source, "channels.share", f"shares summing to 1 (they sum to {total:g})"
+        )
+    if not any(not c.needs_smartphone for c in s.channels):
+        raise ScenarioError(source, "channels", "at least one channel usable without a smartphone")
+    if s.meta.warmup_days >= s.meta.horizon_days:
+        raise ScenarioError(source, "meta.warmup_days", "a warm-up shorter than horizon_days")
+    if s.staffing.grid.get(s.incentives.ranking_role) is None and (
+        s.incentives.ranking_role not in s.roles
+    ):
+        raise ScenarioError(source, "incentives.ranking_role", "a defined role")
+    if any(c.origin == "exclusive" for c in s.categories):
+        ex = s.grids.exclusive
+        if ex.markets + ex.enterprises + ex.business_districts == 0:
+            raise ScenarioError(
+                source, "grids.exclusive", "at least one exclusive grid for exclusive categories"
+            )
+
+
+def scenario_from_dict(data: dict, source: str = "<scenario>") -> Scenario:
+    """Validate a parsed scenario mapping; raise :class:`ScenarioError` on the first problem.
+
+    Example:
+        >>> import tomllib
+        >>> with open("scenarios/one_town.toml", "rb") as f:
+        ...     s = scenario_from_dict(tomllib.load(f))
+        >>> s.meta.name != ""
+        True
+    """
+    try:
+        scenario = Scenario.model_validate(data, strict=True)
+    except ValidationError as exc:
+        field, expected = describe_validation_error(exc.errors()[0], data)
+        raise ScenarioError(source, field, expected) from None
+    _check_references(scenario, source)
+    return scenario
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a TOML scenario file.
+
+    Args:
+        path: the ``.toml`` file.
+
+    Returns:
+        The validated, immutable scenario.
+
+    Raises:
+        ScenarioError: the file is missing, not TOML, or does not fit the schema. The
+            message names the file, the field and what was expected, on one line.
+
+    Example:
+        >>> s = load_scenario("scenarios/one_town.toml")
+        >>> len(s.county.towns)
+        1
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError(path, "", "no such file (expected a TOML scenario file)")
+    text = path.read_bytes()
+    if not text.strip():
+        raise ScenarioError(path, "", "the file is empty (expected a TOML scenario)")
+    try:
+        data = tomllib.loads(text.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ScenarioError(path, "", "a UTF-8 text file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(path, "", f"valid TOML ({exc})") from None
+    if not data:
+        raise ScenarioError(path, "", "the file has no settings (expected a TOML scenario)")
+    return scenario_from_dict(data, str(path))
+
+
+def json_schema() -> dict:
+    """The JSON schema of scenario files (what ``gridsim schema`` prints).
+
+    Example:
+        >>> sorted(json_schema()["$defs"]["Lognormal"]["required"])
+        ['median', 'sigma']
+    """
+    return Scenario.model_json_schema()
