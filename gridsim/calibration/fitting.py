@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
 from gridsim.errors import UserError
+from gridsim.model.distributions import FITTED
 
 #: Time-to-close families, in the order they are reported; names as in scenario files.
 FAMILIES: tuple[str, ...] = ("lognormal", "gamma", "weibull")
@@ -195,61 +194,29 @@ def check_fit_options(fit: str, family_tolerance: float) -> None:
         )
 
 
-class _Family(NamedTuple):
-    """One family as scipy fits it (shape and scale, location 0) and as a scenario names it."""
-
-    scipy: Any  # a scipy.stats continuous distribution
-    params: Callable[[float, float], dict[str, float]]  # scipy's (shape, scale) -> scenario's
-    shape_scale: Callable[[dict[str, float]], tuple[float, float]]  # and back
-
-
-def _family(name: str) -> _Family:
-    """Return the family called ``name`` (``lognormal``, ``gamma`` or ``weibull``).
-
-    The calibration's only switch on family names. The scenario's parameters are those a
-    scenario ``Distribution`` takes: lognormal ``median``, ``sigma``; gamma ``mean``,
-    ``cv``; Weibull ``shape``, ``scale``. When ``gridsim.model.distributions`` (one model
-    per family) lands, this is the function to replace with it.
-    """
-    if name == "lognormal":
-        return _Family(
-            stats.lognorm,
-            lambda shape, scale: {"median": scale, "sigma": shape},
-            lambda p: (p["sigma"], p["median"]),
-        )
-    if name == "gamma":
-        return _Family(
-            stats.gamma,
-            lambda shape, scale: {"mean": shape * scale, "cv": 1 / math.sqrt(shape)},
-            lambda p: (p["cv"] ** -2, p["mean"] / p["cv"] ** -2),
-        )
-    return _Family(
-        stats.weibull_min,
-        lambda shape, scale: {"shape": shape, "scale": scale},
-        lambda p: (p["shape"], p["scale"]),
-    )
-
-
 def _fit_family(name: str, x: NDArray[np.float64]) -> tuple[dict[str, float] | None, float]:
-    """Fit one family to ``x``: scenario parameters and log-likelihood (None, -inf on failure)."""
-    family = _family(name)
+    """Fit one family to ``x``: scenario parameters and log-likelihood (None, -inf on failure).
+
+    The family is the scenario's own distribution model (``gridsim.model.distributions``),
+    so the fitted parameters are exactly those a scenario file takes.
+    """
+    family = FITTED[name]
     try:
         with warnings.catch_warnings():
             # The optimiser's intermediate overflows are harmless; the final
             # log-likelihood is checked for finiteness by the caller.
             warnings.simplefilter("ignore", RuntimeWarning)
-            shape, _, scale = family.scipy.fit(x, floc=0)
-    except (ValueError, RuntimeError, FloatingPointError):
+            shape, _, scale = family.scipy_family().fit(x, floc=0)
+        fitted = family.from_scipy(float(shape), float(scale))  # rejects NaN or non-positive
+    except (ValueError, RuntimeError, FloatingPointError):  # pydantic's ValidationError too
         return None, -math.inf
-    params = family.params(float(shape), float(scale))
-    return params, float(np.sum(_frozen(name, params).logpdf(x)))
+    params = fitted.model_dump(exclude={"distribution"})
+    return params, float(np.sum(fitted.frozen().logpdf(x)))
 
 
 def _frozen(name: str, params: dict[str, float]) -> Any:
     """The scipy distribution of family ``name`` with these scenario parameters."""
-    family = _family(name)
-    shape, scale = family.shape_scale(params)
-    return family.scipy(shape, scale=scale)
+    return FITTED[name].model_validate(params).frozen()
 
 
 def quantile_table(hours: ArrayLike) -> list[float]:

@@ -96,6 +96,13 @@ class Lognormal(_Family):
     sigma: Pos
     needs: ClassVar[tuple[str, ...]] = ("median", "sigma")
 
+    @staticmethod
+    def scipy_family() -> Any:
+        """The ``scipy.stats`` family that :meth:`from_scipy`'s shape and scale belong to."""
+        from scipy import stats
+
+        return stats.lognorm
+
     @classmethod
     def from_scipy(cls, shape: float, scale: float) -> Lognormal:
         """From scipy's ``lognorm(shape, scale=scale)`` (a fit with ``floc=0``)."""
@@ -123,6 +130,13 @@ class Gamma(_Family):
     mean: Pos
     cv: Pos
     needs: ClassVar[tuple[str, ...]] = ("mean", "cv")
+
+    @staticmethod
+    def scipy_family() -> Any:
+        """The ``scipy.stats`` family that :meth:`from_scipy`'s shape and scale belong to."""
+        from scipy import stats
+
+        return stats.gamma
 
     @classmethod
     def from_scipy(cls, shape: float, scale: float) -> Gamma:
@@ -153,6 +167,13 @@ class Weibull(_Family):
     shape: Pos
     scale: Pos
     needs: ClassVar[tuple[str, ...]] = ("shape", "scale")
+
+    @staticmethod
+    def scipy_family() -> Any:
+        """The ``scipy.stats`` family that :meth:`from_scipy`'s shape and scale belong to."""
+        from scipy import stats
+
+        return stats.weibull_min
 
     @classmethod
     def from_scipy(cls, shape: float, scale: float) -> Weibull:

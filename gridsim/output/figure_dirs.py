@@ -20,7 +20,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from gridsim.analysis.stats import TIDY_KEYS, summarise
-from gridsim.errors import UserError
+from gridsim.model.loader import load_scenario
+from gridsim.model.scenario import ScenarioError
 from gridsim.output.comparison_figures import (
     default_metrics,
     factor_columns,
@@ -49,15 +50,12 @@ def _langs(lang: str) -> tuple[str, ...]:
 
 def _load_scenario(run_dir: Path):
     """The scenario a run used (None when the run directory has no readable copy)."""
-    from gridsim.model.loader import load_scenario
-    from gridsim.model.scenario import ScenarioError
-
     path = run_dir / "scenario.toml"
     if not path.is_file():
         return None
     try:
         return load_scenario(path)
-    except ScenarioError as exc:
+    except ScenarioError as exc:  # an old copy costs only display names: degrade, warn
         log.warning("%s: names left as keys, no targets (%s)", path, exc)
         return None
 
@@ -145,7 +143,7 @@ def _sweep_manifest(results_dir: Path) -> dict:
         return {}
     try:
         manifest = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError, UserError) as exc:
+    except (OSError, ValueError) as exc:
         log.warning("%s: variant names left as keys (%s)", path, exc)
         return {}
     return manifest if isinstance(manifest, dict) else {}
