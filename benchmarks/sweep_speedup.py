@@ -16,11 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from gridsim import load_scenario
 from gridsim.experiment.loading import experiment_from_dict
 from gridsim.experiment.runner import run_experiment
+from gridsim.model.seeds import replication_seed
 from gridsim.model.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +29,7 @@ SCENARIO = ROOT / "scenarios" / "one_town.toml"
 def calibrate_days(target_seconds: float) -> int:
     """Days of one_town that take about ``target_seconds`` for one run on this machine."""
     scenario = load_scenario(SCENARIO)
-    seed = np.random.SeedSequence(entropy=1, spawn_key=(0,))
+    seed = replication_seed(1, 0)
     simulate(scenario, seed, 30, log_events=False)  # warm caches and imports
     start = time.perf_counter()
     simulate(scenario, seed, 730, log_events=False)
