@@ -41,6 +41,7 @@ from gridsim.experiment.session import (
 )
 from gridsim.experiment.spec import Experiment, default_results_dir, format_value
 from gridsim.experiment.store import ResultsStore
+from gridsim.version import __version__
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,8 +118,6 @@ def _analyse(experiment: Experiment, store: ResultsStore, tidy: pd.DataFrame) ->
 
 def _manifest(experiment: Experiment, session: Session, **extra: Any) -> dict[str, Any]:
     """The manifest: the definition, its fingerprint, variants, executor, and ``extra``."""
-    from gridsim.version import __version__
-
     return {
         "experiment": experiment.name,
         "experiment_zh": experiment.name_zh,

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gridsim.analysis.stats import mser5, replications_needed
 from gridsim.experiment.executors import Executor
 from gridsim.experiment.runs import RunOutcome, RunSpec, SimulateFn, build_specs, execute_run
 from gridsim.experiment.spec import Experiment, Variant
@@ -138,8 +139,6 @@ def choose_warmup(session: Session) -> tuple[float, dict | None]:
         info = json.loads(info_path.read_text("utf-8"))
         if info.get("fingerprint") == exp.fingerprint() and info.get("pilot_replications", 0) >= 2:
             return float(info["warmup_days"]), info
-    from gridsim.analysis.stats import mser5
-
     baseline = exp.variant(exp.baseline)
     reps = max(2, exp.replications)
     runs = [(baseline, r) for r in range(reps)]
@@ -186,8 +185,6 @@ def _read_metric(store: ResultsStore, variant: Variant, reps: int, metric: str) 
 
 def extend_for_precision(session: Session, n: int, warmup_days: float) -> tuple[int, dict]:
     """Add replications (to every variant alike) until each meets the precision target."""
-    from gridsim.analysis.stats import replications_needed
-
     exp, p = session.experiment, session.experiment.precision
     assert p is not None
     min_reps = min(max(3, exp.replications), p.max_replications)

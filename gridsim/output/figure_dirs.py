@@ -32,6 +32,7 @@ from gridsim.output.comparison_figures import (
 from gridsim.output.flow_figures import escalation_flow_figure, resolved_where_figure
 from gridsim.output.hierarchy_figure import hierarchy_figure
 from gridsim.output.i18n import LANGS, Names, check_lang, label, variant_labels
+from gridsim.output.run_dir import load_run
 from gridsim.output.staff_figures import ranking_figure, utilisation_heatmap
 from gridsim.output.style import FigureDataError, save_figure
 from gridsim.output.time_figures import backlog_figure, response_ecdf_figure
@@ -100,8 +101,6 @@ def run_figures(
         ...
         FileNotFoundError: no/such/run: not a gridsim run directory (no run.json)
     """
-    from gridsim.output.run_dir import load_run
-
     run_dir = Path(run_dir)
     langs = _langs(lang)
     run = load_run(run_dir)

@@ -27,11 +27,12 @@ from typing import Any
 
 import pandas as pd
 
+from gridsim.analysis.stats import compare_to_baseline, summarise
 from gridsim.errors import UserError
 from gridsim.files import atomic_write, atomic_write_text
 from gridsim.kpi_registry import headline_kpis
 from gridsim.output.document import Document
-from gridsim.output.i18n import kpi_label, label, value_label
+from gridsim.output.i18n import factor_label, kpi_label, label, value_label
 from gridsim.output.wording import (
     difference_sentence,
     format_number,
@@ -104,8 +105,6 @@ def _load(results_dir: Path) -> _Inputs:
     variants = list(dict.fromkeys(tidy["variant"]))
     baseline = manifest.get("baseline") or variants[0]
     confidence = float(manifest.get("confidence", 0.95))
-    from gridsim.analysis.stats import compare_to_baseline, summarise
-
     keys = ["variant", "replication", "metric", "value"]
     summary_path = results_dir / "summary.csv"
     if summary_path.is_file():
@@ -144,8 +143,6 @@ def _short_labels(manifest: dict, lang: str) -> tuple[dict[str, str], str]:
 
     In Chinese, policy names and true/false among the values are translated.
     """
-    from gridsim.output.i18n import factor_label
-
     paths = manifest.get("factor_paths") or []
     labels = {}
     for v in manifest.get("variants", []):
@@ -164,6 +161,8 @@ def _short_labels(manifest: dict, lang: str) -> tuple[dict[str, str], str]:
 
 def _figures(inputs: _Inputs, metrics: list[str], lang: str) -> list[tuple[str, bytes, str]]:
     """Draw the report's figures: (file name, PNG bytes, caption)."""
+    # Figures load matplotlib; imported here so that `import gridsim` (which offers
+    # write_report) stays light.
     from gridsim.output import comparison_figures
     from gridsim.output.fonts import FontNotFoundError
     from gridsim.output.style import FigureDataError
@@ -263,8 +262,6 @@ def _overrides_text(info: dict, lang: str) -> str:
     overrides = (info.get("overrides") or {}).items()
     if lang != "zh":
         return ", ".join(f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in overrides)
-    from gridsim.output.i18n import factor_label
-
     return "，".join(f"{factor_label(k, lang)} = {value_label(v, lang)}" for k, v in overrides)
 
 

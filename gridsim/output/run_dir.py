@@ -16,6 +16,7 @@ import pandas as pd
 from gridsim.errors import UserError
 from gridsim.files import publish_directory, temporary_directory, write_json
 from gridsim.model.records import RUN_TABLES, RunResult
+from gridsim.version import __version__
 
 
 class OutputDirectoryError(UserError):
@@ -72,7 +73,7 @@ def save_run(
         result.kpi_table().to_csv(tmp / "kpis.csv", index=False)
         write_json(tmp / "kpis.json", result.kpis)
         meta = {
-            "gridsim_version": _version(),
+            "gridsim_version": __version__,
             "scenario_name": result.scenario_name,
             "seed": result.seed,
             "horizon_hours": result.horizon_hours,
@@ -91,12 +92,6 @@ def save_run(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
-
-
-def _version() -> str:
-    from gridsim.version import __version__
-
-    return __version__
 
 
 def load_run(run_dir: str | Path) -> RunResult:
