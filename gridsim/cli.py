@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from gridsim.errors import UserError
+from gridsim.files import SIGNATURE, atomic_write_text, foreign_file, sign_png
 from gridsim.kpi_registry import summary_kpis
 from gridsim.labels import LANGS
 from gridsim.model.loader import load_scenario
@@ -96,22 +97,33 @@ def _cmd_describe(args: argparse.Namespace) -> int:
     from gridsim.output.describe import build, draw_hierarchy, summary_text
 
     scenario = load_scenario(args.scenario)
+    if args.draw:
+        _check_file_output(args.draw, "--draw")
     county = build(scenario, args.seed)
     print(summary_text(scenario, county))
     if args.draw:
-        path = draw_hierarchy(scenario, county, args.draw)
+        path = sign_png(draw_hierarchy(scenario, county, args.draw))  # signed: ours to redraw
         print(f"\nhierarchy drawn to {path}")
     return 0
+
+
+def _check_file_output(path: str, option: str) -> None:
+    """Refuse (one line) a single output file gridsim did not write, before any work."""
+    reason = foreign_file(path)
+    if reason is not None:
+        raise UserError(path, option, reason)
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
     from gridsim.model.loader import json_schema
 
-    text = json.dumps(json_schema(), indent=2, ensure_ascii=False)
+    schema = json_schema()
     if args.out:
-        Path(args.out).write_text(text + "\n", "utf-8")
+        _check_file_output(args.out, "--out")
+        signed = {"$comment": f"{SIGNATURE} {__version__}", **schema}  # ours to replace
+        atomic_write_text(args.out, json.dumps(signed, indent=2, ensure_ascii=False) + "\n")
     else:
-        print(text)
+        print(json.dumps(schema, indent=2, ensure_ascii=False))
     return 0
 
 
@@ -161,12 +173,14 @@ def _parse_columns(text: str | None) -> dict[str, str] | None:
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from gridsim.calibration.calibrate import calibrate
-    from gridsim.calibration.fit_report import write_fit_report
+    from gridsim.calibration.fit_report import check_report_dir, write_fit_report
     from gridsim.calibration.logs import read_log
-    from gridsim.calibration.scenario_writer import write_scenario
+    from gridsim.calibration.scenario_writer import check_scenario_path, write_scenario
 
     out = Path(args.out)
     report_dir = Path(args.report) if args.report else out.with_name(f"{out.stem}_fit")
+    check_scenario_path(out)  # both outputs, before the scenario is written
+    check_report_dir(report_dir)
     log = read_log(args.log, args.schema, _parse_columns(args.columns), args.date_format)
     cal = calibrate(
         log,
@@ -399,12 +413,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"gridsim: {exc.filename or exc}: no such file or directory", file=sys.stderr)
         return EXIT_USER_ERROR
+    except OSError as exc:
+        # A path the user gave that cannot be written or read (a file where a folder is
+        # expected, read-only, a read-only file system, a full disk): one line. An OSError
+        # without a file name is not about a path the user chose; it keeps its traceback.
+        if exc.filename is None:
+            raise
+        print(f"gridsim: {_os_error_line(exc)}", file=sys.stderr)
+        return EXIT_USER_ERROR
     except BrokenPipeError:  # the reader went away (`gridsim ... | head`): not an error
         sys.stderr.close()
         return 0
     except KeyboardInterrupt:
         print("gridsim: interrupted; nothing half-written was left behind", file=sys.stderr)
         return 130
+
+
+def _os_error_line(exc: OSError) -> str:
+    """``file: what went wrong`` on one line (control characters in names escaped).
+
+    Example:
+        >>> _os_error_line(PermissionError(13, "Permission denied", "out/run.json"))
+        'out/run.json: Permission denied'
+    """
+    names = [str(exc.filename)] + ([str(exc.filename2)] if exc.filename2 else [])
+    return str(UserError(" -> ".join(names), "", exc.strerror or type(exc).__name__))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ from gridsim.calibration.fitting import (
     TIME_TOLERANCE,
     percent,
 )
-from gridsim.files import atomic_write_text
+from gridsim.errors import UserError
+from gridsim.files import atomic_write_text, foreign_directory, write_csv, write_marker
 from gridsim.model.calendar import HOURS_PER_YEAR
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -68,6 +69,18 @@ def fit_table(calibration: Calibration) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def check_report_dir(out: Path) -> None:
+    """Refuse a fit report directory that is a file or holds files gridsim did not write.
+
+    Raises:
+        UserError: ``out`` is a file, or a non-empty directory without gridsim's marker
+            (nor a ``fit_report.md`` of gridsim 0.1).
+    """
+    reason = foreign_directory(out, "fit-report")
+    if reason is not None:
+        raise UserError(out, "", reason)
+
+
 def write_fit_report(calibration: Calibration, out_dir: str | Path) -> Path:
     """Write a Markdown fit report with figures (PNG) into ``out_dir``.
 
@@ -78,7 +91,8 @@ def write_fit_report(calibration: Calibration, out_dir: str | Path) -> Path:
 
     Args:
         calibration: from :func:`gridsim.calibration.calibrate.calibrate`.
-        out_dir: directory to create (files in it are replaced).
+        out_dir: directory to create, or one gridsim wrote (its files are replaced; a
+            user's other files stay). A folder of the user's is refused.
 
     Returns:
         The path of ``fit_report.md``.
@@ -95,9 +109,11 @@ def write_fit_report(calibration: Calibration, out_dir: str | Path) -> Path:
 
     matplotlib.use("Agg")  # files only; never open a window
     out = Path(out_dir)
+    check_report_dir(out)
     out.mkdir(parents=True, exist_ok=True)
+    write_marker(out, "fit-report")
     table = fit_table(calibration)
-    table.to_csv(out / "fit_table.csv", index=False)
+    write_csv(table, out / "fit_table.csv")
     _plot_cdfs(calibration, out / "time_to_close_cdf.png")
     _plot_profiles(calibration, out / "arrival_profiles.png")
     _plot_mix(calibration, out / "mix.png")

@@ -22,6 +22,8 @@ Example:
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from itertools import islice
@@ -33,6 +35,10 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 EXECUTORS: tuple[str, ...] = ("serial", "processes", "dask")
+#: How often a pool worker checks that the sweep that started it is still alive (seconds).
+PARENT_POLL_S = 0.5
+#: How often Dask recomputes a run whose worker died before it finished.
+DASK_RETRIES = 2
 
 
 class ExecutorUnavailableError(UserError):
@@ -129,7 +135,9 @@ class LocalProcessesExecutor:
         self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> LocalProcessesExecutor:
-        self._pool = ProcessPoolExecutor(max_workers=self.workers)
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.workers, initializer=watch_parent, initargs=(os.getpid(),)
+        )
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -239,15 +247,52 @@ class DaskExecutor:
         distributed = _import_distributed()
         limit = self.max_in_flight or 4 * self.workers
         pending_specs = iter(specs)
-        first = [self._client.submit(fn, s, pure=False) for s in islice(pending_specs, limit)]
+        first = [
+            self._client.submit(fn, s, pure=False, retries=DASK_RETRIES)
+            for s in islice(pending_specs, limit)
+        ]
         queue = distributed.as_completed(first)
         try:
             for future in queue:
                 yield future.result()
                 for nxt in islice(pending_specs, 1):  # refill: one out, one in
-                    queue.add(self._client.submit(fn, nxt, pure=False))
+                    queue.add(self._client.submit(fn, nxt, pure=False, retries=DASK_RETRIES))
         finally:
             queue.clear()
+
+
+def watch_parent(parent_pid: int, poll_s: float = PARENT_POLL_S) -> None:
+    """Make this worker process exit soon after the process that started it dies.
+
+    A :class:`~concurrent.futures.ProcessPoolExecutor` worker whose parent was killed
+    (``kill -9`` of a sweep) would otherwise block on its task queue, or finish a long run
+    nobody will read. Used as the pool's initializer: a daemon thread polls whether the
+    sweep's pid still exists (signal 0) and ends the worker with ``os._exit``. The sweep is
+    not always the worker's parent (the ``forkserver`` start method forks workers from a
+    server process), so its pid is passed in rather than read from ``getppid``. Polling
+    works on Linux and macOS alike, without ``prctl``; on Windows (where signal 0 would
+    terminate the process) the watch is off.
+
+    Example:
+        >>> watch_parent(os.getpid(), poll_s=60)  # this process is alive: nothing happens
+    """
+    if os.name == "nt":
+        return
+    forked_by_sweep = os.getppid() == parent_pid  # then adoption tells, even of a zombie
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            if forked_by_sweep and os.getppid() != parent_pid:
+                os._exit(1)
+            try:
+                os.kill(parent_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)  # the sweep is gone: nobody will read this run
+            except PermissionError:  # the pid was reused by another user's process
+                os._exit(1)
+
+    threading.Thread(target=watch, name="gridsim-parent-watch", daemon=True).start()
 
 
 def _check_workers(workers: int | None) -> int:

@@ -190,7 +190,8 @@ def run_experiment(
     Raises:
         ScenarioError: the experiment file is invalid.
         ResultsConflictError: ``out`` holds results of a different definition (use
-            ``fresh=True``).
+            ``fresh=True``), or files gridsim did not write.
+        ResultsLockedError: another sweep is writing ``out``.
         ExecutorOptionError: an unknown executor, a bad worker count, or an address
             without the Dask executor.
         ExecutorUnavailableError: the Dask executor without Dask installed, or its
@@ -213,6 +214,20 @@ def run_experiment(
     )
     ex = make_executor(executor, workers, address) if isinstance(executor, str) else executor
     store = ResultsStore(out if out is not None else default_results_dir(exp))
+    with store.locked():  # one sweep at a time in a directory; --fresh cannot pull the rug
+        return _run_locked(exp, store, ex, simulate, progress, fresh, started)
+
+
+def _run_locked(
+    exp: Experiment,
+    store: ResultsStore,
+    ex: Executor,
+    simulate: SimulateFn | None,
+    progress: bool,
+    fresh: bool,
+    started: float,
+) -> ExperimentResult:
+    """The body of :func:`run_experiment`, run while this process holds the directory's lock."""
     store.prepare(exp, fresh=fresh)
     session = Session(exp, store, ex, simulate, progress)
     manifest = _manifest(exp, session, status="running", replications=exp.replications)

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
+import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,16 @@ from gridsim.analysis.stats import TIDY_KEYS
 from gridsim.errors import UserError
 from gridsim.experiment.runs import RunOutcome
 from gridsim.experiment.spec import Experiment
-from gridsim.files import atomic_write, atomic_write_text
+from gridsim.files import (
+    atomic_write,
+    atomic_write_text,
+    directory_kind,
+    foreign_directory,
+    owned_by_patterns,
+    remove_owned,
+    write_csv,
+    write_marker,
+)
 from gridsim.model.scenario import Scenario
 
 #: Parquet schema metadata key holding a run's seed, wall time and host.
@@ -48,6 +58,10 @@ class ResultsConflictError(UserError):
         >>> print(ResultsConflictError("out", "manifest.json", "readable JSON"))
         out: manifest.json: readable JSON
     """
+
+
+class ResultsLockedError(UserError):
+    """Another sweep is writing the results directory (its lock file is held)."""
 
 
 class UnreadableRunError(UserError):
@@ -71,9 +85,12 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-#: What a sweep or a report writes in a results directory (``fresh`` deletes only these).
+#: What a sweep or a report writes in a results directory (``fresh`` deletes only these;
+#: the user's own files, folders and figures stay).
 _OWNED = (
     "runs",
+    "runs/*__r*.parquet",
+    "runs/.*.tmp",
     "manifest.json",
     "experiment.toml",
     "base_scenario.toml",
@@ -85,11 +102,15 @@ _OWNED = (
     "summary.csv",
     "comparison.csv",
     "figures",
+    "figures/*_en.png",
+    "figures/*_zh.png",
     "report.md",
     "report.html",
     "report_zh.md",
     "report_zh.html",
 )
+#: The lock file a sweep holds while it writes the directory.
+LOCK_NAME = ".gridsim.lock"
 
 
 class ResultsStore:
@@ -106,6 +127,30 @@ class ResultsStore:
         self.root = Path(root)
         self.runs_dir = self.root / "runs"
         self.manifest_path = self.root / "manifest.json"
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[ResultsStore]:
+        """Hold the directory for one sweep: refuse a foreign directory, mark it, lock it.
+
+        A second sweep into a locked directory is refused at once (one line naming the lock
+        and the process holding it) rather than left waiting: a sweep can take hours, and a
+        script that wants to wait can retry. The lock is an OS lock (``flock``), so it is
+        released when its process ends, even by ``kill -9``; the file itself stays.
+
+        Raises:
+            ResultsConflictError: the directory is a file, or holds files gridsim did not
+                write (no ``.gridsim`` marker, nor a 0.1 ``manifest.json``).
+            ResultsLockedError: another sweep holds the lock.
+        """
+        reason = foreign_directory(self.root, "experiment")
+        if reason is not None:
+            raise ResultsConflictError(self.root, "", reason)
+        self.root.mkdir(parents=True, exist_ok=True)
+        if directory_kind(self.root) is None:  # new or empty: gridsim's from now on
+            write_marker(self.root, "experiment")
+        with (self.root / LOCK_NAME).open("a+", encoding="utf-8") as handle:
+            _lock(handle, self.root / LOCK_NAME)
+            yield self
 
     # ---- lifecycle
     def prepare(self, experiment: Experiment, fresh: bool = False) -> dict:
@@ -162,13 +207,9 @@ class ResultsStore:
         atomic_write_text(self.root / "base_scenario.toml", base.to_toml())
 
     def clear(self) -> None:
-        """Delete what a sweep or a report wrote here (nothing else)."""
-        for name in _OWNED:
-            target = self.root / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
+        """Delete what a sweep or a report wrote here (nothing else; the marker stays)."""
+        if self.root.is_dir():
+            remove_owned(self.root, owned_by_patterns(_OWNED))
 
     def write_manifest(self, manifest: dict) -> None:
         """Write ``manifest.json`` atomically."""
@@ -258,5 +299,28 @@ class ResultsStore:
             self.write_csv(df, name)
 
     def write_csv(self, df: pd.DataFrame, name: str) -> None:
-        """Write ``name.csv`` atomically."""
-        atomic_write(self.root / f"{name}.csv", lambda tmp: df.to_csv(tmp, index=False))
+        """Write ``name.csv`` atomically, spreadsheet-safe (see :func:`gridsim.files.write_csv`)."""
+        write_csv(df, self.root / f"{name}.csv")
+
+
+def _lock(handle: Any, path: Path) -> None:
+    """Take the OS lock on an open lock file, or refuse with the holder's process id."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; sweeps there are not guarded against each other
+        return
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "?"
+        raise ResultsLockedError(
+            path,
+            "",
+            f"a free lock (another gridsim sweep, process {holder}, is writing this directory); "
+            "wait for it to finish or choose another --out",
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()

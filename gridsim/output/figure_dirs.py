@@ -20,6 +20,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from gridsim.analysis.stats import TIDY_KEYS, summarise
+from gridsim.files import foreign_file, read_csv, sign_png
 from gridsim.model.loader import load_scenario
 from gridsim.model.scenario import ScenarioError
 from gridsim.output.comparison_figures import (
@@ -32,7 +33,7 @@ from gridsim.output.comparison_figures import (
 from gridsim.output.flow_figures import escalation_flow_figure, resolved_where_figure
 from gridsim.output.hierarchy_figure import hierarchy_figure
 from gridsim.output.i18n import LANGS, Names, check_lang, label, variant_labels
-from gridsim.output.run_dir import load_run
+from gridsim.output.run_dir import OutputDirectoryError, load_run
 from gridsim.output.staff_figures import ranking_figure, utilisation_heatmap
 from gridsim.output.style import FigureDataError, save_figure
 from gridsim.output.time_figures import backlog_figure, response_ecdf_figure
@@ -61,9 +62,42 @@ def _load_scenario(run_dir: Path):
         return None
 
 
+def _figures_dir(results_dir: Path, out: str | os.PathLike[str] | None) -> tuple[Path, bool]:
+    """Where to draw, and whether that folder may hold files of the user's.
+
+    ``results_dir/figures`` is gridsim's own folder inside a run or results directory.
+    Any other ``out`` may be a folder of the user's: gridsim adds its figures there but
+    replaces only figures it signed (see :func:`_check_targets`).
+
+    Raises:
+        OutputDirectoryError: ``out`` exists and is a file.
+    """
+    default = results_dir / "figures"
+    if out is None or Path(out).resolve() == default.resolve():
+        return default, False
+    chosen = Path(out)
+    if chosen.exists() and not chosen.is_dir():
+        raise OutputDirectoryError(chosen, "", "exists and is a file (expected a folder)")
+    return chosen, True
+
+
+def _check_targets(makers: dict[str, Callable[[str], Figure]], langs: Sequence[str],
+                   out: Path) -> None:  # fmt: skip
+    """Refuse, before drawing anything, to replace a figure gridsim did not write."""
+    for lang in langs:
+        for name in makers:
+            path = out / f"{name}_{lang}.png"
+            reason = foreign_file(path)
+            if reason is not None:
+                raise OutputDirectoryError(path, "", reason)
+
+
 def _write(
-    makers: dict[str, Callable[[str], Figure]], langs: Sequence[str], out: Path
+    makers: dict[str, Callable[[str], Figure]], langs: Sequence[str], place: tuple[Path, bool]
 ) -> list[Path]:
+    out, guarded = place
+    if guarded:
+        _check_targets(makers, langs, out)
     written = []
     for lang in langs:
         for name, make in makers.items():
@@ -72,7 +106,8 @@ def _write(
             except FigureDataError as exc:  # data the run lacks, e.g. no resolved orders
                 log.warning("figure %s skipped: %s", name, exc)
                 continue
-            written.append(save_figure(fig, out / f"{name}_{lang}.png"))
+            # signed, so that a later `plot --out` knows the file is gridsim's to replace
+            written.append(sign_png(save_figure(fig, out / f"{name}_{lang}.png")))
             fig.clear()
     return written
 
@@ -90,7 +125,9 @@ def run_figures(
     Args:
         run_dir: a directory written by :func:`gridsim.output.run_dir.save_run`.
         lang: ``"zh"``, ``"en"`` or ``"both"``.
-        out: where to write (default ``run_dir/figures``).
+        out: where to write (default ``run_dir/figures``); in a folder of the user's, a
+            file of the same name that gridsim did not write is never replaced
+            (:class:`~gridsim.output.run_dir.OutputDirectoryError`, before anything is drawn).
 
     Returns:
         The files written.
@@ -132,7 +169,7 @@ def run_figures(
             ylabel=label("backlog_y", lg),
         ),
     }
-    return _write(makers, langs, Path(out) if out else run_dir / "figures")
+    return _write(makers, langs, _figures_dir(run_dir, out))
 
 
 def _sweep_manifest(results_dir: Path) -> dict:
@@ -149,7 +186,7 @@ def _sweep_manifest(results_dir: Path) -> dict:
 
 
 def _sweep_summary(results_dir: Path, tidy: pd.DataFrame) -> pd.DataFrame:
-    for name, reader in (("summary.parquet", pd.read_parquet), ("summary.csv", pd.read_csv)):
+    for name, reader in (("summary.parquet", pd.read_parquet), ("summary.csv", read_csv)):
         if (results_dir / name).is_file():
             return reader(results_dir / name)
     return summarise(tidy[[*TIDY_KEYS, *factor_columns(tidy)]])
@@ -174,7 +211,7 @@ def sweep_figures(
     Args:
         results_dir: the experiment's results directory.
         lang: ``"zh"``, ``"en"`` or ``"both"``.
-        out: where to write (default ``results_dir/figures``).
+        out: where to write (default ``results_dir/figures``); as for :func:`run_figures`.
         metrics: metrics to compare (None: the usual KPIs present).
 
     Returns:
@@ -214,7 +251,7 @@ def sweep_figures(
             period_hours=24.0,
             ylabel=label("backlog_y", lg),
         )
-    return _write(makers, langs, Path(out) if out else results_dir / "figures")
+    return _write(makers, langs, _figures_dir(results_dir, out))
 
 
 def _sweep_warmup(results_dir: Path) -> tuple[np.ndarray, int | None, int | None] | None:

@@ -29,7 +29,7 @@ import pandas as pd
 
 from gridsim.analysis.stats import compare_to_baseline, summarise
 from gridsim.errors import UserError
-from gridsim.files import atomic_write, atomic_write_text
+from gridsim.files import MARKER, atomic_write, atomic_write_text, foreign_file, signed_png
 from gridsim.kpi_registry import headline_kpis
 from gridsim.output.document import Document
 from gridsim.output.i18n import factor_label, kpi_label, label, value_label
@@ -425,11 +425,17 @@ def write_report(results_dir: str | Path, lang: str = "en") -> tuple[Path, Path]
     """
     root = Path(results_dir)
     doc = build_document(root, lang)
-    for block in doc.blocks:
-        if block.kind == "img":
-            _save_png(root / block.path, block.image)
     stem = "report" if lang == "en" else f"report_{lang}"
     md_path, html_path = root / f"{stem}.md", root / f"{stem}.html"
+    # Replace only a report gridsim wrote (signed; unsigned ones only in a 0.1 directory).
+    legacy = not (root / MARKER).is_file()
+    for path in (md_path, html_path):
+        reason = foreign_file(path)
+        if reason is not None and not (legacy and path.is_file()):
+            raise UserError(path, "", reason)
+    for block in doc.blocks:
+        if block.kind == "img":
+            _save_png(root / block.path, signed_png(block.image))
     for path, text in ((md_path, doc.to_markdown()), (html_path, doc.to_html())):
         atomic_write_text(path, text)
     return md_path, html_path

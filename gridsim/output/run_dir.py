@@ -14,7 +14,17 @@ from pathlib import Path
 import pandas as pd
 
 from gridsim.errors import UserError
-from gridsim.files import publish_directory, temporary_directory, write_json
+from gridsim.files import (
+    MARKER,
+    foreign_directory,
+    owned_by_patterns,
+    publish_directory,
+    read_csv,
+    temporary_directory,
+    write_csv,
+    write_json,
+    write_marker,
+)
 from gridsim.model.records import RUN_TABLES, RunResult
 from gridsim.version import __version__
 
@@ -23,22 +33,32 @@ class OutputDirectoryError(UserError):
     """The chosen output directory holds something other than an earlier gridsim run."""
 
 
+#: What gridsim writes in a run directory; a rerun replaces these and carries the rest over.
+RUN_FILES: tuple[str, ...] = (
+    MARKER,
+    "run.json",
+    "kpis.json",
+    "kpis.csv",
+    "kpis_by_*.csv",
+    "scenario.toml",
+    *(f"{name}.parquet" for name in RUN_TABLES),
+    "figures",
+    "figures/*_en.png",
+    "figures/*_zh.png",
+)
+
+
 def check_output_directory(out: str | Path) -> Path:
     """Make sure writing a run to ``out`` can only replace an earlier run, never other files.
 
     Raises:
-        OutputDirectoryError: ``out`` is a file, or a non-empty directory that is not a
-            gridsim run directory (no ``run.json``).
+        OutputDirectoryError: ``out`` is a file, or a non-empty directory that gridsim did
+            not write as a run directory (no ``.gridsim`` marker, nor a 0.1 ``run.json``).
     """
     out = Path(out)
-    if out.exists():
-        if not out.is_dir():
-            raise OutputDirectoryError(out, "", "exists and is a file (expected a run directory)")
-        if any(out.iterdir()) and not (out / "run.json").is_file():
-            raise OutputDirectoryError(
-                out, "", "exists and is not a gridsim run directory (no run.json); "
-                "choose another --out, or remove it first"
-            )
+    reason = foreign_directory(out, "run")
+    if reason is not None:
+        raise OutputDirectoryError(out, "", reason)
     return out
 
 
@@ -51,7 +71,8 @@ def save_run(
     """Write a run's tables (Parquet), KPIs (CSV and JSON) and metadata to ``out``.
 
     The directory is built under a temporary name and renamed at the end, so a run
-    directory is either complete or absent.
+    directory is either complete or absent. Rerunning into a run directory replaces only
+    the files gridsim writes (:data:`RUN_FILES`): the user's notes and folders in it stay.
 
     Args:
         result: the run.
@@ -69,8 +90,8 @@ def save_run(
         for name in RUN_TABLES:
             getattr(result, name).to_parquet(tmp / f"{name}.parquet", index=False)
         for name, table in result.breakdowns.items():
-            table.to_csv(tmp / f"kpis_by_{name}.csv", index=False)
-        result.kpi_table().to_csv(tmp / "kpis.csv", index=False)
+            write_csv(table, tmp / f"kpis_by_{name}.csv")
+        write_csv(result.kpi_table(), tmp / "kpis.csv")
         write_json(tmp / "kpis.json", result.kpis)
         meta = {
             "gridsim_version": __version__,
@@ -87,7 +108,8 @@ def save_run(
             target.write_bytes(payload)
         if finalize is not None:
             finalize(tmp)
-        publish_directory(tmp, final)
+        write_marker(tmp, "run")
+        publish_directory(tmp, final, owned_by_patterns(RUN_FILES))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -107,7 +129,7 @@ def load_run(run_dir: str | Path) -> RunResult:
     meta = json.loads(meta_path.read_text("utf-8"))
     tables = {name: pd.read_parquet(run_dir / f"{name}.parquet") for name in RUN_TABLES}
     breakdowns = {
-        name: pd.read_csv(run_dir / f"kpis_by_{name}.csv") for name in meta.get("breakdowns", [])
+        name: read_csv(run_dir / f"kpis_by_{name}.csv") for name in meta.get("breakdowns", [])
     }
     kpis = json.loads((run_dir / "kpis.json").read_text("utf-8"))
     return RunResult(
