@@ -233,7 +233,11 @@ def foreign_directory(directory: str | Path, kind: str) -> str | None:
     found = directory_kind(directory)
     if found == kind or (found is None and not any(directory.iterdir())):
         return None
-    what = "it holds other files and no .gridsim marker" if found is None else f"it is a {found}"
+    what = (
+        "it holds other files and no .gridsim marker"
+        if found is None
+        else f"it is a gridsim {found} directory"
+    )
     return (
         f"not a gridsim {kind} directory ({what}); gridsim writes only into a new or empty "
         "directory or one it wrote: choose another path"

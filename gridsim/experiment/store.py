@@ -187,7 +187,7 @@ class ResultsStore:
     def _read_manifest(self, experiment: Experiment) -> dict:
         """The manifest of earlier results (``{}`` if none); refuse runs without one."""
         if not self.manifest_path.exists():
-            if self.runs_dir.is_dir() and any(self.runs_dir.iterdir()):
+            if self.runs_dir.is_dir() and any(self.runs_dir.glob("*__r*.parquet")):
                 raise ResultsConflictError(
                     self.root,
                     "manifest.json",

@@ -424,7 +424,6 @@ def write_report(results_dir: str | Path, lang: str = "en") -> tuple[Path, Path]
         ('report.md', 'report.html')
     """
     root = Path(results_dir)
-    doc = build_document(root, lang)
     stem = "report" if lang == "en" else f"report_{lang}"
     md_path, html_path = root / f"{stem}.md", root / f"{stem}.html"
     # Replace only a report gridsim wrote (signed; unsigned ones only in a 0.1 directory).
@@ -433,6 +432,7 @@ def write_report(results_dir: str | Path, lang: str = "en") -> tuple[Path, Path]
         reason = foreign_file(path)
         if reason is not None and not (legacy and path.is_file()):
             raise UserError(path, "", reason)
+    doc = build_document(root, lang)
     for block in doc.blocks:
         if block.kind == "img":
             _save_png(root / block.path, signed_png(block.image))
