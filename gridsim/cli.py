@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -33,6 +34,8 @@ def _positive(kind: type) -> Callable[[str], float]:
         except ValueError:
             what = "an integer" if kind is int else "a number"
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not math.isfinite(value):  # float("nan") and float("inf") parse
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
         if value < 0 or (kind is float and value == 0):
             raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
         return value
