@@ -46,6 +46,7 @@ Example:
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 from dataclasses import dataclass
@@ -164,16 +165,26 @@ def _driver(s: Scenario, parts: dict[str, float], days: float | None) -> str:
 
 
 def _staff_driver(s: Scenario) -> str:
-    """The field behind a county with too many units or staff."""
-    heads = {f"departments[{i}:{d.key}].staff": d.staff for i, d in enumerate(s.departments)}
+    """The field behind a county with too many units or staff: the largest group of heads."""
+    units, staff = _town_units(s)
+    heads: dict[str, float] = {f"departments[{i}:{d.key}].staff": d.staff
+                               for i, d in enumerate(s.departments)}  # fmt: skip
     heads.update({f"centre.county_desks.{k}": n for k, n in s.centre.county_desks.items()})
-    field, head = max(heads.items(), key=lambda kv: kv[1]) if heads else ("", 0)
-    if head > 1_000_000:
+    heads["towns"] = staff + units
+    field = max(heads, key=lambda k: heads[k])
+    if field != "towns":
         return field
-    grids = min(s.grids.households_per_grid, s.grids.rural_households_per_microgrid)
-    if s.population / s.county.persons_per_household / grids > 1_000_000:
-        return "county.population" if grids >= 10 else "grids.households_per_grid"
-    return "staffing"
+    # Many grid staff: unusual head counts, unusually small grids, or a large population.
+    g = s.grids
+    unusual = {
+        "staffing.grid": sum(s.staffing.grid.values()) / 10,
+        "staffing.microgrid": sum(s.staffing.microgrid.values()) / 10,
+        "grids.households_per_grid": 100 / g.households_per_grid,
+        "grids.rural_households_per_microgrid": 10 / g.rural_households_per_microgrid,
+        "grids.urban_households_per_microgrid": 10 / g.urban_households_per_microgrid,
+        "county.population": s.population / 10_000_000,
+    }
+    return max(unusual, key=lambda k: unusual[k])
 
 
 def memory_bound() -> float:
@@ -215,6 +226,42 @@ def _refuse(scenario: Scenario, e: Estimate, bound: float) -> None:
         f"a run that fits in memory: about {e.issues:.3g} issues, {e.staff:.3g} staff and "
         f"{e.units:.3g} units need ~{need:.3g} GB, over the bound of {have:.3g} GB "
         f"(make it smaller, or raise the bound with --max-memory GB / {MEMORY_ENV})",
+    )
+
+
+class _SetMemoryBound(argparse.Action):
+    """``--max-memory GB``: sets :data:`MEMORY_ENV`, so the sweep's worker processes see it."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:  # fmt: skip
+        text = str(values)
+        try:
+            gb = float(text)
+        except ValueError:
+            gb = math.nan  # refused just below, like inf and negatives
+        if not (math.isfinite(gb) and gb > 0):
+            raise argparse.ArgumentError(self, f"expected a positive number of GB, got {text!r}")
+        os.environ[MEMORY_ENV] = repr(gb)
+        setattr(namespace, self.dest, gb)
+
+
+def add_memory_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--max-memory GB`` (the guard's bound) to a command that simulates.
+
+    Example:
+        >>> p = argparse.ArgumentParser()
+        >>> add_memory_option(p)
+        >>> p.parse_args(["--max-memory", "12"]).max_memory, os.environ[MEMORY_ENV]
+        (12.0, '12.0')
+        >>> del os.environ[MEMORY_ENV]
+    """
+    parser.add_argument(
+        "--max-memory",
+        metavar="GB",
+        action=_SetMemoryBound,
+        default=None,
+        help=f"refuse runs estimated above this much memory (default {DEFAULT_MAX_MEMORY_GB:g} "
+        f"GB, or ${MEMORY_ENV}; never more than the machine has free)",
     )
 
 
