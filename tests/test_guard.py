@@ -91,8 +91,13 @@ def test_peak_memory_stays_under_the_estimate(one_town, overrides, days):
             None,
             "categories[0:conduct_supervision].issues_per_1000_residents_per_year",
         ),
+        (  # before: a segmentation fault, np.repeat over 9e18 households per issue
+            {"categories.*.households_affected_mean": 1_000_000},
+            10,
+            "categories[0:conduct_supervision].households_affected_mean",
+        ),
     ],
-    ids=["population", "horizon", "days-option", "rate"],
+    ids=["population", "horizon", "days-option", "rate", "households-affected"],
 )
 def test_absurd_runs_are_refused_before_anything_is_built(
     one_town, nothing_is_built, overrides, days, field

@@ -282,6 +282,8 @@ def test_baseline_appeal_volume(repo: Path, name: str) -> None:
         ("categories.*.issues_per_1000_residents_per_year", 1e9, "less than or equal to"),
         ("meta.horizon_days", 1e5, "less than or equal to"),
         ("county.persons_per_household", 0.01, "greater than or equal to 1"),
+        ("roles.grid_worker.wage_yuan_per_year", 1e308, "less than or equal to"),
+        ("categories.*.households_affected_mean", 1e300, "less than or equal to"),
     ],
 )
 def test_values_past_a_physical_bound_are_one_line_errors(one_town, path, value, expected):

@@ -22,20 +22,22 @@ peak on a few sizes):
 ================================ ======== ======= ======= ============= ===========
 run                               issues   units   staff   peak (MB)     estimate
 ================================ ======== ======= ======= ============= ===========
-one_town, 30 days                     479     258    1150     3.6           38
-one_town, 90 days                    1360     258    1150     6.7           46
-one_town x10 population, 30 days     4588    2355   11239    32.0          104
-pingyi_baseline, 30 days            13619    7432   35532    95.9          256
-pingyi_baseline, 90 days            39973    7432   35532   192.6          469
-pingyi_baseline, 365 days          ~161000    7432   35532   692 (RSS)    1447
+one_town, 30 days                     479     258    1150     3.6           39
+one_town, 90 days                    1360     258    1150     6.7           49
+one_town x10 population, 30 days     4588    2355   11239    32.0          114
+pingyi_baseline, 30 days            13619    7432   35532    95.9          286
+pingyi_baseline, 90 days            39973    7432   35532   192.6          560
+pingyi_baseline, 365 days          ~161000    7432   35532   692 (RSS)    1817
 ================================ ======== ======= ======= ============= ===========
 
 A fit gives about 3.7 KB per issue (issue arrays, the engine's per-issue lists, orders,
 appeals, the event log as tuples and then as columns, the tables) and about 1.1 KB per staff
 member or unit (the networkx graph, the staff and unit lists). The estimate takes roughly
-twice that (:data:`BYTES_PER_ISSUE`, :data:`BYTES_PER_STAFF`, :data:`BYTES_PER_UNIT`) plus
-:data:`BYTES_FIXED`, so it stays an upper bound; with the default bound of 8 GB the baseline
-county runs about six years.
+twice that (:data:`BYTES_PER_ISSUE`, :data:`BYTES_PER_STAFF`, :data:`BYTES_PER_UNIT`), plus
+:data:`BYTES_PER_REPORT` per affected household (the per-household report draws, which a
+category with a huge ``households_affected_mean`` multiplies) and :data:`BYTES_FIXED`, so it
+stays an upper bound; with the default bound of 8 GB the baseline county runs about four
+years.
 
 Example:
     >>> from gridsim import load_scenario
@@ -62,9 +64,11 @@ DEFAULT_MAX_MEMORY_GB = 8.0
 MEMORY_ENV = "GRIDSIM_MAX_MEMORY_GB"
 #: Share of the machine's available memory one run may take.
 AVAILABLE_SHARE = 0.8
-#: Peak bytes per expected issue, per staff member, per unit, per horizon hour and category,
-#: and the fixed part (measured, with a margin: see the module docstring).
+#: Peak bytes per expected issue, per affected household (a possible report), per staff
+#: member, per unit, per horizon hour and category, and the fixed part (measured, with a
+#: margin: see the module docstring).
 BYTES_PER_ISSUE = 8_000
+BYTES_PER_REPORT = 1_000
 BYTES_PER_STAFF = 2_500
 BYTES_PER_UNIT = 2_500
 BYTES_PER_HOUR_AND_CATEGORY = 64
@@ -132,11 +136,16 @@ def estimate(scenario: Scenario, days: float | None = None) -> Estimate:
     units += 1 + len(s.departments) + len(DESKS) + exclusive
     staff += exclusive * ex.workers_per_grid + sum(s.centre.county_desks.values())
     staff += sum(d.staff for d in s.departments)
-    rate = sum(c.issues_per_1000_residents_per_year for c in s.categories)
     hours = horizon_days * 24.0
-    issues = rate * s.population / 1000 * hours / HOURS_PER_YEAR
+    per_rate = s.population / 1000 * hours / HOURS_PER_YEAR  # issues per unit of rate
+    issues = sum(c.issues_per_1000_residents_per_year for c in s.categories) * per_rate
+    # every affected household draws a possible report before most are filtered out
+    reports = (
+        sum(c.issues_per_1000_residents_per_year * c.households_affected_mean for c in s.categories)
+        * per_rate
+    )
     parts = {
-        "issues": issues * BYTES_PER_ISSUE,
+        "issues": issues * BYTES_PER_ISSUE + reports * BYTES_PER_REPORT,
         "staff": staff * BYTES_PER_STAFF + units * BYTES_PER_UNIT,
         "horizon": hours * len(s.categories) * BYTES_PER_HOUR_AND_CATEGORY,
     }
@@ -156,10 +165,13 @@ def _driver(s: Scenario, parts: dict[str, float], days: float | None) -> str:
     i, cat = max(enumerate(s.categories), key=lambda ic: ic[1].issues_per_1000_residents_per_year)
     rate_field = f"categories[{i}:{cat.key}].issues_per_1000_residents_per_year"
     horizon_days = s.meta.horizon_days if days is None else days
+    j, wide = max(enumerate(s.categories), key=lambda ic: ic[1].households_affected_mean)
     unusual = {
         "county.population": s.population / 10_000_000,  # a large county: ~2 M residents
         horizon: horizon_days / 3650,  # ten years
         rate_field: cat.issues_per_1000_residents_per_year / 1000,  # one issue a resident
+        # a hundred households touched by every issue
+        f"categories[{j}:{wide.key}].households_affected_mean": wide.households_affected_mean / 100,
     }
     return max(unusual, key=lambda k: unusual[k])
 
@@ -220,10 +232,11 @@ def available_memory() -> float:
 
 def _refuse(scenario: Scenario, e: Estimate, bound: float) -> None:
     need, have = e.memory_bytes / 1e9, bound / 1e9
+    issues = f"{e.issues:.3g} issues, " if e.issues else ""
     raise ScenarioError(
         f"scenario {scenario.meta.name!r}",
         e.driver,
-        f"a run that fits in memory: about {e.issues:.3g} issues, {e.staff:.3g} staff and "
+        f"a run that fits in memory: about {issues}{e.staff:.3g} staff and "
         f"{e.units:.3g} units need ~{need:.3g} GB, over the bound of {have:.3g} GB "
         f"(make it smaller, or raise the bound with --max-memory GB / {MEMORY_ENV})",
     )

@@ -30,6 +30,10 @@ MAX_HORIZON_DAYS = 36_500
 MAX_HEADS = 1_000_000
 #: Issues per 1,000 residents per year: one per resident per hour.
 MAX_RATE = 1000 * 8760
+#: Yuan a year for one person's pay: a billion (more would overflow the cost tables' sums).
+MAX_WAGE = 1e9
+#: Households one issue affects on average: the households of a large county.
+MAX_HOUSEHOLDS_AFFECTED = 1_000_000
 #: Persons per household.
 MAX_HOUSEHOLD = 100
 Heads = Annotated[int, Field(ge=0, le=MAX_HEADS)]
@@ -137,7 +141,7 @@ class Role(Strict):
     label_zh: str = ""
     calendar: str = "office"
     availability: Annotated[float, Field(gt=0, le=1)] = 1.0
-    wage_yuan_per_year: NonNeg = 0
+    wage_yuan_per_year: Annotated[float, Field(ge=0, le=MAX_WAGE)] = 0
     female_share: Prob = 0.5
     skills: Table[Key, Prob] = {}
 
@@ -203,7 +207,7 @@ class Category(Strict):
     kind: Literal["general", "dispute", "family_dispute", "enterprise"] = "general"
     origin: Literal["residential", "exclusive"] = "residential"
     issues_per_1000_residents_per_year: Annotated[float, Field(ge=0, le=MAX_RATE)]
-    households_affected_mean: Annotated[float, Field(ge=1)] = 1.0
+    households_affected_mean: Annotated[float, Field(ge=1, le=MAX_HOUSEHOLDS_AFFECTED)] = 1.0
     report_probability: Prob = 0.8
     visit_detectability: Prob = 0.5
     authority: Table[str, Prob]
