@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -34,6 +35,8 @@ def _positive(kind: type) -> Callable[[str], float]:
         except ValueError:
             what = "an integer" if kind is int else "a number"
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not math.isfinite(value):  # float("nan") and float("inf") parse
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
         if value < 0 or (kind is float and value == 0):
             raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
         return value
@@ -276,6 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_run(sub: argparse._SubParsersAction) -> None:
+    from gridsim.model.guard import add_memory_option
+
     run = sub.add_parser("run", help="simulate a scenario and write a run directory")
     run.add_argument("scenario", help="scenario TOML file")
     run.add_argument("--seed", type=_positive(int), default=None, help="seed (default: meta.seed)")
@@ -283,14 +288,18 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--out", default=None, help="run directory (default results/<scenario>)")
     run.add_argument("--lang", choices=["en", "zh", "both"], default="both", help="figure labels")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_memory_option(run)
     run.set_defaults(func=_cmd_run)
 
 
 def _add_describe(sub: argparse._SubParsersAction) -> None:
+    from gridsim.model.guard import add_memory_option
+
     desc = sub.add_parser("describe", help="print the hierarchy and staffing a scenario builds")
     desc.add_argument("scenario")
     desc.add_argument("--seed", type=_positive(int), default=None)
     desc.add_argument("--draw", metavar="PNG", help="also draw the hierarchy to this PNG file")
+    add_memory_option(desc)
     desc.set_defaults(func=_cmd_describe)
 
 
@@ -352,6 +361,7 @@ def _add_calibrate(sub: argparse._SubParsersAction) -> None:
 
 def _add_sweep(sub: argparse._SubParsersAction) -> None:
     from gridsim.experiment.executors import EXECUTORS
+    from gridsim.model.guard import add_memory_option
 
     p = sub.add_parser(
         "sweep",
@@ -371,6 +381,7 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="results directory (default results/experiments/<name>/)")
     p.add_argument("--fresh", action="store_true", help="discard earlier results in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    add_memory_option(p)
     p.set_defaults(func=_cmd_sweep)
 
 

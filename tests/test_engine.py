@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import gridsim
 from gridsim.model.calendar import AlwaysOn, WeeklyCalendar
@@ -161,3 +163,74 @@ def test_no_event_log_keeps_the_kpis(one_town):
     lean = gridsim.simulate(one_town, seed=4, days=10, log_events=False)
     assert len(lean.events) == 0
     pd.testing.assert_frame_equal(full.kpi_table(), lean.kpi_table())
+
+
+# ------------------------------------------------------------ busy time inside the horizon
+
+HUGE_SIGMA = {"distribution": "lognormal", "median": 2.0, "sigma": 30.0}
+
+
+def _utilisations(result: gridsim.RunResult) -> list[float]:
+    return [v for k, v in result.kpis.items() if k.startswith("utilisation_")]
+
+
+def _assert_busy_within_available(result: gridsim.RunResult) -> None:
+    staff = result.staff
+    assert (staff["busy_hours"] >= 0).all()
+    assert (staff["busy_hours"] <= staff["available_hours"] * (1 + 1e-9) + 1e-9).all()
+    assert all(0.0 <= u <= 1.0 + 1e-9 for u in _utilisations(result) if u == u)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"calendars.office.end_hour": 9.0, "calendars.village.end_hour": 8.5},  # 30-min day
+        {"categories.*.handling": HUGE_SIGMA},  # work of 1e30 hours and more
+    ],
+    ids=["half-hour-day", "huge-sigma"],
+)
+def test_utilisation_stays_in_unit_interval_on_hostile_scenarios(one_town, overrides):
+    """Before the fix: 172 % (half-hour day) and 1.2e30 (huge sigma), whole work counted."""
+    r = gridsim.simulate(with_overrides(one_town, overrides), seed=1, days=3)
+    _assert_busy_within_available(r)
+
+
+def test_busy_time_of_an_order_done_in_the_horizon_is_its_work(short_run):
+    """Orders finished inside the horizon still count their whole work, as before."""
+    assert short_run.staff["busy_hours"].sum() > 0
+    _assert_busy_within_available(short_run)
+
+
+def test_infinite_work_never_finishes():
+    office = WeeklyCalendar([0, 1, 2, 3, 4], 8.5, 17.5)
+    assert office.finish(3.0, float("inf")) == float("inf")
+    assert AlwaysOn().finish(3.0, float("inf")) == float("inf")
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    start=st.floats(0.0, 20.0),
+    length=st.floats(0.1, 4.0),
+    median=st.floats(0.05, 50.0),
+    sigma=st.floats(0.1, 12.0),
+    rate=st.floats(10.0, 3000.0),
+    days=st.floats(0.5, 2.0),
+    seed=st.integers(0, 2**31),
+)
+def test_utilisation_is_in_unit_interval_on_random_scenarios(
+    one_town, start, length, median, sigma, rate, days, seed
+):
+    handling = {"distribution": "lognormal", "median": median, "sigma": sigma}
+    s = with_overrides(
+        one_town,
+        {
+            "calendars.office.start_hour": start,
+            "calendars.office.end_hour": min(start + length, 24.0),
+            "categories.*.handling": handling,
+            "categories.*.issues_per_1000_residents_per_year": rate,
+            "county.towns.*.population": 3000,
+        },
+    )
+    _assert_busy_within_available(gridsim.simulate(s, seed=seed, days=days, log_events=False))

@@ -265,3 +265,58 @@ def test_baseline_appeal_volume(repo: Path, name: str) -> None:
         for c in s.categories
     )
     assert appeals >= 0.2 * pop, f"{appeals:.0f} appeals a year for {pop} residents"
+
+
+# ------------------------------------------------------------------ physical bounds (#12)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        ("county.towns.*.population", 10**12, "less than or equal to"),
+        ("grids.households_per_grid", 1e-9, "at least one household"),
+        ("grids.rural_households_per_microgrid", 0.5, "at least one household"),
+        ("staffing.grid.grid_worker", 9_200_000_000_000_000_000, "less than or equal to"),
+        ("departments.*.staff", 10**9, "less than or equal to"),
+        ("centre.county_desks.petition", 10**9, "less than or equal to"),
+        ("categories.*.issues_per_1000_residents_per_year", 1e9, "less than or equal to"),
+        ("meta.horizon_days", 1e5, "less than or equal to"),
+        ("county.persons_per_household", 0.01, "greater than or equal to 1"),
+        ("roles.grid_worker.wage_yuan_per_year", 1e308, "less than or equal to"),
+        ("categories.*.households_affected_mean", 1e300, "less than or equal to"),
+    ],
+)
+def test_values_past_a_physical_bound_are_one_line_errors(one_town, path, value, expected):
+    """Before: all accepted, and the run grew until memory ran out."""
+    with pytest.raises(ScenarioError) as info:
+        with_overrides(one_town, {path: value})
+    assert expected in info.value.expected
+    assert "\n" not in str(info.value)
+
+
+def test_toml_nested_thousands_deep_is_one_line(tmp_path: Path) -> None:
+    """Before: RecursionError from tomllib."""
+    path = tmp_path / "deep.toml"
+    path.write_text("a = " + "[" * 3000 + "]" * 3000 + "\n")
+    with pytest.raises(ScenarioError, match="nested") as info:
+        load_scenario(path)
+    assert info.value.file == str(path)
+
+
+def test_a_town_of_one_resident_runs(one_town) -> None:
+    """Before: ValueError 'Probabilities contain NaN' (a town of no households)."""
+    s = with_overrides(one_town, {"county.towns.*.population": 1})
+    r = gridsim.simulate(s, seed=1, days=2)
+    assert r.kpis["appeals"] == len(r.appeals)
+
+
+@pytest.mark.parametrize("bad", ["of\nfice", "tab\there", "esc\x1b[31m", "line\u2028sep"])
+def test_keys_with_control_characters_stay_on_one_line(one_town_data, bad) -> None:
+    data = copy.deepcopy(one_town_data)
+    data["calendars"][bad] = data["calendars"]["office"]
+    data["categories"][0]["key"] = bad
+    with pytest.raises(ScenarioError) as info:
+        scenario_from_dict(data, f"file\n{bad}.toml")
+    message = str(info.value)
+    assert message.isprintable(), message
+    assert "\\" in message  # escaped, not dropped

@@ -8,6 +8,7 @@ for shift changes. Hour 0 of a run is Monday 00:00.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from collections.abc import Sequence
 
@@ -70,6 +71,8 @@ class WeeklyCalendar:
         """Clock time at which ``work`` working hours started at ``t`` are done."""
         if work <= 0:
             return t
+        if work == math.inf:
+            return math.inf  # never done (a huge handling sigma can draw infinite work)
         return self.time_at(self.worked(t) + work)
 
     def next_open(self, t: float) -> float:

@@ -21,6 +21,7 @@ import networkx as nx
 import numpy as np
 
 from gridsim.model.calendar import HOURS_PER_MONTH, calendar_hours_per_week
+from gridsim.model.guard import check_county
 from gridsim.model.scenario import Scenario
 from gridsim.model.vocabulary import COUNTY, DESKS, GRID, LEVELS, MICROGRID, TOWN
 
@@ -131,9 +132,7 @@ class _Builder:
             self.unit_rngs[uid] = np.random.default_rng([self.base, key])
         return self.unit_rngs[uid]
 
-    def unit(
-        self, kind: str, level: int, name: str, parent: int | None, **attrs: object
-    ) -> int:
+    def unit(self, kind: str, level: int, name: str, parent: int | None, **attrs: object) -> int:
         uid = self.graph.number_of_nodes()
         attrs.setdefault("town", -1)
         attrs.setdefault("households", 0)
@@ -186,6 +185,7 @@ def build_county(
         1
     """
     s = scenario
+    check_county(s)  # a county too big for memory is refused before a unit is built
     b = _Builder(s, rng)
     county = b.unit("county", COUNTY, s.county.name, None, population=s.population)
     departments: dict[str, int] = {}
@@ -206,7 +206,8 @@ def build_county(
     weights = [t.population for t in s.county.towns]
     ex_per_town = {k: _apportion(n, weights) if n else [0] * len(weights) for k, n in kinds}
     for ti, town in enumerate(s.county.towns):
-        households = round(town.population / s.county.persons_per_household)
+        # a town of fewer residents than a household still has one household
+        households = max(1, round(town.population / s.county.persons_per_household))
         tid = b.unit("town", TOWN, town.name, county, town=ti, households=households,
                      population=town.population, urban=town.urban)  # fmt: skip
         per_mg = (

@@ -412,15 +412,31 @@ class Engine:
         if order.first_response != order.first_response:
             order.first_response = cal.next_open(now)
         outcome, work, delay = self._plan(order, unit, level)
+        finish = cal.finish(now, work / self.staff_speed[staff])
+        # Busy time is work done inside the horizon only: an order still in hand when the run
+        # ends counts the working hours up to the horizon, never its whole remaining work.
+        end = finish if finish < self.horizon else self.horizon
         busy = self.busy_hours
         handled = self.handled
         for _, member in order.held:
-            busy[member] += work
+            busy[member] += self._work_inside(member, now, end, work)
             handled[member] += 1
-        done = cal.finish(now, work / self.staff_speed[staff]) + delay
+        done = finish + delay
         self.log.add((now, order.id, -1, START, level, unit, staff, work))
         ev = Timeout(self.env, done - now, (order, outcome))
         ev.callbacks.append(self._on_done)
+
+    def _work_inside(self, member: int, start: float, end: float, work: float) -> float:
+        """Hours of ``work`` a member does between ``start`` and ``end`` (end <= horizon).
+
+        At most the member's own working hours in that span times their speed: a member
+        holds one order at a time, so these spans never overlap and their sum never exceeds
+        ``calendar.worked(horizon) * speed``, the available hours; utilisation stays in
+        [0, 1] by construction.
+        """
+        cal = self.staff_calendar[member]
+        capacity = (cal.worked(end) - cal.worked(start)) * self.staff_speed[member]
+        return work if work <= capacity else max(capacity, 0.0)
 
     def _plan(self, order: Order, unit: int, level: int) -> tuple[int, float, float]:
         """Decide what the unit will do with the order: (outcome, work hours, extra delay)."""

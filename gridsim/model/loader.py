@@ -265,6 +265,9 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(path, "", "a UTF-8 text file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(path, "", f"valid TOML ({exc})") from None
+    except RecursionError:
+        # tomllib recurses once per level of nesting; no scenario nests more than a few
+        raise ScenarioError(path, "", "TOML nested at most a few levels deep") from None
     if not data:
         raise ScenarioError(path, "", "the file has no settings (expected a TOML scenario)")
     return scenario_from_dict(data, str(path))

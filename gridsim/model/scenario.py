@@ -13,12 +13,40 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from gridsim.errors import UserError
 from gridsim.model.distributions import Distribution
 from gridsim.model.fields import Count, Key, NonNeg, Pos, Prob, Seq, Strict, Table
 from gridsim.model.vocabulary import DESKS, LEVELS, Desk, IncidentType
+
+# Physical upper bounds: a value past them is a typo, not a place (the resource guard,
+# gridsim.model.guard, bounds what fits in memory; these bound what can exist).
+#: Residents of one town: more than any city on Earth.
+MAX_TOWN_POPULATION = 100_000_000
+#: A century: no rate stays constant that long.
+MAX_HORIZON_DAYS = 36_500
+#: Staff of one unit (a grid's, a micro-grid's, a desk's, a department's head count).
+MAX_HEADS = 1_000_000
+#: Issues per 1,000 residents per year: one per resident per hour.
+MAX_RATE = 1000 * 8760
+#: Yuan a year for one person's pay: a billion (more would overflow the cost tables' sums).
+MAX_WAGE = 1e9
+#: Households one issue affects on average: the households of a large county.
+MAX_HOUSEHOLDS_AFFECTED = 1_000_000
+#: Persons per household.
+MAX_HOUSEHOLD = 100
+Heads = Annotated[int, Field(ge=0, le=MAX_HEADS)]
+
+
+def _whole_household(value: float) -> float:
+    if value < 1:
+        raise ValueError("at least one household")
+    return value
+
+
+#: Households per grid or micro-grid: positive, and at least one whole household.
+Households = Annotated[float, Field(gt=0), AfterValidator(_whole_household)]
 
 
 class ScenarioError(UserError):
@@ -48,8 +76,8 @@ class Meta(Strict):
 
     name: str
     description: str = ""
-    horizon_days: Pos = 365
-    warmup_days: NonNeg = 0
+    horizon_days: Annotated[float, Field(gt=0, le=MAX_HORIZON_DAYS)] = 365
+    warmup_days: Annotated[float, Field(ge=0, le=MAX_HORIZON_DAYS)] = 0
     seed: Count = 20240101
 
 
@@ -58,7 +86,7 @@ class Town(Strict):
 
     name: str
     name_zh: str = ""
-    population: Annotated[int, Field(gt=0)]
+    population: Annotated[int, Field(gt=0, le=MAX_TOWN_POPULATION)]
     urban: bool = False
 
 
@@ -67,7 +95,7 @@ class County(Strict):
 
     name: str
     name_zh: str = ""
-    persons_per_household: Pos = 2.9
+    persons_per_household: Annotated[float, Field(ge=1, le=MAX_HOUSEHOLD)] = 2.9
     area_km2: NonNeg = 0
     towns: Annotated[Seq[Town], Field(min_length=1)]
 
@@ -75,18 +103,19 @@ class County(Strict):
 class ExclusiveGrids(Strict):
     """Exclusive grids (专属网格): counts per kind, spread over towns by population."""
 
-    markets: Count = 0
-    enterprises: Count = 0
-    business_districts: Count = 0
-    workers_per_grid: Annotated[int, Field(ge=1)] = 2
+    markets: Heads = 0
+    enterprises: Heads = 0
+    business_districts: Heads = 0
+    workers_per_grid: Annotated[int, Field(ge=1, le=MAX_HEADS)] = 2
 
 
 class Grids(Strict):
     """Grid granularity: the knobs behind 'finer grids'."""
 
-    households_per_grid: Annotated[float, Field(gt=0)] = 400
-    rural_households_per_microgrid: Annotated[float, Field(gt=0)] = 50
-    urban_households_per_microgrid: Annotated[float, Field(gt=0)] = 40
+    # a grid or micro-grid holds at least one household
+    households_per_grid: Households = 400
+    rural_households_per_microgrid: Households = 50
+    urban_households_per_microgrid: Households = 40
     exclusive: ExclusiveGrids = ExclusiveGrids()
 
 
@@ -112,7 +141,7 @@ class Role(Strict):
     label_zh: str = ""
     calendar: str = "office"
     availability: Annotated[float, Field(gt=0, le=1)] = 1.0
-    wage_yuan_per_year: NonNeg = 0
+    wage_yuan_per_year: Annotated[float, Field(ge=0, le=MAX_WAGE)] = 0
     female_share: Prob = 0.5
     skills: Table[Key, Prob] = {}
 
@@ -120,8 +149,8 @@ class Role(Strict):
 class Staffing(Strict):
     """Head counts: '1+1+1+N' per basic grid, '1+N' per micro-grid, desks, departments."""
 
-    grid: Table[Key, Count] = {"grid_instructor": 1, "grid_leader": 1, "grid_worker": 1}
-    microgrid: Table[Key, Count] = {"microgrid_leader": 1, "grid_assistant": 2}
+    grid: Table[Key, Heads] = {"grid_instructor": 1, "grid_leader": 1, "grid_worker": 1}
+    microgrid: Table[Key, Heads] = {"microgrid_leader": 1, "grid_assistant": 2}
     exclusive_grid_role: Key = "exclusive_grid_worker"
     town_desk_role: Key = "town_officer"
     county_desk_role: Key = "county_officer"
@@ -135,8 +164,8 @@ class Department(Strict):
     key: Key
     label_en: str = ""
     label_zh: str = ""
-    staff: Annotated[int, Field(ge=1)]
-    sunk_staff: Count = 0
+    staff: Annotated[int, Field(ge=1, le=MAX_HEADS)]
+    sunk_staff: Heads = 0
 
 
 class Centre(Strict):
@@ -144,8 +173,10 @@ class Centre(Strict):
 
     merged_town: bool = False
     merged_county: bool = False
-    town_desks_per_100k_residents: Table[str, NonNeg] = {d: 2.0 for d in DESKS}
-    county_desks: Table[str, Count] = {d: 4 for d in DESKS}
+    town_desks_per_100k_residents: Table[str, Annotated[float, Field(ge=0, le=100_000)]] = {
+        d: 2.0 for d in DESKS
+    }  # at most one desk officer per resident
+    county_desks: Table[str, Heads] = {d: 4 for d in DESKS}
 
 
 class Joint(Strict):
@@ -175,8 +206,8 @@ class Category(Strict):
     section: str = ""
     kind: Literal["general", "dispute", "family_dispute", "enterprise"] = "general"
     origin: Literal["residential", "exclusive"] = "residential"
-    issues_per_1000_residents_per_year: NonNeg
-    households_affected_mean: Annotated[float, Field(ge=1)] = 1.0
+    issues_per_1000_residents_per_year: Annotated[float, Field(ge=0, le=MAX_RATE)]
+    households_affected_mean: Annotated[float, Field(ge=1, le=MAX_HOUSEHOLDS_AFFECTED)] = 1.0
     report_probability: Prob = 0.8
     visit_detectability: Prob = 0.5
     authority: Table[str, Prob]

@@ -16,6 +16,7 @@ from gridsim.model.appeals import draw_arrivals, draw_issues
 from gridsim.model.breakdowns import breakdowns
 from gridsim.model.county import build_county
 from gridsim.model.engine import Engine
+from gridsim.model.guard import check_run
 from gridsim.model.kpis import kpis
 from gridsim.model.records import RunResult, assemble_result
 from gridsim.model.scenario import Scenario
@@ -40,6 +41,11 @@ def simulate(
         log_events: keep the event log (turn off to save memory in large sweeps).
         progress: show a progress bar over simulated days.
 
+    Raises:
+        ScenarioError: ``days`` is not a sane horizon, the warm-up is not shorter than it,
+            or the run would exceed the memory bound (``gridsim.model.guard``); checked
+            before anything is built.
+
     Returns:
         A :class:`gridsim.model.records.RunResult`. The conservation invariant (every appeal is
         merged, resolved or still open) is checked before it is returned.
@@ -53,6 +59,7 @@ def simulate(
     """
     # A run allocates millions of small tuples and no reference cycles; the cyclic garbage
     # collector would rescan them over and over (a third of the run time), so it rests.
+    check_run(scenario, days)  # refuse at once what would run out of memory
     collecting = gc.isenabled()
     gc.disable()
     try:

@@ -1,0 +1,338 @@
+"""The resource guard: refuse, before simulating, a run that would exhaust memory.
+
+A scenario's cost is known before a single event runs: the county's units and staff follow
+from the population and the grid sizes, and the expected number of latent issues from the
+category rates, the population and the horizon. :func:`estimate` turns those counts into a
+peak-memory estimate; :func:`check_run` (called by :func:`gridsim.simulate`) and
+:func:`check_county` (called by ``build_county``, so ``gridsim describe`` too) refuse with a
+one-line :class:`~gridsim.model.scenario.ScenarioError` naming the field that drives the
+cost, when the estimate exceeds the bound.
+
+The bound is the smaller of :data:`DEFAULT_MAX_MEMORY_GB` (a sane size for one run on a
+laptop) and 80 % of the memory the machine has available now. A user with a bigger machine
+raises the first with ``--max-memory GB`` on ``gridsim run``, ``sweep`` or ``describe``, or
+with the environment variable ``GRIDSIM_MAX_MEMORY_GB`` (which the option sets, so worker
+processes of a sweep see it too); the machine's own memory is never exceeded.
+
+Calibration: ``tracemalloc`` peak of a whole :func:`gridsim.simulate` call (event log on,
+seed 1) and, for the full-year baseline, the growth of the process's peak RSS; measured on
+this project's shipped scenarios (``tests/test_guard.py`` checks the estimate stays above the
+peak on a few sizes):
+
+================================ ======== ======= ======= ============= ===========
+run                               issues   units   staff   peak (MB)     estimate
+================================ ======== ======= ======= ============= ===========
+one_town, 30 days                     479     258    1150     3.6           39
+one_town, 90 days                    1360     258    1150     6.7           49
+one_town x10 population, 30 days     4588    2355   11239    32.0          114
+pingyi_baseline, 30 days            13619    7432   35532    95.9          286
+pingyi_baseline, 90 days            39973    7432   35532   192.6          560
+pingyi_baseline, 365 days          ~161000    7432   35532   692 (RSS)    1817
+================================ ======== ======= ======= ============= ===========
+
+A fit gives about 3.7 KB per issue (issue arrays, the engine's per-issue lists, orders,
+appeals, the event log as tuples and then as columns, the tables) and about 1.1 KB per staff
+member or unit (the networkx graph, the staff and unit lists). The estimate takes roughly
+twice that (:data:`BYTES_PER_ISSUE`, :data:`BYTES_PER_STAFF`, :data:`BYTES_PER_UNIT`), plus
+:data:`BYTES_PER_REPORT` per affected household (the per-household report draws, which a
+category with a huge ``households_affected_mean`` multiplies) and :data:`BYTES_FIXED`, so it
+stays an upper bound; with the default bound of 8 GB the baseline county runs about four
+years.
+
+Example:
+    >>> from gridsim import load_scenario
+    >>> e = estimate(load_scenario("scenarios/one_town.toml"), days=30)
+    >>> 300 < e.issues < 600, e.units, e.memory_bytes < 100e6
+    (True, 282, True)
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from gridsim.model.calendar import HOURS_PER_YEAR
+from gridsim.model.scenario import MAX_HORIZON_DAYS, Scenario, ScenarioError
+from gridsim.model.vocabulary import DESKS
+
+#: The sane bound on one run's memory, in GB, unless raised (``--max-memory``).
+DEFAULT_MAX_MEMORY_GB = 8.0
+#: The environment variable that raises (or lowers) the bound; ``--max-memory`` sets it.
+MEMORY_ENV = "GRIDSIM_MAX_MEMORY_GB"
+#: Share of the machine's available memory one run may take.
+AVAILABLE_SHARE = 0.8
+#: Peak bytes per expected issue, per affected household (a possible report), per staff
+#: member, per unit, per horizon hour and category, and the fixed part (measured, with a
+#: margin: see the module docstring).
+BYTES_PER_ISSUE = 8_000
+BYTES_PER_REPORT = 1_000
+BYTES_PER_STAFF = 2_500
+BYTES_PER_UNIT = 2_500
+BYTES_PER_HOUR_AND_CATEGORY = 64
+BYTES_FIXED = 30_000_000
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a run will hold before it starts.
+
+    Attributes:
+        units: organisational units (micro-grids, grids, desks, departments ...).
+        staff: staff members.
+        issues: expected latent issues over the horizon.
+        memory_bytes: estimated peak memory of the run.
+        driver: the scenario field (or option) that drives the largest part of the cost.
+    """
+
+    units: int
+    staff: int
+    issues: float
+    memory_bytes: float
+    driver: str
+
+
+def _town_units(s: Scenario) -> tuple[float, float]:
+    """Units and staff of the towns' grids, micro-grids and desks, as ``build_county`` makes."""
+    units = staff = 0.0
+    per_grid = sum(s.staffing.grid.values())
+    per_microgrid = sum(s.staffing.microgrid.values())
+    for town in s.county.towns:
+        households = max(1.0, round(town.population / s.county.persons_per_household))
+        per_mg = (
+            s.grids.urban_households_per_microgrid
+            if town.urban
+            else s.grids.rural_households_per_microgrid
+        )
+        grids = max(1.0, round(households / s.grids.households_per_grid))
+        # every grid has at least one micro-grid; rounding adds at most one per grid
+        microgrids = max(grids, households / per_mg + grids)
+        desks = sum(
+            round(n * town.population / 100_000)
+            for n in s.centre.town_desks_per_100k_residents.values()
+        )
+        units += 1 + grids + microgrids + len(DESKS)
+        staff += grids * per_grid + microgrids * per_microgrid + max(desks, 1)
+    return units, staff
+
+
+def estimate(scenario: Scenario, days: float | None = None) -> Estimate:
+    """Units, staff, expected issues and peak memory of a run, from the scenario alone.
+
+    Args:
+        scenario: a validated scenario.
+        days: simulated days (``None``: ``meta.horizon_days``; ``0``: the county alone).
+
+    Returns:
+        The :class:`Estimate`.
+    """
+    s = scenario
+    horizon_days = s.meta.horizon_days if days is None else days
+    units, staff = _town_units(s)
+    ex = s.grids.exclusive
+    exclusive = ex.markets + ex.enterprises + ex.business_districts
+    units += 1 + len(s.departments) + len(DESKS) + exclusive
+    staff += exclusive * ex.workers_per_grid + sum(s.centre.county_desks.values())
+    staff += sum(d.staff for d in s.departments)
+    hours = horizon_days * 24.0
+    per_rate = s.population / 1000 * hours / HOURS_PER_YEAR  # issues per unit of rate
+    issues = sum(c.issues_per_1000_residents_per_year for c in s.categories) * per_rate
+    # every affected household draws a possible report before most are filtered out
+    reports = (
+        sum(c.issues_per_1000_residents_per_year * c.households_affected_mean for c in s.categories)
+        * per_rate
+    )
+    parts = {
+        "issues": issues * BYTES_PER_ISSUE + reports * BYTES_PER_REPORT,
+        "staff": staff * BYTES_PER_STAFF + units * BYTES_PER_UNIT,
+        "horizon": hours * len(s.categories) * BYTES_PER_HOUR_AND_CATEGORY,
+    }
+    memory = BYTES_FIXED + sum(parts.values())
+    return Estimate(int(units), int(staff), issues, memory, _driver(s, parts, days))
+
+
+def _driver(s: Scenario, parts: dict[str, float], days: float | None) -> str:
+    """The field a user would change to make the run smaller."""
+    horizon = "--days" if days is not None else "meta.horizon_days"
+    biggest = max(parts, key=lambda k: parts[k])
+    if biggest == "horizon":
+        return horizon
+    if biggest == "staff":
+        return _staff_driver(s)
+    # Issues grow with the rates, the population and the horizon: name the most unusual.
+    i, cat = max(enumerate(s.categories), key=lambda ic: ic[1].issues_per_1000_residents_per_year)
+    rate_field = f"categories[{i}:{cat.key}].issues_per_1000_residents_per_year"
+    horizon_days = s.meta.horizon_days if days is None else days
+    j, wide = max(enumerate(s.categories), key=lambda ic: ic[1].households_affected_mean)
+    unusual = {
+        "county.population": s.population / 10_000_000,  # a large county: ~2 M residents
+        horizon: horizon_days / 3650,  # ten years
+        rate_field: cat.issues_per_1000_residents_per_year / 1000,  # one issue a resident
+        # a hundred households touched by every issue
+        f"categories[{j}:{wide.key}].households_affected_mean": wide.households_affected_mean / 100,
+    }
+    return max(unusual, key=lambda k: unusual[k])
+
+
+def _staff_driver(s: Scenario) -> str:
+    """The field behind a county with too many units or staff: the largest group of heads."""
+    units, staff = _town_units(s)
+    heads: dict[str, float] = {f"departments[{i}:{d.key}].staff": d.staff
+                               for i, d in enumerate(s.departments)}  # fmt: skip
+    heads.update({f"centre.county_desks.{k}": n for k, n in s.centre.county_desks.items()})
+    heads["towns"] = staff + units
+    field = max(heads, key=lambda k: heads[k])
+    if field != "towns":
+        return field
+    # Many grid staff: unusual head counts, unusually small grids, or a large population.
+    g = s.grids
+    unusual = {
+        "staffing.grid": sum(s.staffing.grid.values()) / 10,
+        "staffing.microgrid": sum(s.staffing.microgrid.values()) / 10,
+        "grids.households_per_grid": 100 / g.households_per_grid,
+        "grids.rural_households_per_microgrid": 10 / g.rural_households_per_microgrid,
+        "grids.urban_households_per_microgrid": 10 / g.urban_households_per_microgrid,
+        "county.population": s.population / 10_000_000,
+    }
+    return max(unusual, key=lambda k: unusual[k])
+
+
+def memory_bound() -> float:
+    """The memory, in bytes, one run may use: the sane bound, or less if the machine has less.
+
+    Raises:
+        ScenarioError: ``GRIDSIM_MAX_MEMORY_GB`` is set but not a positive number.
+    """
+    text = os.environ.get(MEMORY_ENV, "")
+    gb = DEFAULT_MAX_MEMORY_GB
+    if text:
+        try:
+            gb = float(text)
+        except ValueError:
+            gb = math.nan  # reported just below, with the variable's name
+        if not (math.isfinite(gb) and gb > 0):
+            raise ScenarioError("", MEMORY_ENV, f"a positive number of GB, got {text!r}")
+    return min(gb * 1e9, available_memory() * AVAILABLE_SHARE)
+
+
+def available_memory() -> float:
+    """Bytes of memory the machine can give now (Linux: MemAvailable; inf if unknown)."""
+    meminfo = Path("/proc/meminfo")
+    if meminfo.is_file():
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return float(line.split()[1]) * 1024
+    sysconf = getattr(os, "sysconf", None)  # other Unixes; Windows has none
+    if sysconf is not None and "SC_AVPHYS_PAGES" in getattr(os, "sysconf_names", {}):
+        return float(sysconf("SC_AVPHYS_PAGES") * sysconf("SC_PAGE_SIZE"))
+    return math.inf
+
+
+def _refuse(scenario: Scenario, e: Estimate, bound: float) -> None:
+    need, have = e.memory_bytes / 1e9, bound / 1e9
+    issues = f"{e.issues:.3g} issues, " if e.issues else ""
+    raise ScenarioError(
+        f"scenario {scenario.meta.name!r}",
+        e.driver,
+        f"a run that fits in memory: about {issues}{e.staff:.3g} staff and "
+        f"{e.units:.3g} units need ~{need:.3g} GB, over the bound of {have:.3g} GB "
+        f"(make it smaller, or raise the bound with --max-memory GB / {MEMORY_ENV})",
+    )
+
+
+class _SetMemoryBound(argparse.Action):
+    """``--max-memory GB``: sets :data:`MEMORY_ENV`, so the sweep's worker processes see it."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:  # fmt: skip
+        text = str(values)
+        try:
+            gb = float(text)
+        except ValueError:
+            gb = math.nan  # refused just below, like inf and negatives
+        if not (math.isfinite(gb) and gb > 0):
+            raise argparse.ArgumentError(self, f"expected a positive number of GB, got {text!r}")
+        os.environ[MEMORY_ENV] = repr(gb)
+        setattr(namespace, self.dest, gb)
+
+
+def add_memory_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--max-memory GB`` (the guard's bound) to a command that simulates.
+
+    Example:
+        >>> p = argparse.ArgumentParser()
+        >>> add_memory_option(p)
+        >>> p.parse_args(["--max-memory", "12"]).max_memory, os.environ[MEMORY_ENV]
+        (12.0, '12.0')
+        >>> del os.environ[MEMORY_ENV]
+    """
+    parser.add_argument(
+        "--max-memory",
+        metavar="GB",
+        action=_SetMemoryBound,
+        default=None,
+        help=f"refuse runs estimated above this much memory (default {DEFAULT_MAX_MEMORY_GB:g} "
+        f"GB, or ${MEMORY_ENV}; never more than the machine has free)",
+    )
+
+
+def check_days(days: float, field: str = "--days") -> None:
+    """Refuse a horizon that is not a finite number of days up to :data:`MAX_HORIZON_DAYS`.
+
+    Example:
+        >>> check_days(float("nan"))
+        Traceback (most recent call last):
+        ...
+        gridsim.model.scenario.ScenarioError: --days: a number of days in (0, 36500], got nan
+    """
+    if not (0 < days <= MAX_HORIZON_DAYS):  # also false for NaN
+        raise ScenarioError("", field, f"a number of days in (0, {MAX_HORIZON_DAYS}], got {days:g}")
+
+
+def check_run(scenario: Scenario, days: float | None = None) -> Estimate:
+    """Refuse a run whose estimated memory exceeds the bound; return the estimate.
+
+    Args:
+        scenario: a validated scenario.
+        days: simulated days (``None``: ``meta.horizon_days``), as :func:`gridsim.simulate`.
+
+    Raises:
+        ScenarioError: ``days`` is not a sane horizon, or the warm-up is not shorter than it,
+            or the run would not fit: one line naming the field that drives it.
+
+    Example:
+        >>> from gridsim import load_scenario
+        >>> check_run(load_scenario("scenarios/one_town.toml"), days=2).units
+        282
+    """
+    if days is not None:
+        check_days(days)
+        if scenario.meta.warmup_days >= days:
+            raise ScenarioError(
+                "",
+                "meta.warmup_days",
+                f"a warm-up shorter than --days {days:g} "
+                f"(it is {scenario.meta.warmup_days:g} days)",
+            )
+    e = estimate(scenario, days)
+    bound = memory_bound()
+    if e.memory_bytes > bound:
+        _refuse(scenario, e, bound)
+    return e
+
+
+def check_county(scenario: Scenario) -> Estimate:
+    """Refuse a county (units and staff alone, no run) that would not fit in memory.
+
+    Example:
+        >>> from gridsim import load_scenario
+        >>> check_county(load_scenario("scenarios/one_town.toml")).issues
+        0.0
+    """
+    e = estimate(scenario, days=0.0)
+    bound = memory_bound()
+    if e.memory_bytes > bound:
+        _refuse(scenario, e, bound)
+    return e
