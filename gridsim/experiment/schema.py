@@ -30,13 +30,26 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 #: Most replications per variant: a sane bound (at a second a run, a day of computing per
 #: variant); a larger number is almost surely a typo and would only exhaust memory.
 MAX_REPLICATIONS = 100_000
 #: Most Latin-hypercube samples (each is a variant whose scenario is checked at load time).
 MAX_SAMPLES = 10_000
+
+
+def _printable(name: str) -> str:
+    """A name is shown in tables, reports and one-line messages: no control characters."""
+    if not name.isprintable():
+        raise ValueError("a name without control characters (newlines, tabs, escapes)")
+    return name
+
+
+#: A variant's or experiment's name: one printable line (it keys tables and file names).
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable)]
+#: A display name that may be left empty (``name_zh``).
+DisplayName = Annotated[str, Field(max_length=200), AfterValidator(_printable)]
 
 
 class _Strict(BaseModel):
@@ -61,8 +74,8 @@ class PrecisionSection(_Strict):
 class ExperimentSection(_Strict):
     """``[experiment]``: name, base scenario, replications, horizon, warm-up, seed."""
 
-    name: Annotated[str, Field(min_length=1)]
-    name_zh: str = ""
+    name: Name
+    name_zh: DisplayName = ""
     description: str = ""
     description_zh: str = ""
     base: Annotated[str, Field(min_length=1)]
@@ -124,8 +137,8 @@ class FactorSection(_Strict):
 class VariantSection(_Strict):
     """One ``[[variants]]`` entry: a named set of overrides of the base scenario."""
 
-    name: Annotated[str, Field(min_length=1)]
-    name_zh: str = ""
+    name: Name
+    name_zh: DisplayName = ""
     description: str = ""
     description_zh: str = ""
     overrides: dict[str, Any] = {}
