@@ -196,6 +196,8 @@ def _horizon(sec: ExperimentSection, base: Scenario, source: str | Path) -> tupl
         raise ScenarioError(
             source, "experiment.warmup_days", f"a warm-up shorter than {days:g} days"
         )
+    if sec.days is not None:  # the scenario's own bounds on a horizon apply to the file's
+        apply_overrides(base, {"meta.horizon_days": days}, str(source), "experiment.days")
     return days, warmup_days
 
 
