@@ -142,21 +142,29 @@ def edited(base: dict[str, Any], case: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-RAW_KEYS = {"text", "replace", "prefix", "encoding"}
+RAW_KEYS = {"text", "replace", "nest", "prefix", "encoding"}
 
 
 def raw_bytes(base_text: str, case: dict[str, Any]) -> bytes:
-    """The bytes of a raw case: ``text`` (or the base text), ``replace``, ``prefix``, encoded.
+    """The bytes of a raw case: ``text`` (or the base text), ``replace``, ``nest``, ``prefix``.
+
+    ``nest = [open, close, n]`` appends ``open`` n times then ``close`` n times (a value
+    nested n deep, too long to write out in a case table).
 
     Example:
         >>> raw_bytes("a = 1\\n", {"replace": ["1", "x"], "prefix": "# bad\\n"})
         b'# bad\\na = x\\n'
+        >>> raw_bytes("x = ", {"nest": ["[", "]", 2]})
+        b'x = [[]]'
     """
     text = case.get("text", base_text)
     if "replace" in case:
         old, new = case["replace"]
         assert text.count(old) == 1, f"broken case: {old!r} occurs {text.count(old)} times"
         text = text.replace(old, new)
+    if "nest" in case:
+        opening, closing, depth = case["nest"]
+        text += opening * depth + closing * depth
     text = case.get("prefix", "") + text
     return text.encode(case.get("encoding", "utf-8"))
 
@@ -180,12 +188,19 @@ def assert_one_line(err: BaseException, path: Path, field: str, expected: str) -
     assert err.file == str(path), message
     assert err.expected.strip(), message
     assert expected in err.expected, message
+    # The message is the three parts with control characters escaped (a key may hold them).
+    assert message == str(UserError(path, err.field, err.expected)), message
     if field:
         assert field in err.field, message
-        assert message == f"{path}: {err.field}: {err.expected}"
+        assert f"{path}: " + _escaped(f"{err.field}: {err.expected}") == message
     else:
         assert err.field == "", message
-        assert message == f"{path}: {err.expected}"
+        assert message == f"{path}: " + _escaped(err.expected)
+
+
+def _escaped(text: str) -> str:
+    """``text`` with every control character written as its escape (``\\n``), one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 CASE_KEYS = {"name", "why", "field", "expected", "xfail"}
@@ -295,6 +310,24 @@ def test_bad_experiment_is_a_one_line_error(tmp_path: Path, case: dict[str, Any]
         gridsim.load_experiment(path)
     assert isinstance(info.value, gridsim.ScenarioError), f"{info.type.__name__}: {info.value}"
     assert_one_line(info.value, path, case["field"], case["expected"])
+
+
+# Cases that used to pass the loader and fail later, or fail after files were written:
+# `gridsim sweep` must refuse them before any run starts and before any file is written.
+SWEEP_CASES = {"days_infinite", "precision_unknown_metric", "replications_is_true"}
+
+
+@pytest.mark.parametrize("case", params([c for c in EXPERIMENTS if c["name"] in SWEEP_CASES]))
+def test_sweep_refuses_a_bad_experiment_before_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case: dict[str, Any]
+) -> None:
+    path = write_case(tmp_path, BASE_EXPERIMENT, BASE_EXPERIMENT_TEXT, case)
+    out = tmp_path / "results"
+    argv = ["sweep", str(path), "--out", str(out), "--executor", "serial", "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(path) in err and case["expected"] in err, err
+    assert sorted(tmp_path.iterdir()) == [path]  # no manifest, no copies, no runs
 
 
 # ------------------------------------------------------------------ request logs

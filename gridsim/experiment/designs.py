@@ -61,6 +61,22 @@ def latin_hypercube(factors: Iterable[Factor], samples: int, seed: int) -> list[
     return points
 
 
+def design_size(factors: Sequence[Factor], samples: int | None) -> int:
+    """How many design points :func:`design_points` gives, without building them.
+
+    Example:
+        >>> design_size([Factor("a", values=(1, 2, 3)), Factor("b", low=0, high=1)], 4)
+        12
+        >>> design_size([], None)
+        0
+    """
+    levels = [len(f.values) for f in factors if f.values is not None]
+    has_ranges = any(f.values is None for f in factors)
+    if not levels and not has_ranges:
+        return 0
+    return math.prod(levels) * ((samples or 1) if has_ranges else 1)
+
+
 def design_points(
     factors: Sequence[Factor], samples: int | None, seed: int
 ) -> list[dict[str, Any]]:

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from gridsim.experiment.designs import design_points
+from gridsim.experiment.designs import design_points, design_size
 from gridsim.experiment.naming import design_point_name, factor_tails
 from gridsim.experiment.schema import (
     ExperimentFile,
@@ -70,7 +71,32 @@ def load_experiment(path: str | Path) -> Experiment:
         raise ScenarioError(path, "", "a UTF-8 text file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(path, "", f"valid TOML ({exc})") from None
+    except RecursionError:  # tomllib parses nested arrays and tables recursively
+        raise ScenarioError(path, "", _TOO_DEEP) from None
     return experiment_from_dict(data, source=path, root=path.parent, text=text)
+
+
+#: Deepest nesting of tables and arrays an experiment file may have (real files use 4).
+MAX_DEPTH = 32
+_TOO_DEEP = f"values nested at most {MAX_DEPTH} tables or arrays deep"
+#: Most variants an experiment may have (explicit ones plus design points): each variant's
+#: scenario is built and checked at load time, and runs multiply by replications.
+MAX_VARIANTS = 10_000
+
+
+def _check_depth(data: Mapping[str, Any], source: str | Path) -> None:
+    """Refuse values nested deeper than :data:`MAX_DEPTH` before anything recurses into them.
+
+    Validation, copying and writing the file back all recurse; a hostile file nested
+    thousands deep would end in a RecursionError (a traceback) instead of one line.
+    """
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:  # iterative on purpose: this is the guard against deep recursion
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ScenarioError(source, "", _TOO_DEEP)
+        children = node.values() if isinstance(node, Mapping) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (Mapping, list)))
 
 
 def experiment_from_dict(
@@ -101,6 +127,7 @@ def experiment_from_dict(
         >>> [v.name for v in exp.variants]
         ['households_per_grid=300', 'households_per_grid=400']
     """
+    _check_depth(data, source)
     spec = _validate_shape(data, source)
     sec = spec.experiment
     base_path = Path(root) / sec.base
@@ -111,9 +138,13 @@ def experiment_from_dict(
     base = load_scenario(base_path)
     days, warmup_days = _horizon(sec, base, source)
     factors = tuple(_factor(f) for f in spec.factors)
+    _check_factor_paths(factors, source)
+    _check_design_size(spec, factors, source)
     _check_factors(base, factors, source)
-    variants = _build_variants(base, spec, factors, source)
+    variants, roles = _build_variants(base, spec, factors, source)
     baseline = _baseline(sec, [v.name for v in variants], source)
+    if sec.precision:
+        _check_metric(sec.precision.metric, roles, source)
     if text is None:  # an in-memory experiment: the results directory still gets its file
         import tomli_w
 
@@ -165,6 +196,8 @@ def _horizon(sec: ExperimentSection, base: Scenario, source: str | Path) -> tupl
         raise ScenarioError(
             source, "experiment.warmup_days", f"a warm-up shorter than {days:g} days"
         )
+    if sec.days is not None:  # the scenario's own bounds on a horizon apply to the file's
+        apply_overrides(base, {"meta.horizon_days": days}, str(source), "experiment.days")
     return days, warmup_days
 
 
@@ -176,6 +209,64 @@ def _factor(section: FactorSection) -> Factor:
         section.range.low if section.range else None,
         section.range.high if section.range else None,
         section.integer,
+    )
+
+
+def _check_factor_paths(factors: tuple[Factor, ...], source: str | Path) -> None:
+    """Each factor varies its own field: a repeated path would silently override the other."""
+    first: dict[str, int] = {}
+    for i, f in enumerate(factors):
+        if f.path in first:
+            raise ScenarioError(
+                source,
+                f"factors[{i}:{f.path}]",
+                f"a unique factor path (factors[{first[f.path]}] varies it too)",
+            )
+        first[f.path] = i
+
+
+def _check_design_size(
+    spec: ExperimentFile, factors: tuple[Factor, ...], source: str | Path
+) -> None:
+    """Refuse more than :data:`MAX_VARIANTS` variants before building any of them."""
+    n = len(spec.variants) + design_size(factors, spec.experiment.samples)
+    if n > MAX_VARIANTS:
+        raise ScenarioError(
+            source,
+            "factors",
+            f"at most {MAX_VARIANTS:,} variants (the factors' levels and samples give {n:,})",
+        )
+
+
+def _kpi_names() -> tuple[set[str], set[str]]:
+    """The KPI names and KPI family prefixes of ``gridsim/data/kpis.toml``.
+
+    Read from the registry's data file rather than through :mod:`gridsim.kpi_registry`
+    because tests/test_architecture.py does not (yet) let the experiment room import that
+    shared module, although docs/architecture.md does.
+    """
+    with (files("gridsim") / "data" / "kpis.toml").open("rb") as f:
+        table = tomllib.load(f)
+    return set(table["kpis"]), set(table["families"])
+
+
+def _check_metric(metric: str, roles: set[str], source: str | Path) -> None:
+    """The precision metric must be a KPI every run reports, known before any run starts.
+
+    A KPI of the registry, or ``utilisation_<role>`` for a role of some variant's scenario
+    (the runs report utilisation per role).
+    """
+    kpis, families = _kpi_names()
+    if metric in kpis:
+        return
+    prefix, _, role = metric.partition("_")
+    if prefix in families and role in roles:
+        return
+    raise ScenarioError(
+        source,
+        "experiment.precision.metric",
+        f"a KPI name (such as on_time_rate, or utilisation_<role> for a role of the "
+        f"scenario: see `gridsim describe`), not {metric!r}",
     )
 
 
@@ -245,8 +336,11 @@ def _check_factors(base: Scenario, factors: tuple[Factor, ...], source: str | Pa
 
 def _build_variants(
     base: Scenario, spec: ExperimentFile, factors: tuple[Factor, ...], source: str | Path
-) -> list[Variant]:
-    """Explicit variants, then design points; names (and Chinese names) must be unique."""
+) -> tuple[list[Variant], set[str]]:
+    """Explicit variants, then design points; names (and Chinese names) must be unique.
+
+    Returns the variants and every role name any variant's scenario defines.
+    """
     columns = _factor_columns(factors, spec.variants)
     entries: list[tuple[str, dict[str, Any], str, str, str, str, str]] = []
     for j, v in enumerate(spec.variants):
@@ -264,6 +358,7 @@ def _build_variants(
     seen: dict[str, str] = {}
     shown_zh: dict[str, str] = {}
     variants = []
+    roles = set(base.roles)
     for name, overrides, description, where, short, name_zh, description_zh in entries:
         if name in seen:
             raise ScenarioError(source, where, f"a unique variant name ({name!r} repeats)")
@@ -276,6 +371,7 @@ def _build_variants(
             )
         shown_zh[zh] = name
         scenario = apply_overrides(base, overrides, str(source), where)
+        roles.update(scenario.roles)
         data = scenario.model_dump(mode="python")
         vid = slugify(name, fallback="variant")
         if vid in seen.values():
@@ -285,7 +381,7 @@ def _build_variants(
         variants.append(
             Variant(name, vid, overrides, values, description, short, name_zh, description_zh)
         )
-    return variants
+    return variants, roles
 
 
 def _factor_columns(factors: tuple[Factor, ...], variants: list[VariantSection]) -> list[str]:

@@ -5,24 +5,61 @@ An experiment file has one ``[experiment]`` table and at least one ``[[factors]]
 exist); :mod:`gridsim.experiment.loading` then checks the contents against the base scenario
 and turns them into an :class:`gridsim.experiment.spec.Experiment`.
 
+The models are as strict as the scenario schema: nothing is coerced (``replications = true``,
+``"2"`` or ``1.0`` and ``seed = "7"`` are errors, not 1, 2, 1 and 7), and no number may be
+NaN or infinite. Counts have upper bounds (:data:`MAX_REPLICATIONS`, :data:`MAX_SAMPLES`)
+so that a typo of a few zeros is refused at once instead of running until memory runs out.
+
 Example:
     >>> ExperimentFile.model_validate({
     ...     "experiment": {"name": "demo", "base": "one_town.toml", "seed": 1},
     ...     "variants": [{"name": "as is"}]}).experiment.replications
     5
+    >>> ExperimentFile.model_validate({
+    ...     "experiment": {"name": "demo", "base": "one_town.toml", "seed": "1"},
+    ...     "variants": [{"name": "as is"}]})
+    Traceback (most recent call last):
+    ...
+    pydantic_core._pydantic_core.ValidationError: 1 validation error for ExperimentFile
+    experiment.seed
+      Input should be a valid integer [type=int_type, input_value='1', input_type=str]
+    ...
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+#: Most replications per variant: a sane bound (at a second a run, a day of computing per
+#: variant); a larger number is almost surely a typo and would only exhaust memory.
+MAX_REPLICATIONS = 100_000
+#: Most Latin-hypercube samples (each is a variant whose scenario is checked at load time).
+MAX_SAMPLES = 10_000
+
+
+def _printable(name: str) -> str:
+    """A name is shown in tables, reports and one-line messages: no control characters."""
+    if not name.isprintable():
+        raise ValueError("a name without control characters (newlines, tabs, escapes)")
+    return name
+
+
+#: A variant's or experiment's name: one printable line (it keys tables and file names).
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable)]
+#: A display name that may be left empty (``name_zh``).
+DisplayName = Annotated[str, Field(max_length=200), AfterValidator(_printable)]
 
 
 class _Strict(BaseModel):
-    """Unknown keys are errors (a typo is never ignored); sections are read-only."""
+    """Unknown keys are errors, nothing is coerced, numbers are finite; sections are read-only.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    ``strict=True`` is what the scenario loader asks of scenario files: a TOML boolean, string
+    or float is never read as an integer, a string never as a number.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class PrecisionSection(_Strict):
@@ -30,25 +67,25 @@ class PrecisionSection(_Strict):
 
     metric: Annotated[str, Field(min_length=1)]
     target_relative_half_width: Annotated[float, Field(gt=0)]
-    max_replications: Annotated[int, Field(ge=2)] = 50
+    max_replications: Annotated[int, Field(ge=2, le=MAX_REPLICATIONS)] = 50
     k_limit: Annotated[int, Field(ge=0)] = 5
 
 
 class ExperimentSection(_Strict):
     """``[experiment]``: name, base scenario, replications, horizon, warm-up, seed."""
 
-    name: Annotated[str, Field(min_length=1)]
-    name_zh: str = ""
+    name: Name
+    name_zh: DisplayName = ""
     description: str = ""
     description_zh: str = ""
     base: Annotated[str, Field(min_length=1)]
-    replications: Annotated[int, Field(ge=1)] = 5
+    replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS)] = 5
     days: Annotated[float, Field(gt=0)] | None = None
     warmup_days: Annotated[float, Field(ge=0)] | None = None
     warmup: Literal["fixed", "mser5"] = "fixed"
     seed: Annotated[int, Field(ge=0)]
     baseline: str | None = None
-    samples: Annotated[int, Field(ge=1)] | None = None
+    samples: Annotated[int, Field(ge=1, le=MAX_SAMPLES)] | None = None
     confidence: Annotated[float, Field(gt=0, lt=1)] = 0.95
     precision: PrecisionSection | None = None
 
@@ -100,8 +137,8 @@ class FactorSection(_Strict):
 class VariantSection(_Strict):
     """One ``[[variants]]`` entry: a named set of overrides of the base scenario."""
 
-    name: Annotated[str, Field(min_length=1)]
-    name_zh: str = ""
+    name: Name
+    name_zh: DisplayName = ""
     description: str = ""
     description_zh: str = ""
     overrides: dict[str, Any] = {}
