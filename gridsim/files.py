@@ -9,6 +9,7 @@ and :func:`foreign_file` say why a path is not gridsim's to write. Every CSV goe
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import json
 import os
@@ -25,7 +26,7 @@ import pandas as pd
 
 def temporary_directory(final: Path) -> Path:
     """A fresh hidden directory beside ``final`` to build it in before publishing."""
-    final.parent.mkdir(parents=True, exist_ok=True)
+    _make_parents(final)
     return Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
 
 
@@ -117,7 +118,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
         'hi'
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_parents(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         write(tmp)
@@ -131,6 +132,14 @@ def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def _make_parents(path: Path) -> None:
+    """Create ``path``'s folders; a file in the way is "not a directory" (not "file exists")."""
+    for parent in reversed(path.parents):
+        if parent.exists() and not parent.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "is a file, not a folder", str(parent))
+    path.parent.mkdir(parents=True, exist_ok=True)
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

@@ -606,3 +606,34 @@ def test_a_failing_run_stops_the_sweep_but_keeps_finished_runs(tiny, tmp_path):
         tiny, executor="serial", out=out, simulate=fake_simulate, progress=False
     )
     assert (result.computed, result.skipped) == (2, 2)
+
+
+def test_dask_executor_submits_runs_with_retries(monkeypatch):
+    """A run whose Dask worker dies is computed again (``retries``), not lost."""
+    from gridsim.experiment import executors
+
+    submitted: list[dict] = []
+
+    class Done:
+        def __init__(self, value):
+            self.value = value
+
+        def result(self):
+            return self.value
+
+    class Client:
+        def submit(self, fn, spec, **kw):
+            submitted.append(kw)
+            return Done(fn(spec))
+
+    class AsCompleted(list):
+        def add(self, future):
+            self.append(future)
+
+    monkeypatch.setattr(executors, "_import_distributed",
+                        lambda: SimpleNamespace(as_completed=AsCompleted))  # fmt: skip
+    ex = DaskExecutor(workers=1)
+    ex._client = Client()
+    assert sorted(ex.run(abs, [-3, 1, -2, 5, -4, 6])) == [1, 2, 3, 4, 5, 6]
+    assert len(submitted) == 6
+    assert all(kw.get("retries", 0) >= 1 for kw in submitted)

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import psutil
 import pytest
 
 import gridsim.files
@@ -171,12 +170,13 @@ def test_second_sweep_on_a_locked_directory_is_one_line(sweep_dir, tmp_path, cap
 
 
 def test_killed_sweep_leaves_no_worker_behind(tmp_path):
+    psutil = pytest.importorskip("psutil")  # comes with dask.distributed (the dev extra)
     exp = experiment_file(tmp_path / "long.toml", base=PINGYI, days=730)  # runs of ~30 s
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
     cmd = [sys.executable, "-m", "gridsim", "sweep", str(exp), "--executor", "processes",
            "--workers", "2", "--out", str(tmp_path / "out"), "--quiet"]  # fmt: skip
     sweep = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    workers: list[psutil.Process] = []
+    workers: list = []
     try:
         deadline = time.monotonic() + 60
         while len(workers) < 2 and time.monotonic() < deadline:

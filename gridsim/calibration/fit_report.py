@@ -8,6 +8,7 @@ arrival profiles, and the channel and category mixes.
 
 from __future__ import annotations
 
+import html
 import math
 from pathlib import Path
 
@@ -117,7 +118,9 @@ def write_fit_report(calibration: Calibration, out_dir: str | Path) -> Path:
     _plot_cdfs(calibration, out / "time_to_close_cdf.png")
     _plot_profiles(calibration, out / "arrival_profiles.png")
     _plot_mix(calibration, out / "mix.png")
-    return atomic_write_text(out / "fit_report.md", _report_markdown(calibration, table))
+    # A log's labels are the user's text: raw HTML in them is shown, never rendered.
+    text = html.escape(_report_markdown(calibration, table), quote=False)
+    return atomic_write_text(out / "fit_report.md", text)
 
 
 def _report_markdown(cal: Calibration, table: pd.DataFrame) -> str:

@@ -197,7 +197,7 @@ def run_experiment(
         ExecutorUnavailableError: the Dask executor without Dask installed, or its
             scheduler out of reach.
 
-        All four are :class:`~gridsim.errors.UserError` (one line). An error inside a run
+        All five are :class:`~gridsim.errors.UserError` (one line). An error inside a run
         (the simulation itself) propagates with its traceback; finished runs stay on disk.
 
     Example:

@@ -11,6 +11,12 @@ A results directory (default ``results/experiments/<experiment slug>/``) holds::
     tidy.parquet, tidy.csv   the whole tidy table
     summary.csv              per (variant, metric) mean and confidence interval
     comparison.csv           paired differences against the baseline (Bonferroni-adjusted)
+    .gridsim, .gridsim.lock  the marker (gridsim wrote this directory) and the sweep's lock
+
+gridsim writes only into a new or empty directory or one with its marker (or, from 0.1, a
+``manifest.json``); ``fresh`` deletes only the files listed above (a user's notes, folders
+and figures stay). One sweep at a time: a second one is refused at once while the first
+holds the lock (see :meth:`ResultsStore.locked`).
 
 A run whose file exists and reads back is finished: rerunning skips it, so a killed sweep
 resumes where it stopped. A changed definition (factors, variants, seed, days, warm-up or
