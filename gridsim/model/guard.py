@@ -205,16 +205,21 @@ def memory_bound() -> float:
     Raises:
         ScenarioError: ``GRIDSIM_MAX_MEMORY_GB`` is set but not a positive number.
     """
+    return min(configured_bound(), available_memory() * AVAILABLE_SHARE)
+
+
+def configured_bound() -> float:
+    """The sane bound in bytes: ``GRIDSIM_MAX_MEMORY_GB`` (``--max-memory``) or the default."""
     text = os.environ.get(MEMORY_ENV, "")
-    gb = DEFAULT_MAX_MEMORY_GB
-    if text:
-        try:
-            gb = float(text)
-        except ValueError:
-            gb = math.nan  # reported just below, with the variable's name
-        if not (math.isfinite(gb) and gb > 0):
-            raise ScenarioError("", MEMORY_ENV, f"a positive number of GB, got {text!r}")
-    return min(gb * 1e9, available_memory() * AVAILABLE_SHARE)
+    if not text:
+        return DEFAULT_MAX_MEMORY_GB * 1e9
+    try:
+        gb = float(text)
+    except ValueError:
+        gb = math.nan  # reported just below, with the variable's name
+    if not (math.isfinite(gb) and gb > 0):
+        raise ScenarioError("", MEMORY_ENV, f"a positive number of GB, got {text!r}")
+    return gb * 1e9
 
 
 def available_memory() -> float:
@@ -230,6 +235,12 @@ def available_memory() -> float:
     return math.inf
 
 
+def _bound_words(have: float) -> str:
+    if have * 1e9 < configured_bound():
+        return f"the {have:.3g} GB this machine can spare now"
+    return f"the bound of {have:.3g} GB"
+
+
 def _refuse(scenario: Scenario, e: Estimate, bound: float) -> None:
     need, have = e.memory_bytes / 1e9, bound / 1e9
     issues = f"{e.issues:.3g} issues, " if e.issues else ""
@@ -237,7 +248,7 @@ def _refuse(scenario: Scenario, e: Estimate, bound: float) -> None:
         f"scenario {scenario.meta.name!r}",
         e.driver,
         f"a run that fits in memory: about {issues}{e.staff:.3g} staff and "
-        f"{e.units:.3g} units need ~{need:.3g} GB, over the bound of {have:.3g} GB "
+        f"{e.units:.3g} units need ~{need:.3g} GB, over {_bound_words(have)} "
         f"(make it smaller, or raise the bound with --max-memory GB / {MEMORY_ENV})",
     )
 
