@@ -55,7 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gridsim.model.calendar import HOURS_PER_YEAR
-from gridsim.model.scenario import MAX_HORIZON_DAYS, Scenario, ScenarioError
+from gridsim.model.scenario import Scenario, ScenarioError
 from gridsim.model.vocabulary import DESKS
 
 #: The sane bound on one run's memory, in GB, unless raised (``--max-memory``).
@@ -290,16 +290,20 @@ def add_memory_option(parser: argparse.ArgumentParser) -> None:
 
 
 def check_days(days: float, field: str = "--days") -> None:
-    """Refuse a horizon that is not a finite number of days up to :data:`MAX_HORIZON_DAYS`.
+    """Refuse a run length that is not a finite positive number of days.
+
+    Unlike ``meta.horizon_days`` (at most a century: a scenario describes a place for a
+    while), a run may be longer, for statistics (``gridsim validate`` runs a calibrated
+    town for decades); how long is bounded by memory, which :func:`check_run` checks.
 
     Example:
         >>> check_days(float("nan"))
         Traceback (most recent call last):
         ...
-        gridsim.model.scenario.ScenarioError: --days: a number of days in (0, 36500], got nan
+        gridsim.model.scenario.ScenarioError: --days: a finite positive number of days, got nan
     """
-    if not (0 < days <= MAX_HORIZON_DAYS):  # also false for NaN
-        raise ScenarioError("", field, f"a number of days in (0, {MAX_HORIZON_DAYS}], got {days:g}")
+    if not (0 < days < math.inf):  # also false for NaN
+        raise ScenarioError("", field, f"a finite positive number of days, got {days:g}")
 
 
 def check_run(scenario: Scenario, days: float | None = None) -> Estimate:
