@@ -155,7 +155,7 @@ def test_the_machine_memory_caps_the_bound(monkeypatch):
     assert guard.available_memory() > 0
 
 
-@pytest.mark.parametrize("days", [math.nan, math.inf, -1.0, 0.0, 36_501.0])
+@pytest.mark.parametrize("days", [math.nan, math.inf, -1.0, 0.0, 1e300])
 def test_insane_days_are_one_line(one_town, nothing_is_built, days):
     with pytest.raises(ScenarioError) as info:
         gridsim.simulate(one_town, seed=1, days=days)
@@ -184,7 +184,7 @@ def test_days_nan_and_inf_are_refused_by_the_parser(repo, tmp_path, capsys, days
     assert not any(tmp_path.iterdir())
 
 
-def test_days_beyond_a_century_is_one_line_and_writes_nothing(repo, tmp_path, capsys):
+def test_days_past_memory_is_one_line_and_writes_nothing(repo, tmp_path, capsys):
     out = tmp_path / "run"
     scenario = str(repo / "scenarios/one_town.toml")
     assert main(["run", scenario, "--days", "100000", "--out", str(out), "--quiet"]) == 2

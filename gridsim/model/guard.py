@@ -55,7 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gridsim.model.calendar import HOURS_PER_YEAR
-from gridsim.model.scenario import MAX_HORIZON_DAYS, Scenario, ScenarioError
+from gridsim.model.scenario import Scenario, ScenarioError
 from gridsim.model.vocabulary import DESKS
 
 #: The sane bound on one run's memory, in GB, unless raised (``--max-memory``).
@@ -205,16 +205,21 @@ def memory_bound() -> float:
     Raises:
         ScenarioError: ``GRIDSIM_MAX_MEMORY_GB`` is set but not a positive number.
     """
+    return min(configured_bound(), available_memory() * AVAILABLE_SHARE)
+
+
+def configured_bound() -> float:
+    """The sane bound in bytes: ``GRIDSIM_MAX_MEMORY_GB`` (``--max-memory``) or the default."""
     text = os.environ.get(MEMORY_ENV, "")
-    gb = DEFAULT_MAX_MEMORY_GB
-    if text:
-        try:
-            gb = float(text)
-        except ValueError:
-            gb = math.nan  # reported just below, with the variable's name
-        if not (math.isfinite(gb) and gb > 0):
-            raise ScenarioError("", MEMORY_ENV, f"a positive number of GB, got {text!r}")
-    return min(gb * 1e9, available_memory() * AVAILABLE_SHARE)
+    if not text:
+        return DEFAULT_MAX_MEMORY_GB * 1e9
+    try:
+        gb = float(text)
+    except ValueError:
+        gb = math.nan  # reported just below, with the variable's name
+    if not (math.isfinite(gb) and gb > 0):
+        raise ScenarioError("", MEMORY_ENV, f"a positive number of GB, got {text!r}")
+    return gb * 1e9
 
 
 def available_memory() -> float:
@@ -230,6 +235,12 @@ def available_memory() -> float:
     return math.inf
 
 
+def _bound_words(have: float) -> str:
+    if have * 1e9 < configured_bound():
+        return f"the {have:.3g} GB this machine can spare now"
+    return f"the bound of {have:.3g} GB"
+
+
 def _refuse(scenario: Scenario, e: Estimate, bound: float) -> None:
     need, have = e.memory_bytes / 1e9, bound / 1e9
     issues = f"{e.issues:.3g} issues, " if e.issues else ""
@@ -237,7 +248,7 @@ def _refuse(scenario: Scenario, e: Estimate, bound: float) -> None:
         f"scenario {scenario.meta.name!r}",
         e.driver,
         f"a run that fits in memory: about {issues}{e.staff:.3g} staff and "
-        f"{e.units:.3g} units need ~{need:.3g} GB, over the bound of {have:.3g} GB "
+        f"{e.units:.3g} units need ~{need:.3g} GB, over {_bound_words(have)} "
         f"(make it smaller, or raise the bound with --max-memory GB / {MEMORY_ENV})",
     )
 
@@ -279,16 +290,20 @@ def add_memory_option(parser: argparse.ArgumentParser) -> None:
 
 
 def check_days(days: float, field: str = "--days") -> None:
-    """Refuse a horizon that is not a finite number of days up to :data:`MAX_HORIZON_DAYS`.
+    """Refuse a run length that is not a finite positive number of days.
+
+    Unlike ``meta.horizon_days`` (at most a century: a scenario describes a place for a
+    while), a run may be longer, for statistics (``gridsim validate`` runs a calibrated
+    town for decades); how long is bounded by memory, which :func:`check_run` checks.
 
     Example:
         >>> check_days(float("nan"))
         Traceback (most recent call last):
         ...
-        gridsim.model.scenario.ScenarioError: --days: a number of days in (0, 36500], got nan
+        gridsim.model.scenario.ScenarioError: --days: a finite positive number of days, got nan
     """
-    if not (0 < days <= MAX_HORIZON_DAYS):  # also false for NaN
-        raise ScenarioError("", field, f"a number of days in (0, {MAX_HORIZON_DAYS}], got {days:g}")
+    if not (0 < days < math.inf):  # also false for NaN
+        raise ScenarioError("", field, f"a finite positive number of days, got {days:g}")
 
 
 def check_run(scenario: Scenario, days: float | None = None) -> Estimate:
