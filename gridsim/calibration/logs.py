@@ -424,7 +424,9 @@ def _parse_dates(values: pd.Series, fmt: str | None) -> pd.Series:
     the log's own local time. Offsets that remain (in odd places) are converted to UTC
     rather than mixed with naive times, which pandas refuses.
     """
-    text = values.str.strip().str.replace(_OFFSET, r"\1", regex=True)
+    text = values.str.strip()
+    if fmt is None or "%z" in fmt:  # a format with %Z (a zone's name) keeps the names
+        text = text.str.replace(_OFFSET, r"\1", regex=True)
     if fmt is not None:
         fmt = re.sub(r"\s*%z", "", fmt)
         return _naive(pd.to_datetime(text, format=fmt, errors="coerce", utc=True))
