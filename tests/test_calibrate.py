@@ -647,3 +647,152 @@ def test_calibrate_command_user_error_is_one_line(tmp_path, capsys, extra, messa
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
     assert not out.exists()
+
+
+# ----------------------------------------------------------------- absurd logs (issue #12)
+
+
+def sample_head(tmp_path: Path, name: str, closed_in_2999: slice | list[int]) -> Path:
+    """The sample's first 500 rows, with the closing dates of ``closed_in_2999`` in 2999."""
+    raw = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False).head(500)
+    closed = raw["Closed Date"].copy()
+    rows = raw.index[closed_in_2999]
+    closed[rows] = closed[rows].str.replace(r"/20\d\d ", "/2999 ", regex=True)
+    path = tmp_path / name
+    raw.assign(**{"Closed Date": closed}).to_csv(path, index=False)
+    return path
+
+
+def _no_simulation(*args, **kwargs):
+    raise AssertionError("validate_log simulated a log it should have refused")
+
+
+def test_a_log_closed_in_2999_is_refused_by_calibrate_and_validate(tmp_path, monkeypatch):
+    """Issue #12: it calibrated to a handling median of 8.7 M hours; validate took 21 GB."""
+    path = sample_head(tmp_path, "closed_2999.csv", slice(None))
+    with pytest.raises(UserError) as by_calibrate:
+        calibrate(read_log(path))
+    message = str(by_calibrate.value)
+    assert "\n" not in message and message.startswith(f"{path}: ")
+    assert "needs at least 2 closed requests" in message
+    assert "492 closed after the export" in message  # why so little is left
+    monkeypatch.setattr("gridsim.calibration.reproduce.simulate", _no_simulation)
+    with pytest.raises(UserError) as by_validate:
+        validate_log(path)
+    assert str(by_validate.value) == message
+
+
+def test_rows_closed_in_2999_are_bad_rows_and_the_rest_calibrates(tmp_path):
+    path = sample_head(tmp_path, "half_2999.csv", slice(0, None, 2))
+    cal = calibrate(read_log(path))
+    assert cal.bad_counts == {"closed after the export": 245}
+    assert cal.n_used == 255
+    assert all(c.fit.quantile(0.5) < 24 * 365 for c in cal.categories)  # hours, not millions
+    assert cal.staff() < 100_000
+
+
+def _fast_arrivals_slow_closing(tmp_path: Path) -> Path:
+    """200 requests in two hours, each closed 4.5 years later: a team of millions."""
+    created = pd.Timestamp("2011-03-01 08:00") + pd.to_timedelta(np.arange(200) * 36, "s")
+    closed = created + pd.Timedelta(days=4.5 * 365)
+    fmt = "%m/%d/%Y %I:%M:%S %p"
+    table = pd.DataFrame(
+        {
+            "Created Date": created.strftime(fmt),
+            "Closed Date": closed.strftime(fmt),
+            "Complaint Type": "Noise",
+            "Open Data Channel Type": "PHONE",
+            "Agency": "NYPD",
+        }
+    )
+    path = tmp_path / "slow.csv"
+    table.to_csv(path, index=False)
+    return path
+
+
+def test_validate_refuses_a_team_the_machine_cannot_hold(tmp_path, monkeypatch):
+    path = _fast_arrivals_slow_closing(tmp_path)
+    cal = calibrate(read_log(path))
+    assert cal.staff() > 1_000_000
+    assert any("`gridsim validate --log` refuses it" in note for note in cal.notes)
+    monkeypatch.setattr("gridsim.calibration.reproduce.simulate", _no_simulation)
+    with pytest.raises(UserError) as info:
+        validate_log(path)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"{path}: ")
+    assert "at most 100,000 handlers" in message and f"need {cal.staff():,}" in message
+
+
+@pytest.mark.parametrize(
+    ("days", "replications", "expected"),
+    [
+        (float("nan"), 1, "days: a positive number of days, not nan"),
+        (float("inf"), 1, "days: a positive number of days, not inf"),
+        (-1.0, 1, "days: a positive number of days"),
+        (1e9, 1, "days: at most"),
+        (1.0, 0, "replications: a positive integer, not 0"),
+        (1.0, True, "replications: a positive integer, not True"),
+    ],
+)
+def test_validate_bounds_its_horizon(monkeypatch, days, replications, expected):
+    monkeypatch.setattr("gridsim.calibration.reproduce.simulate", _no_simulation)
+    with pytest.raises(UserError) as info:
+        validate_log(SAMPLE, days=days, replications=replications)
+    assert str(info.value).startswith(expected) and "\n" not in str(info.value)
+
+
+def test_validate_cuts_its_default_length_to_the_orders_bound(monkeypatch):
+    from gridsim.calibration import reproduce
+
+    asked = []
+    real = reproduce.simulate
+
+    def short_run(scenario, seed, days):
+        asked.append(days)
+        return real(scenario, seed=seed, days=1.0)
+
+    monkeypatch.setattr(reproduce, "MAX_VALIDATION_ORDERS", 1000)
+    monkeypatch.setattr(reproduce, "simulate", short_run)
+    table = validate_log(SAMPLE, replications=2)
+    per_day = 24 * 1999 / read_log(SAMPLE).span_hours  # the log's requests a day
+    assert asked == [table.attrs["days"]] * 2
+    assert 2 * per_day * asked[0] == pytest.approx(1000)
+
+
+def _bad_log_cases() -> list:
+    import tomllib
+
+    table = tomllib.loads((Path(__file__).parent / "cases" / "bad_logs.toml").read_text("utf-8"))
+    return [pytest.param(case, id=case["name"]) for case in table["log"]]
+
+
+@pytest.mark.parametrize("case", _bad_log_cases())
+def test_validate_fails_with_the_same_line_as_calibrate(tmp_path, monkeypatch, case):
+    """Wherever calibrate refuses a log, validate --log refuses it with the same line."""
+    path = tmp_path / f"{case['name']}.csv"
+    path.write_bytes(case["text"].encode(case.get("encoding", "utf-8")))
+    options = {k: case[k] for k in ("schema", "columns", "date_format") if k in case}
+    with pytest.raises(UserError) as by_calibrate:
+        calibrate(read_log(path, **options))
+    monkeypatch.setattr("gridsim.calibration.reproduce.simulate", _no_simulation)
+    with pytest.raises(UserError) as by_validate:
+        validate_log(path, **options)
+    assert str(by_validate.value) == str(by_calibrate.value)
+    assert "\n" not in str(by_validate.value)
+
+
+@pytest.mark.parametrize("name", ["closed_2999", "slow", "dates"])
+def test_validate_command_is_one_line_where_calibrate_is(tmp_path, capsys, name):
+    path = {
+        "closed_2999": lambda: sample_head(tmp_path, "closed_2999.csv", slice(None)),
+        "slow": lambda: _fast_arrivals_slow_closing(tmp_path),
+        "dates": lambda: DATA / "no_dates.csv",
+    }[name]()
+    out = tmp_path / "c.toml"
+    calibrated = run_cli(["calibrate", str(path), "--out", str(out)])
+    calibrate_err = capsys.readouterr().err
+    assert run_cli(["validate", "--log", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"gridsim: {path}: ")
+    if calibrated == 2:
+        assert err == calibrate_err

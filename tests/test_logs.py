@@ -7,14 +7,22 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gridsim.calibration.logs import (
     CATEGORY_MISSING,
+    CLOSED_AFTER_EXPORT,
     CLOSED_AT_CREATED,
     CLOSED_BEFORE_CREATED,
+    CLOSED_TOO_LATE,
     CLOSED_UNPARSEABLE,
+    CREATED_AFTER_EXPORT,
     CREATED_MISSING,
     CREATED_UNPARSEABLE,
+    EXPORT_MARGIN,
+    MAX_HOURS_TO_CLOSE,
+    MAX_YEARS_TO_CLOSE,
     LogError,
     read_log,
     sample_path,
@@ -269,3 +277,150 @@ def test_ragged_csv(tmp_path):
 def test_log_error_is_a_user_error():
     with pytest.raises(UserError):
         read_log(DATA / "empty.csv")
+
+
+# ----------------------------------------------------------------- absurd dates (issue #12)
+
+HEADER = "Created Date,Closed Date,Complaint Type,Open Data Channel Type,Agency\n"
+
+
+def nyc_log(tmp_path: Path, rows: list[tuple[str, str]], name: str = "log.csv") -> Path:
+    """An NYC-style log of (created, closed) rows, all "Noise" by phone to the NYPD."""
+    path = tmp_path / name
+    lines = [f"{created},{closed},Noise,PHONE,NYPD\n" for created, closed in rows]
+    path.write_text(HEADER + "".join(lines), "utf-8")
+    return path
+
+
+def test_closed_after_the_export_or_after_five_years_are_bad_rows(tmp_path):
+    path = nyc_log(
+        tmp_path,
+        [
+            ("01/01/2011 09:00:00 AM", "01/02/2011 09:00:00 AM"),  # fine
+            ("01/01/2011 09:00:00 AM", "12/31/2999 11:59:00 PM"),  # a placeholder date
+            ("01/01/2011 09:00:00 AM", "06/01/2016 09:00:00 AM"),  # 5.4 years: too long
+            ("06/01/2012 09:00:00 AM", "06/01/2016 09:00:00 AM"),  # 4 years: kept
+        ],
+    )
+    log = read_log(path)
+    assert log.data["row"].tolist() == [1, 4]
+    reasons = dict(zip(log.bad_rows["row"], log.bad_rows["reason"], strict=True))
+    assert reasons == {2: CLOSED_AFTER_EXPORT, 3: CLOSED_TOO_LATE}
+    assert CLOSED_TOO_LATE == f"time to close over {MAX_YEARS_TO_CLOSE} years"
+    assert log.export == pd.Timestamp("2012-06-01 09:00") + EXPORT_MARGIN
+    assert not log.export_given
+    assert log.data["hours_to_close"].max() < MAX_HOURS_TO_CLOSE
+    text = log.summary()
+    assert f"1 {CLOSED_AFTER_EXPORT}" in text and f"1 {CLOSED_TOO_LATE}" in text
+    assert "latest created + 5 years" in text
+
+
+def test_a_given_export_date_checks_created_and_closed_dates(tmp_path):
+    path = nyc_log(
+        tmp_path,
+        [
+            ("01/01/2024 09:00:00 AM", "01/02/2024 09:00:00 AM"),
+            ("01/01/2024 09:00:00 AM", "08/01/2024 09:00:00 AM"),  # closed after the export
+            ("07/02/2024 09:00:00 AM", ""),  # created after the export
+            ("01/03/2024 09:00:00 AM", ""),  # still open at the export: kept
+        ],
+    )
+    log = read_log(path, export_date="2024-07-01")
+    assert log.export == pd.Timestamp("2024-07-01") and log.export_given
+    reasons = dict(zip(log.bad_rows["row"], log.bad_rows["reason"], strict=True))
+    assert reasons == {2: CLOSED_AFTER_EXPORT, 3: CREATED_AFTER_EXPORT}
+    assert log.n_clean == 2 and log.n_open == 1
+    assert "exported 2024-07-01 00:00 (given)" in log.summary()
+
+
+@pytest.mark.parametrize("given", ["soon", "2024-13-45", ""])
+def test_an_export_date_that_is_not_a_date_is_one_line(given):
+    with pytest.raises(UserError) as info:
+        read_log(SAMPLE, export_date=given)
+    assert not isinstance(info.value, LogError)  # an option, not the file
+    assert str(info.value).startswith("--export-date: a date such as 2024-07-01")
+    assert "\n" not in str(info.value)
+
+
+def test_a_log_with_no_usable_row_is_one_line(tmp_path):
+    path = nyc_log(
+        tmp_path,
+        [
+            ("03/01/2011 09:00:00 AM", "03/14/2999 03:59:20 PM"),
+            ("03/01/2011 10:00:00 AM", "03/01/2011 09:00:00 AM"),
+        ],
+    )
+    message = one_line_error(path)
+    assert "at least one usable request" in message
+    assert f"all 2 rows are bad: 1 {CLOSED_AFTER_EXPORT}, 1 {CLOSED_BEFORE_CREATED}" in message
+
+
+@pytest.mark.parametrize(
+    ("date_format", "why"),
+    [
+        ("%Q", "%Q is not a directive"),
+        ("%Y-%m-%d %", "a lone % at the end"),
+        ("%Y %Y", "%Y appears twice"),
+        ("%c %Y", "%Y appears twice"),
+        ("%U", "%U and %W need a year"),
+        ("%Y-%W", "%U and %W need a year"),
+        ("%G-%V", "%G and %V go together"),
+        ("%Y-%V-%u", "%G and %V go together"),
+        ("%G-%V-%u %j", "cannot be combined"),
+        ("%-d.%m.%Y", "%- is not a directive"),
+    ],
+)
+def test_a_date_format_pandas_rejects_is_one_line(tmp_path, date_format, why):
+    path = nyc_log(tmp_path, [("03/01/2011 09:00:00 AM", "")])
+    message = one_line_error(path, date_format=date_format)
+    assert f"date_format {date_format!r}" in message and why in message
+
+
+def test_utc_offsets_are_dropped_so_times_stay_local(tmp_path):
+    path = tmp_path / "offsets.csv"
+    path.write_text(
+        "opened,closed,topic\n"
+        "2024-01-01T08:00:00+08:00,2024-01-01T10:00:00+08:00,Road\n"
+        "2024-01-01 09:30:00Z,2024-01-02 09:30 +0100,Road\n"
+        "2024-01-01T10:00:00.5-05:00,,Road\n",
+        "utf-8",
+    )
+    columns = {"created": "opened", "closed": "closed", "category": "topic"}
+    log = read_log(path, "generic", columns)
+    assert log.data["created"].tolist() == [
+        pd.Timestamp("2024-01-01 08:00"),
+        pd.Timestamp("2024-01-01 09:30"),
+        pd.Timestamp("2024-01-01 10:00:00.5"),
+    ]
+    assert log.data["hours_to_close"].tolist()[:2] == [2.0, 24.0]
+    with_z = read_log(path, "generic", columns, date_format="%Y-%m-%dT%H:%M:%S%z")
+    assert with_z.data["created"].iloc[0] == pd.Timestamp("2024-01-01 08:00")
+
+
+_DATE_TEXT = st.sampled_from(
+    ["03/01/2011 09:00:00 AM", "2011-03-01", "2011-03-01T09:00:00+08:00", "12/31/2999 11:59:00 PM",
+     "", "soon", "01/01/1900 12:00:00 AM", "9999-12-31", "0001-01-01", "2011-03-01 25:00",
+     "2011-W09-2", "1e9", "nan", "NaT", "-1"]
+)  # fmt: skip
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(st.tuples(_DATE_TEXT, _DATE_TEXT), min_size=1, max_size=4),
+    date_format=st.one_of(
+        st.none(), st.text(alphabet="%YmdHMSIpjUWGVuaAwzZcxX%Q -:/.T", max_size=8)
+    ),
+)
+def test_any_dates_and_format_load_or_give_one_line(tmp_path, rows, date_format):
+    """Property: whatever the dates and the format, read_log loads or raises one clean line."""
+    path = nyc_log(tmp_path, rows, name="fuzz.csv")
+    try:
+        log = read_log(path, date_format=date_format)
+    except LogError as error:
+        assert "\n" not in str(error) and str(path) in str(error)
+        return
+    assert log.n_clean + log.n_bad == log.n_rows == len(rows)
+    assert (log.data["hours_to_close"].dropna() > 0).all()
+    assert (log.data["hours_to_close"].dropna() <= MAX_HOURS_TO_CLOSE).all()

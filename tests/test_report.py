@@ -266,3 +266,119 @@ def test_zh_report_uses_the_experiments_chinese_name_and_description(tmp_path):
     english = md_en.read_text("utf-8")
     assert english.splitlines()[0] == "# Experiment report: One-stop centre (test)"
     assert "综治中心" not in english
+
+
+# ---------------------------------------------------------------- undefined KPIs (issue #12)
+
+
+def make_undefined_results(root: Path, *, with_stats: bool) -> Path:
+    """Results where one KPI is NaN in every run and another in every run of one variant.
+
+    As a sweep without visits (no proactive find: no time saved) or a two-day sweep gives.
+    ``with_stats``: summary.csv and comparison.csv are written, as a sweep does, and read back.
+    """
+    from gridsim.analysis.stats import compare_to_baseline, summarise
+
+    make_results(root)
+    tidy = pd.read_parquet(root / "tidy.parquet")
+    undefined = tidy[tidy["metric"] == "on_time_rate"].assign(
+        metric="proactive_time_saved_mean_h", value=np.nan
+    )
+    tidy = pd.concat([tidy, undefined], ignore_index=True)
+    in_tiny = (tidy["variant"] == "Tiny change") & (tidy["metric"] == "response_time_mean_h")
+    tidy.loc[in_tiny, "value"] = np.nan
+    tidy.to_parquet(root / "tidy.parquet", index=False)
+    if with_stats:
+        summarise(tidy).to_csv(root / "summary.csv", index=False)
+        compare_to_baseline(tidy, "Separate desks").to_csv(root / "comparison.csv", index=False)
+    return root
+
+
+@pytest.mark.parametrize("with_stats", [False, True])
+def test_report_says_undefined_kpis_are_undefined(tmp_path, monkeypatch, with_stats):
+    drawn = _capture_kpi_figures(monkeypatch)
+    root = make_undefined_results(tmp_path / "res", with_stats=with_stats)
+    text = write_report(root)[0].read_text("utf-8")
+    section = text.split("### Mean response time (h)", 1)[1].split("### ", 1)[0]
+    assert "| — | Tiny change | undefined | — | — | 0 |" in section  # unranked, not 0
+    assert "Tiny change: the difference in mean response time is undefined" in section
+    # Only the defined comparison counts for Bonferroni.
+    assert "Bonferroni-adjusted over 1 comparison(s)" in section
+    assert "Merged centre lowers mean response time by 3." in section
+    undefined = text.split("## KPIs that are undefined", 1)[1]
+    assert "Mean time saved by proactive finds (h)" in undefined
+    constant = text.split("## KPIs that do not vary", 1)[1].split("## ", 1)[0]
+    assert "proactive" not in constant.lower()  # undefined is not "the same in every run"
+    zh = write_report(root, lang="zh")[0].read_text("utf-8")
+    assert "| — | 微调 | 无定义 |" in zh or "| — | Tiny change | 无定义 |" in zh
+    assert "## 无定义的指标" in zh
+    figure_texts = [t.get_text() for fig in drawn for ax in fig.axes for t in ax.texts]
+    assert "undefined" in figure_texts and "无定义" in figure_texts
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_comparison_figure_draws_kpis_undefined_in_one_or_every_variant(lang):
+    import warnings
+
+    import matplotlib.pyplot as plt
+
+    from gridsim.output.comparison_figures import kpi_comparison_figure
+
+    nan = float("nan")
+    summary = pd.DataFrame(
+        {
+            "variant": ["a", "b"] * 2,
+            "metric": ["on_time_rate"] * 2 + ["proactive_time_saved_mean_h"] * 2,
+            "mean": [0.8, nan, nan, nan],
+            "half_width": [0.05, nan, nan, nan],
+            "low": [0.75, nan, nan, nan],
+            "high": [0.85, nan, nan, nan],
+            "n": [5, 0, 0, 0],
+        }
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = kpi_comparison_figure(summary, list(pd.unique(summary["metric"])), lang)
+        fig.canvas.draw()
+    word = "无定义" if lang == "zh" else "undefined"
+    assert [t.get_text() for t in fig.axes[0].texts] == [word]
+    assert [t.get_text() for t in fig.axes[1].texts] == [word, word]
+    plt.close(fig)
+
+
+def test_two_day_sweep_with_an_undefined_kpi_finishes_and_reports(tmp_path):
+    """Issue #12: a two-day sweep crashed after every run ("needs at least one pair")."""
+    from gridsim.experiment.runner import run_experiment
+
+    one_town = (Path(__file__).resolve().parents[1] / "scenarios" / "one_town.toml").as_posix()
+    exp = tmp_path / "e.toml"
+    exp.write_text(
+        f"""
+[experiment]
+name = "two days"
+base = "{one_town}"
+replications = 2
+days = 2
+seed = 7
+baseline = "ladder"
+
+[[variants]]
+name = "ladder"
+overrides = {{}}
+
+[[variants]]
+name = "triage"
+overrides = {{ "escalation.policy" = "direct_triage" }}
+""",
+        "utf-8",
+    )
+    out = tmp_path / "out"
+    run_experiment(exp, executor="serial", out=out, progress=False)
+    tidy = pd.read_parquet(out / "tidy.parquet")
+    saved = tidy.loc[tidy["metric"] == "proactive_time_saved_mean_h", "value"]
+    assert saved.isna().all()  # the case of the issue: undefined in every replication
+    comparison = pd.read_csv(out / "comparison.csv").set_index("metric")
+    assert comparison.loc["proactive_time_saved_mean_h", "n"] == 0
+    assert json.loads((out / "manifest.json").read_text("utf-8"))["status"] == "complete"
+    text = write_report(out)[0].read_text("utf-8")
+    assert "## KPIs that are undefined" in text

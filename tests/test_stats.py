@@ -157,7 +157,6 @@ def test_paired_comparison_degenerate_cases():
         ({"comparisons": 0}, "comparisons"),
         ({"comparisons": 1.5}, "comparisons"),
         ({"confidence": 1.5}, "confidence"),
-        ({"values": [np.nan, 1.0], "baseline_values": [1.0, np.nan]}, "at least one pair"),
     ],
 )
 def test_paired_comparison_rejects_bad_input(kwargs, match):
@@ -165,6 +164,16 @@ def test_paired_comparison_rejects_bad_input(kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         paired_comparison(**args)
+
+
+def test_paired_comparison_without_a_complete_pair_is_undefined_not_an_error():
+    """Issue #12: a KPI NaN in every replication of one side crashed a finished sweep."""
+    pc = paired_comparison([np.nan, 1.0], [1.0, np.nan], comparisons=3)
+    assert not pc.defined and pc.n == 0 and not pc.significant
+    numbers = (pc.mean_difference, pc.half_width, pc.low, pc.high, pc.p_value)
+    assert all(math.isnan(x) for x in numbers)
+    assert pc.adjusted_confidence == pytest.approx(1 - 0.05 / 3)
+    assert paired_comparison([2.0], [1.0]).defined
 
 
 # ---------------------------------------------------------------- summarise / compare
@@ -295,6 +304,44 @@ def test_compare_to_baseline_mismatched_replications():
     no_base_metric = df[~((df.variant == "base") & (df.metric == "backlog"))]
     with pytest.raises(ValueError, match="no rows for metric 'backlog'"):
         compare_to_baseline(no_base_metric, "base")
+
+
+def _nan_in(df: pd.DataFrame, metric: str, variants: set[str]) -> pd.DataFrame:
+    """``df`` with ``metric`` NaN in every replication of ``variants``."""
+    out = df.copy()
+    out.loc[(out.metric == metric) & out.variant.isin(variants), "value"] = np.nan
+    return out
+
+
+def test_kpi_undefined_in_one_variant_is_reported_and_left_out_of_bonferroni():
+    df = _nan_in(make_results(seed=3, n_reps=6), "wait", {"same"})
+    summary = summarise(df).set_index(["variant", "metric"])
+    assert summary.loc[("same", "wait"), "n"] == 0
+    assert math.isnan(summary.loc[("same", "wait"), "mean"])
+    out = compare_to_baseline(df, "base").set_index(["variant", "metric"])
+    undefined = out.loc[("same", "wait")]
+    assert undefined["n"] == 0 and not undefined["significant"]
+    numbers = ["baseline_mean", "variant_mean", "mean_difference", "low", "high", "p_value"]
+    assert undefined[numbers].isna().all()
+    # One comparison is left for "wait", so its interval is not Bonferroni-widened ...
+    sel = df[df.metric == "wait"].pivot(index="replication", columns="variant")["value"]
+    alone = paired_comparison(sel["more_staff"], sel["base"], 0.95, comparisons=1)
+    assert out.loc[("more_staff", "wait"), "low"] == pytest.approx(alone.low)
+    # ... while "backlog", defined everywhere, still counts two.
+    sel = df[df.metric == "backlog"].pivot(index="replication", columns="variant")["value"]
+    both = paired_comparison(sel["more_staff"], sel["base"], 0.95, comparisons=2)
+    assert out.loc[("more_staff", "backlog"), "low"] == pytest.approx(both.low)
+
+
+@pytest.mark.parametrize("where", [{"base"}, {"base", "more_staff", "same"}])
+def test_kpi_undefined_in_the_baseline_or_everywhere(where):
+    df = _nan_in(make_results(seed=4, n_reps=3), "wait", where)
+    summary = summarise(df)
+    assert (summary.loc[summary.metric == "wait", "n"] == (0 if len(where) > 1 else 3)).any()
+    out = compare_to_baseline(df, "base")
+    wait = out[out.metric == "wait"]
+    assert len(wait) == 2 and (wait["n"] == 0).all() and not wait["significant"].any()
+    assert (out.loc[out.metric == "backlog", "n"] == 3).all()
 
 
 def test_compare_to_baseline_only_baseline_gives_empty_table():

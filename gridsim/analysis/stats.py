@@ -3,9 +3,11 @@
 Confidence intervals are Student-t intervals across independent replications; comparisons
 against a baseline use paired-t intervals on per-replication differences, which is the
 right analysis when replication ``r`` of every variant shares random-number seed ``r``
-(common random numbers). Multiple comparisons are Bonferroni-adjusted. Warm-up detection
-(MSER-5, Welch's procedure) and the sequential choice of the number of replications
-(Hoad, Robinson & Davies 2010) are also provided.
+(common random numbers). Multiple comparisons are Bonferroni-adjusted. A KPI that is
+undefined (NaN) in every replication of a variant is reported as undefined (NaN with
+``n = 0``), never an error. Warm-up detection (MSER-5, Welch's procedure, in
+:mod:`gridsim.analysis.warmup` and re-exported here) and the sequential choice of the
+number of replications (Hoad, Robinson & Davies 2010) are also provided.
 
 Nothing here touches a global random state; callers seed their own generators.
 """
@@ -20,6 +22,10 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats as sps
+
+# The warm-up procedures live in their own module; they are re-exported here, where callers
+# have always found them.
+from gridsim.analysis.warmup import mser5, welch_average
 
 __all__ = [
     "ConfidenceInterval",
@@ -89,7 +95,7 @@ class PairedComparison:
         p_value: Two-sided p-value of the paired t-test, not Bonferroni-adjusted (it equals
             ``scipy.stats.ttest_rel``'s); compare it with ``1 - adjusted_confidence``.
         significant: Whether the interval excludes 0.
-        n: Number of complete pairs used.
+        n: Number of complete pairs used; 0 when the comparison is undefined.
         adjusted_confidence: Bonferroni-adjusted level ``1 - (1 - confidence) / comparisons``.
     """
 
@@ -101,6 +107,11 @@ class PairedComparison:
     significant: bool
     n: int
     adjusted_confidence: float
+
+    @property
+    def defined(self) -> bool:
+        """Whether at least one pair had a value on both sides (else every number is NaN)."""
+        return self.n > 0
 
 
 @dataclass(frozen=True)
@@ -205,7 +216,10 @@ def paired_comparison(
 
     With fewer than two pairs the half-width is ``inf`` and the p-value NaN. If all
     differences are equal the half-width is 0 and the p-value is 0 (or NaN when every
-    difference is 0, as a t statistic of 0/0 is undefined).
+    difference is 0, as a t statistic of 0/0 is undefined). With no complete pair at all
+    (a KPI that is NaN in every replication of either side, such as a time saved by visits
+    in a run without visits) the comparison is undefined: ``n`` is 0, every number is NaN
+    and ``significant`` is False (see :attr:`PairedComparison.defined`).
 
     Args:
         values: Output of the variant, one per replication.
@@ -217,13 +231,16 @@ def paired_comparison(
         The comparison record.
 
     Raises:
-        ValueError: If lengths differ, no complete pair remains, ``confidence`` is outside
-            (0, 1) or ``comparisons`` is not a positive integer.
+        ValueError: If lengths differ, ``confidence`` is outside (0, 1) or ``comparisons``
+            is not a positive integer.
 
     Example:
         >>> pc = paired_comparison([5.1, 6.3, 5.8, 6.0], [4.9, 5.6, 5.5, 5.4])
         >>> round(pc.mean_difference, 3), round(pc.p_value, 4), pc.significant
         (0.45, 0.0324, True)
+        >>> undefined = paired_comparison([float("nan")] * 2, [1.0, 2.0])
+        >>> undefined.defined, undefined.n, undefined.mean_difference
+        (False, 0, nan)
     """
     confidence = _check_confidence(confidence)
     if isinstance(comparisons, bool) or int(comparisons) != comparisons or comparisons < 1:
@@ -236,9 +253,10 @@ def paired_comparison(
         )
     diff = (a - b)[~(np.isnan(a) | np.isnan(b))]
     n = int(diff.size)
-    if n == 0:
-        raise ValueError("paired_comparison needs at least one pair without NaN")
     adjusted = 1.0 - (1.0 - confidence) / int(comparisons)
+    if n == 0:
+        nan = math.nan
+        return PairedComparison(nan, nan, nan, nan, nan, False, 0, adjusted)
     mean = float(diff.mean())
     half = _t_half_width(diff, adjusted)
     if n < 2:
@@ -331,11 +349,17 @@ def compare_to_baseline(df: pd.DataFrame, baseline: str, confidence: float = 0.9
 
     Rows are paired on ``replication`` (common random numbers: replication ``r`` of every
     variant uses seed ``r``). For each metric the confidence level is Bonferroni-adjusted
-    over the number of non-baseline variants reporting that metric, so the intervals for a
-    metric hold jointly at ``confidence``. Differences are ``variant - baseline``;
-    ``baseline_mean`` and ``variant_mean`` are taken over the pairs actually used (pairs
-    with a NaN on either side are dropped), so ``mean_difference`` is their difference.
-    ``p_value`` is the unadjusted paired-t p-value (see :class:`PairedComparison`).
+    over the number of non-baseline variants whose comparison is defined for that metric,
+    so the intervals for a metric hold jointly at ``confidence``. Differences are
+    ``variant - baseline``; ``baseline_mean`` and ``variant_mean`` are taken over the pairs
+    actually used (pairs with a NaN on either side are dropped), so ``mean_difference`` is
+    their difference. ``p_value`` is the unadjusted paired-t p-value (see
+    :class:`PairedComparison`).
+
+    A comparison with no complete pair (the KPI is NaN in every replication of the variant
+    or of the baseline) is undefined: its row has ``n = 0``, NaN numbers and
+    ``significant`` False, and it does not count towards the Bonferroni adjustment (an
+    undefined comparison can make no error).
 
     Args:
         df: Tidy results table as for :func:`summarise`; extra columns are ignored.
@@ -359,6 +383,9 @@ def compare_to_baseline(df: pd.DataFrame, baseline: str, confidence: float = 0.9
         >>> row = compare_to_baseline(df, "base").iloc[0]
         >>> row["variant"], round(float(row["mean_difference"]), 3), int(row["n"])
         ('fast', -0.5, 3)
+        >>> undefined = compare_to_baseline(df.assign(value=float("nan")), "base").iloc[0]
+        >>> int(undefined["n"]), bool(undefined["significant"]), float(undefined["low"])
+        (0, False, nan)
     """
     confidence = _check_confidence(confidence)
     _check_tidy(df)
@@ -367,36 +394,18 @@ def compare_to_baseline(df: pd.DataFrame, baseline: str, confidence: float = 0.9
         raise ValueError(f"baseline variant {baseline!r} not found; variants are {variants}")
     rows: list[dict[str, object]] = []
     for metric in pd.unique(df["metric"]):
-        in_metric = df[df["metric"] == metric]
-        per_variant = {
-            v: g.set_index("replication")["value"]
-            for v, g in in_metric.groupby("variant", sort=False, dropna=False)
-        }
-        others = [v for v in per_variant if v != baseline]
-        if not others:
-            continue
-        if baseline not in per_variant:
-            raise ValueError(f"baseline {baseline!r} has no rows for metric {metric!r}")
-        base = pd.to_numeric(per_variant[baseline])
-        for variant in others:
-            vals = pd.to_numeric(per_variant[variant])
-            only_base = sorted(set(base.index) - set(vals.index))
-            only_var = sorted(set(vals.index) - set(base.index))
-            if only_base or only_var:
-                raise ValueError(
-                    f"replications of {variant!r} and baseline {baseline!r} do not match for "
-                    f"metric {metric!r}: only in baseline {only_base}, only in variant {only_var}"
-                )
-            b = base.to_numpy(dtype=float)
-            v = vals.reindex(base.index).to_numpy(dtype=float)
-            pc = paired_comparison(v, b, confidence, comparisons=len(others))
+        pairs = _metric_pairs(df[df["metric"] == metric], baseline, metric)
+        # Bonferroni over the comparisons that can be made: an undefined one has no interval.
+        defined = sum(bool((~(np.isnan(v) | np.isnan(b))).any()) for v, b in pairs.values())
+        for variant, (v, b) in pairs.items():
+            pc = paired_comparison(v, b, confidence, comparisons=max(1, defined))
             used = ~(np.isnan(v) | np.isnan(b))
             rows.append(
                 {
                     "variant": variant,
                     "metric": metric,
-                    "baseline_mean": float(b[used].mean()),
-                    "variant_mean": float(v[used].mean()),
+                    "baseline_mean": _mean_or_nan(b[used]),
+                    "variant_mean": _mean_or_nan(v[used]),
                     "mean_difference": pc.mean_difference,
                     "half_width": pc.half_width,
                     "low": pc.low,
@@ -409,90 +418,38 @@ def compare_to_baseline(df: pd.DataFrame, baseline: str, confidence: float = 0.9
     return pd.DataFrame(rows, columns=list(_COMPARISON_COLUMNS))
 
 
-def mser5(series: ArrayLike) -> int:
-    """MSER-5 warm-up truncation point (White 1997; Franklin & White 2008).
-
-    The series is cut into non-overlapping batches of 5 observations (a trailing partial
-    batch is ignored) with batch means ``Z_1..Z_b``. For each candidate number of deleted
-    batches ``d`` the marginal standard error is
-    ``MSER(d) = sum_{j>d} (Z_j - mean(Z_{d+1..b}))^2 / (b - d)^2``, and ``d`` is searched
-    over the first half of the batches only (``d < b / 2``) because the statistic becomes
-    erratic when few batches remain. The smallest minimising ``d`` wins.
-
-    A result close to half the series length means no clear steady state was reached:
-    lengthen the run rather than trusting the truncation point.
-
-    Args:
-        series: One long run's output sequence (e.g. per-order waiting times in order of
-            completion), at least 10 observations, no NaN.
-
-    Returns:
-        Number of initial observations to delete, in original observations (``5 * d``).
-
-    Raises:
-        ValueError: If the series is not one-dimensional, shorter than 10 or contains
-            non-finite values.
-
-    Example:
-        >>> mser5([10.0] * 10 + [0.0, 1.0] * 45)
-        10
-    """
-    x = _as_1d(series, "series")
-    if x.size < 10:
-        raise ValueError(f"mser5 needs at least 10 observations (2 batches), got {x.size}")
-    if not np.all(np.isfinite(x)):
-        raise ValueError("series must not contain NaN or infinite values")
-    b = x.size // 5
-    z = x[: b * 5].reshape(b, 5).mean(axis=1)
-    # Suffix sums give every candidate's mean and sum of squares in O(b).
-    tail_sum = np.cumsum(z[::-1])[::-1]
-    tail_sq = np.cumsum((z * z)[::-1])[::-1]
-    d = np.arange((b + 1) // 2)
-    k = b - d
-    sse = tail_sq[d] - tail_sum[d] ** 2 / k
-    mser = np.maximum(sse, 0.0) / (k * k)
-    return int(np.argmin(mser)) * 5
+def _metric_pairs(
+    in_metric: pd.DataFrame, baseline: str, metric: object
+) -> dict[str, tuple[NDArray[np.float64], NDArray[np.float64]]]:
+    """Each non-baseline variant's values and the baseline's, aligned on replication."""
+    per_variant = {
+        v: g.set_index("replication")["value"]
+        for v, g in in_metric.groupby("variant", sort=False, dropna=False)
+    }
+    others = [v for v in per_variant if v != baseline]
+    if not others:
+        return {}
+    if baseline not in per_variant:
+        raise ValueError(f"baseline {baseline!r} has no rows for metric {metric!r}")
+    base = pd.to_numeric(per_variant[baseline])
+    pairs = {}
+    for variant in others:
+        vals = pd.to_numeric(per_variant[variant])
+        only_base = sorted(set(base.index) - set(vals.index))
+        only_var = sorted(set(vals.index) - set(base.index))
+        if only_base or only_var:
+            raise ValueError(
+                f"replications of {variant!r} and baseline {baseline!r} do not match for "
+                f"metric {metric!r}: only in baseline {only_base}, only in variant {only_var}"
+            )
+        b = base.to_numpy(dtype=float)
+        pairs[variant] = (vals.reindex(base.index).to_numpy(dtype=float), b)
+    return pairs
 
 
-def welch_average(replications: ArrayLike, window: int) -> NDArray[np.float64]:
-    """Welch's moving average of the across-replication mean (Law & Kelton, sec. 9.5.1).
-
-    With ``Ybar_i`` the mean over replications of period ``i`` (``i = 1..m``) and window
-    ``w``, the smoothed value is the centred average of ``2w + 1`` neighbours for
-    ``i > w`` and, near the start where fewer neighbours exist, the centred average of
-    ``2i - 1`` values: ``Ybar_i(w) = mean(Ybar_1..Ybar_{2i-1})`` for ``i <= w``. The
-    result has ``m - w`` entries. Law & Kelton suggest ``w <= m / 4``; pick the warm-up
-    as the period after which the plotted curve looks flat.
-
-    Args:
-        replications: Array of shape (replications, periods); a 1-D array is treated as a
-            single replication.
-        window: Half-window ``w >= 0``; must be smaller than the number of periods.
-
-    Returns:
-        The smoothed curve, length ``periods - window``.
-
-    Raises:
-        ValueError: On a bad shape or window.
-
-    Example:
-        >>> welch_average([[1.0, 4.0, 2.0, 8.0, 5.0, 7.0]], window=2).round(3).tolist()
-        [1.0, 2.333, 4.0, 5.2]
-    """
-    y = np.asarray(replications, dtype=float)
-    if y.ndim == 1:
-        y = y[np.newaxis, :]
-    if y.ndim != 2 or y.shape[0] == 0 or y.shape[1] == 0:
-        raise ValueError(f"replications must be a non-empty 2-D array, got shape {y.shape}")
-    m = y.shape[1]
-    if isinstance(window, bool) or int(window) != window or not 0 <= window < m:
-        raise ValueError(f"window must be an integer in [0, {m - 1}], got {window!r}")
-    w = int(window)
-    ybar = y.mean(axis=0)
-    prefix = np.concatenate(([0.0], np.cumsum(ybar)))
-    i = np.arange(m - w)
-    half = np.minimum(i, w)
-    return (prefix[i + half + 1] - prefix[i - half]) / (2 * half + 1)
+def _mean_or_nan(values: NDArray[np.float64]) -> float:
+    """The mean, or NaN for no value (numpy would warn about an empty slice)."""
+    return float(values.mean()) if values.size else math.nan
 
 
 def replications_needed(

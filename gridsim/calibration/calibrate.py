@@ -49,6 +49,9 @@ PROFILE_ROWS_PER_BIN = 10
 #: A weekly profile is estimated only from requests spread over this many calendar weeks;
 #: from fewer, a weekday's rate mostly reflects what happened on one or two dates.
 WEEKLY_MIN_WEEKS = 4
+#: The largest team (all handlers of the scenario) a simulation of a calibrated scenario is
+#: allowed: a handler costs about 1 KB, so this is about 100 MB. The NYC sample needs 2,100.
+MAX_SIMULATED_STAFF = 100_000
 
 
 @dataclass
@@ -158,6 +161,20 @@ class Calibration:
         """Team size of the micro-grid, large enough that nobody ever queues (:func:`ample`)."""
         return ample(self.offered_load())
 
+    def staff(self) -> int:
+        """Every handler of the calibrated scenario.
+
+        The micro-grid's team, the grid's one handler and each unit's (department's) team.
+
+        Example:
+            >>> from gridsim.calibration.logs import read_log, sample_path
+            >>> cal = calibrate(read_log(sample_path()))
+            >>> cal.staff() > cal.servers()
+            True
+        """
+        units = {c.unit for c in self.categories}
+        return self.servers() + 1 + sum(ample(self.offered_load(unit)) for unit in units)
+
     def validation_days(self, sim_rows: int = 5000) -> float:
         """Days to simulate so that every compared category gets about ``sim_rows`` orders.
 
@@ -231,10 +248,13 @@ def calibrate(
         gamma AIC=..., misses the log's median by 55 % and p90 by 97 %: empirical quantiles used...
     """
     check_fit_options(fit, family_tolerance)
+    # Say how many rows were bad and why: that is often why too little is left.
+    bad = ", ".join(f"{n} {reason}" for reason, n in log.bad_counts().items())
+    left = f" ({log.n_clean} usable rows; bad rows: {bad})" if bad else ""
     if log.span_hours < 1:
-        raise LogError(log.path, "", "the log must span at least an hour of created times")
+        raise LogError(log.path, "", f"the log must span at least an hour of created times{left}")
     if log.n_closed < 2:
-        raise LogError(log.path, "", "calibration needs at least 2 closed requests")
+        raise LogError(log.path, "", f"calibration needs at least 2 closed requests{left}")
     population = DEFAULT_POPULATION if population is None else int(population)
     if population <= 0:
         raise UserError("", "--population", f"a positive integer, got {population}")
@@ -249,7 +269,7 @@ def calibrate(
     notes = _log_notes(log, weekly_reliable)
     notes += _category_notes(categories, min_rows, fit, family_tolerance)
     channel_keys, channels, channel_labels = _channel_mix(log.data["channel"])
-    return Calibration(
+    cal = Calibration(
         source=str(log.path),
         schema=log.schema,
         n_rows=log.n_rows,
@@ -271,6 +291,14 @@ def calibrate(
         channel_keys=channel_keys,
         notes=notes,
     )
+    if cal.staff() > MAX_SIMULATED_STAFF:
+        cal.notes.append(
+            f"The scenario needs {cal.staff():,} handlers so that no order waits, more than a "
+            f"simulation may hold ({MAX_SIMULATED_STAFF:,}): the log's requests arrive too "
+            "fast for how long they take to close. Check its dates; `gridsim validate --log` "
+            "refuses it."
+        )
+    return cal
 
 
 def _group_categories(

@@ -222,9 +222,12 @@ def _plot_cdfs(cal: Calibration, path: Path) -> None:
         ax.step(hours, np.arange(1, len(hours) + 1) / len(hours), where="post", color="black")
         for family in fit.candidates:
             best = family == fit.family
+            # A Weibull's (x / scale) ** shape overflows far in its tail, where the CDF is 1.
+            with np.errstate(over="ignore"):
+                cdf = fit.frozen(family).cdf(grid)
             ax.plot(
                 grid,
-                fit.frozen(family).cdf(grid),
+                cdf,
                 color=_FAMILY_COLOURS[family],
                 lw=1.8 if best else 0.9,
                 ls="-" if best else ":",

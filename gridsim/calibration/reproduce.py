@@ -12,6 +12,8 @@ Time unit: hours.
 
 from __future__ import annotations
 
+import math
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +21,21 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from gridsim.calibration.calibrate import Calibration, calibrate
+from gridsim.calibration.calibrate import MAX_SIMULATED_STAFF, Calibration, calibrate
 from gridsim.calibration.fitting import FAMILY_TOLERANCE, TARGETS, TIME_TOLERANCE
-from gridsim.calibration.logs import RequestLog, read_log
+from gridsim.calibration.logs import LogError, RequestLog, read_log
 from gridsim.calibration.scenario_writer import scenario_dict
+from gridsim.errors import UserError
 from gridsim.model.loader import scenario_from_dict
 from gridsim.model.seeds import replication_seed
 from gridsim.model.simulate import simulate
 
 MIX_TOLERANCE = 0.02  # absolute error allowed on a category or channel share
+#: Bounds of a validation run, so that it never asks for more memory than a laptop has. A
+#: simulated order costs about 3 KB (the NYC sample's default run: 322,000 orders, 1.2 GB),
+#: so the orders bound is about 3 GB; the default length is cut to fit it.
+MAX_VALIDATION_ORDERS = 1_000_000
+MAX_VALIDATION_DAYS = 365_250  # 1,000 years: the NYC sample's default run is 119
 
 
 def km_quantiles(hours: ArrayLike, observed: ArrayLike, qs: ArrayLike) -> NDArray[np.float64]:
@@ -217,6 +225,48 @@ def passed(table: pd.DataFrame, check: str | None = None) -> bool:
     return bool(len(rows)) and bool(rows["passed"].all())
 
 
+def _check_staff(log: RequestLog, cal: Calibration) -> None:
+    """Refuse a calibrated scenario whose team a simulation cannot hold."""
+    if cal.staff() <= MAX_SIMULATED_STAFF:
+        return
+    rate = log.n_clean / log.span_hours
+    mean = cal.offered_load() / sum(c.rate_per_hour for c in cal.categories)
+    raise LogError(
+        log.path,
+        "",
+        f"a log whose calibrated team a simulation can hold (at most {MAX_SIMULATED_STAFF:,} "
+        f"handlers); its {rate:.3g} requests an hour, taking {mean:.3g} h on average to close, "
+        f"need {cal.staff():,}: check its created and closed dates",
+    )
+
+
+def _orders_per_day(cal: Calibration) -> float:
+    """Simulated orders a day: the log's arrival rate."""
+    return 24 * sum(c.rate_per_hour for c in cal.categories)
+
+
+def _run_days(cal: Calibration, days: float | None, replications: int, sim_rows: int) -> float:
+    """Days per replication: as asked (within the bounds), or the default cut to them."""
+    per_day = _orders_per_day(cal) * replications
+    if days is None:
+        wanted = max(cal.validation_days(sim_rows) / replications, 5 * cal.span_hours / 24)
+        # The default is a wish for precision: cut it to what memory allows.
+        return float(min(wanted, MAX_VALIDATION_DAYS, MAX_VALIDATION_ORDERS / per_day))
+    days = float(days)
+    if not (math.isfinite(days) and days > 0):
+        raise UserError("", "days", f"a positive number of days, not {days!r}")
+    if days > MAX_VALIDATION_DAYS or days * per_day > MAX_VALIDATION_ORDERS:
+        most = min(MAX_VALIDATION_DAYS, MAX_VALIDATION_ORDERS / per_day)
+        raise UserError(
+            "",
+            "days",
+            f"at most {most:,.0f} days for {replications} replication(s) of this log "
+            f"({per_day:.3g} orders a day; at most {MAX_VALIDATION_ORDERS:,} orders in all), "
+            f"not {days:g}",
+        )
+    return days
+
+
 def validate_log(
     path: str | Path,
     schema: str = "nyc311",
@@ -230,6 +280,7 @@ def validate_log(
     date_format: str | None = None,
     fit: str = "auto",
     family_tolerance: float = FAMILY_TOLERANCE,
+    export_date: str | date | None = None,
 ) -> pd.DataFrame:
     """Calibrate a scenario to a log, simulate it and compare the run with the log.
 
@@ -240,7 +291,8 @@ def validate_log(
             :func:`gridsim.model.seeds.replication_seed` ``(seed, i)``, as experiments do.
         days: simulated days per replication. Default: long enough that every compared
             category has about ``sim_rows`` orders over all replications, and at least five
-            times the log's span (:meth:`Calibration.validation_days`).
+            times the log's span (:meth:`Calibration.validation_days`), cut to
+            :data:`MAX_VALIDATION_DAYS` and to :data:`MAX_VALIDATION_ORDERS` orders in all.
         replications: independent runs, pooled.
         min_rows: see :func:`calibrate`.
         sim_rows: simulated orders wanted in the rarest compared category.
@@ -248,10 +300,17 @@ def validate_log(
         date_format: date format for :func:`gridsim.calibration.logs.read_log`.
         fit: ``auto``, ``parametric`` or ``empirical``; see :func:`calibrate`.
         family_tolerance: see :func:`calibrate`.
+        export_date: when the log was exported; see :func:`read_log`.
 
     Returns:
         The :func:`compare_to_log` table; ``table.attrs`` also holds ``days``,
         ``replications``, ``orders``, ``appeals`` and ``fit``.
+
+    Raises:
+        LogError: as :func:`read_log` and :func:`calibrate`, and when the calibrated
+            scenario needs more than :data:`MAX_SIMULATED_STAFF` handlers.
+        UserError: ``days`` or ``replications`` would simulate more than the bounds allow,
+            or is not a positive number.
 
     Example:
         >>> from gridsim.calibration.reproduce import passed, validate_log
@@ -260,11 +319,13 @@ def validate_log(
         >>> passed(table, "channel_mix")  # doctest: +SKIP
         True
     """
-    log = read_log(path, schema, columns, date_format)
+    if isinstance(replications, bool) or not isinstance(replications, int) or replications < 1:
+        raise UserError("", "replications", f"a positive integer, not {replications!r}")
+    log = read_log(path, schema, columns, date_format, export_date)
     cal = calibrate(log, min_rows=min_rows, fit=fit, family_tolerance=family_tolerance)
+    _check_staff(log, cal)
+    days = _run_days(cal, days, replications, sim_rows)
     scenario = scenario_from_dict(scenario_dict(cal), f"<calibrated from {log.path}>")
-    if days is None:
-        days = max(cal.validation_days(sim_rows) / replications, 5 * cal.span_hours / 24)
     runs = [
         simulate(scenario, seed=replication_seed(seed, i), days=days)
         for i in range(replications)

@@ -40,6 +40,7 @@ from gridsim.output.wording import (
     is_share,
     kpi_phrase,
     metric_direction,
+    undefined_text,
     variant_name,
 )
 
@@ -216,9 +217,17 @@ def _ordered_metrics(summary: pd.DataFrame) -> list[str]:
     return head + [m for m in present if m not in head]
 
 
-def _is_constant(tidy: pd.DataFrame, metric: str) -> bool:
+def _kind(tidy: pd.DataFrame, metric: str) -> str:
+    """``undefined`` (NaN in every run), ``constant`` (one value, never NaN) or ``varying``.
+
+    A KPI undefined in some runs only is ``varying``: where it is undefined is news.
+    """
     values = tidy.loc[tidy["metric"] == metric, "value"]
-    return values.nunique(dropna=True) <= 1
+    if values.isna().all():
+        return "undefined"
+    if values.notna().all() and values.nunique() <= 1:
+        return "constant"
+    return "varying"
 
 
 def _setup(doc: Document, inputs: _Inputs, lang: str) -> None:
@@ -306,58 +315,62 @@ def _kpi_section(doc: Document, inputs: _Inputs, metric: str, lang: str) -> None
         doc.add("p", label("ranking_best", lang, direction=better, conf=conf, n=n))
     else:
         doc.add("p", label("ranking_plain", lang, conf=conf, n=n))
-    table = []
-    for rank, (_, r) in enumerate(rows.iterrows(), start=1):
-        table.append(
-            [
-                rank,
-                inputs.variant(r["variant"], lang),
-                format_value(metric, r["mean"]),
-                format_value(metric, r["low"]),
-                format_value(metric, r["high"]),
-                int(r["n"]),
-            ]
-        )
-    doc.table(_RANK_HEADERS[lang], table)
+    doc.table(_RANK_HEADERS[lang], _ranking_rows(inputs, rows, metric, lang))
     comp = inputs.comparison
     comp = comp[comp["metric"] == metric] if not comp.empty else comp
     if comp.empty:
         return
-    k = len(comp)
-    doc.add(
-        "p",
-        label("diff_intro", lang, baseline=inputs.variant(inputs.baseline, lang), conf=conf, k=k),
-    )
-    scale = 100.0 if is_share(metric) else 1.0
+    # Bonferroni counts the defined comparisons only (gridsim.analysis.stats); say the same k.
+    k = int((comp["n"] > 0).sum())
+    if k:
+        baseline = inputs.variant(inputs.baseline, lang)
+        doc.add("p", label("diff_intro", lang, baseline=baseline, conf=conf, k=k))
     table = []
     sentences = []
     for _, r in comp.iterrows():
-        sig = bool(r["significant"])
-        p = r["p_value"]
-        table.append(
-            [
-                inputs.variant(r["variant"], lang),
-                format_number(scale * r["mean_difference"]),
-                format_number(scale * r["low"]),
-                format_number(scale * r["high"]),
-                "—" if pd.isna(p) else (f"{p:.2g}" if p >= 0.001 else "<0.001"),
-                label("yes" if sig else "no", lang),
-            ]
-        )
-        sentences.append(
-            difference_sentence(
-                inputs.variant(r["variant"], lang),
-                metric,
-                r["mean_difference"],
-                r["low"],
-                r["high"],
-                sig,
-                lang,
-                inputs.confidence,
-            )
-        )
+        row, sentence = _difference(inputs, r, metric, lang)
+        table.append(row)
+        sentences.append(sentence)
     doc.table(_DIFF_HEADERS[lang], table)
     doc.add("ul", items=sentences)
+
+
+def _ranking_rows(inputs: _Inputs, rows: pd.DataFrame, metric: str, lang: str) -> list[list]:
+    """The ranking table; a variant whose KPI is undefined is named so, unranked, last."""
+    table: list[list] = []
+    for rank, (_, r) in enumerate(rows.iterrows(), start=1):
+        name = inputs.variant(r["variant"], lang)
+        if int(r["n"]) == 0:
+            table.append(["—", name, undefined_text("undefined", lang), "—", "—", 0])
+            continue
+        low, high = format_value(metric, r["low"]), format_value(metric, r["high"])
+        table.append([rank, name, format_value(metric, r["mean"]), low, high, int(r["n"])])
+    return table
+
+
+def _difference(inputs: _Inputs, r: pd.Series, metric: str, lang: str) -> tuple[list, str]:
+    """One comparison's table row and sentence (an undefined one says so in words)."""
+    name = inputs.variant(r["variant"], lang)
+    if int(r["n"]) == 0:
+        sentence = undefined_text(
+            "undefined_difference", lang, variant=name, kpi=kpi_phrase(metric, lang)
+        )
+        return [name, undefined_text("undefined", lang), "—", "—", "—", "—"], sentence
+    scale = 100.0 if is_share(metric) else 1.0
+    sig = bool(r["significant"])
+    p = r["p_value"]
+    row = [
+        name,
+        format_number(scale * r["mean_difference"]),
+        format_number(scale * r["low"]),
+        format_number(scale * r["high"]),
+        "—" if pd.isna(p) else (f"{p:.2g}" if p >= 0.001 else "<0.001"),
+        label("yes" if sig else "no", lang),
+    ]
+    sentence = difference_sentence(
+        name, metric, r["mean_difference"], r["low"], r["high"], sig, lang, inputs.confidence
+    )
+    return row, sentence
 
 
 # --------------------------------------------------------------------------- entry points
@@ -380,8 +393,10 @@ def build_document(results_dir: str | Path, lang: str = "en") -> Document:
     )
     doc = Document(label("title", lang, name=name), lang=lang)
     metrics = _ordered_metrics(inputs.summary)
-    varying = [m for m in metrics if not _is_constant(inputs.tidy, m)]
-    constant = [m for m in metrics if m not in varying]
+    kinds = {m: _kind(inputs.tidy, m) for m in metrics}
+    varying = [m for m in metrics if kinds[m] == "varying"]
+    constant = [m for m in metrics if kinds[m] == "constant"]
+    undefined = [m for m in metrics if kinds[m] == "undefined"]
     headline_names = {k.name for k in headline_kpis()}
     headline = [m for m in varying if m in headline_names]
     _setup(doc, inputs, lang)
@@ -396,6 +411,10 @@ def build_document(results_dir: str | Path, lang: str = "en") -> Document:
         doc.add("h2", label("constant", lang))
         names = ", ".join(kpi_label(m, lang) for m in constant)
         doc.add("p", label("constant_text", lang, names=names))
+    if undefined:
+        doc.add("h2", undefined_text("undefined_heading", lang))
+        names = ", ".join(kpi_label(m, lang) for m in undefined)
+        doc.add("p", undefined_text("undefined_kpis", lang, names=names))
     return doc
 
 

@@ -24,8 +24,30 @@ __all__ = [
     "is_share",
     "kpi_phrase",
     "metric_direction",
+    "undefined_text",
     "variant_name",
 ]
+
+# What a report says of a KPI that is undefined (NaN in every replication: a time saved by
+# visits in a run without visits, a KPI a two-day run is too short for). Shown as words,
+# never as "—" or 0, which a reader could take for a measured value.
+# TODO(labels): these belong in gridsim/data/labels.toml with the other report strings.
+_UNDEFINED = {
+    "undefined": {"en": "undefined", "zh": "无定义"},
+    "undefined_difference": {
+        "en": "{variant}: the difference in {kpi} is undefined (no replication where both "
+        "it and the baseline define the KPI); left out of the Bonferroni count.",
+        "zh": "{variant}与基线的{kpi}差值无定义（没有两者均有取值的重复），"
+        "不计入 Bonferroni 校正。",
+    },
+    "undefined_heading": {"en": "KPIs that are undefined", "zh": "无定义的指标"},
+    "undefined_kpis": {
+        "en": "These KPIs are undefined in every run (no event they measure happened, e.g. "
+        "no proactive find, or the run is too short): {names}.",
+        "zh": "以下指标在所有运行中均无定义（其度量的事件未发生，如没有主动发现，"
+        "或运行时间过短）：{names}。",
+    },
+}
 
 
 def _record(metric: str) -> KPI | None:
@@ -94,6 +116,27 @@ def format_value(metric: str, x: float) -> str:
     if is_share(metric) and x is not None and math.isfinite(x):
         return f"{100 * x:.1f} %"
     return format_number(x)
+
+
+def undefined_text(key: str, lang: str, **fields: str) -> str:
+    """A report's words for an undefined KPI or comparison, in ``lang``.
+
+    Args:
+        key: ``undefined`` (a table cell), ``undefined_difference`` (a comparison's
+            sentence: ``variant``, ``kpi``), ``undefined_heading`` or ``undefined_kpis``
+            (the section on KPIs undefined everywhere: ``names``).
+        lang: ``"en"`` or ``"zh"``.
+        **fields: values for the template's ``{...}`` fields.
+
+    Example:
+        >>> undefined_text("undefined", "zh")
+        '无定义'
+        >>> undefined_text("undefined_difference", "en", variant="B", kpi="time saved")
+        ... # doctest: +ELLIPSIS
+        'B: the difference in time saved is undefined (no replication where both it and ...'
+    """
+    text = _UNDEFINED[key]["zh" if lang == "zh" else "en"]
+    return text.format(**fields) if fields else text
 
 
 def kpi_phrase(metric: str, lang: str) -> str:
