@@ -141,7 +141,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if args.log:
         from gridsim.calibration.reproduce import validate_log
 
-        table = validate_log(args.log, schema=args.schema, seed=args.seed)
+        table = validate_log(
+            args.log, schema=args.schema, seed=args.seed, columns=_parse_columns(args.columns),
+            date_format=args.date_format, export_date=args.export_date,
+        )  # fmt: skip
         title = f"Calibrated from {args.log}: simulated vs logged"
     else:
         table = run_checks(quick=args.quick)
@@ -184,7 +187,9 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     report_dir = Path(args.report) if args.report else out.with_name(f"{out.stem}_fit")
     check_scenario_path(out)  # both outputs, before the scenario is written
     check_report_dir(report_dir)
-    log = read_log(args.log, args.schema, _parse_columns(args.columns), args.date_format)
+    log = read_log(
+        args.log, args.schema, _parse_columns(args.columns), args.date_format, args.export_date
+    )
     cal = calibrate(
         log,
         min_rows=args.min_rows,
@@ -312,10 +317,27 @@ def _add_schema(sub: argparse._SubParsersAction) -> None:
 def _add_validate(sub: argparse._SubParsersAction) -> None:
     val = sub.add_parser("validate", help="check the model against queueing theory or a log")
     val.add_argument("--log", help="a request log to calibrate from and reproduce")
-    val.add_argument("--schema", default="nyc311", help="log schema (nyc311 | generic)")
+    val.add_argument("--schema", choices=["nyc311", "generic"], default="nyc311",
+                     help="log schema")  # fmt: skip
+    _add_log_options(val)
     val.add_argument("--seed", type=_positive(int), default=1)
     val.add_argument("--quick", action="store_true", help="skip the sweep of loads")
     val.set_defaults(func=_cmd_validate)
+
+
+def _add_log_options(p: argparse.ArgumentParser) -> None:
+    """How to read a request log: the generic schema's columns, the date format, the export."""
+    p.add_argument(
+        "--columns",
+        help="generic schema: field=column pairs, e.g. "
+        "'created=opened,closed=done,category=type,channel=via,unit=office'",
+    )
+    p.add_argument("--date-format", help="strftime format of both date columns")
+    p.add_argument(
+        "--export-date",
+        help="when the log was exported (YYYY-MM-DD): rows created or closed later are bad "
+        "rows (default: the latest created date plus a margin, see gridsim.calibration.logs)",
+    )
 
 
 def _add_calibrate(sub: argparse._SubParsersAction) -> None:
@@ -331,12 +353,7 @@ def _add_calibrate(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("log", help="request log (CSV)")
     p.add_argument("--schema", choices=["nyc311", "generic"], default="nyc311")
-    p.add_argument(
-        "--columns",
-        help="generic schema: field=column pairs, e.g. "
-        "'created=opened,closed=done,category=type,channel=via,unit=office'",
-    )
-    p.add_argument("--date-format", help="strftime format of both date columns")
+    _add_log_options(p)
     p.add_argument("--min-rows", type=int, default=30, help="closed rows for an own category")
     p.add_argument("--population", type=int, help="residents of the calibrated town")
     p.add_argument(

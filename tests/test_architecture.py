@@ -23,7 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "labels": set(),
     "kpi_registry": set(),
     "model": {"errors", "analysis", "files", "labels"},
-    "experiment": {"errors", "version", "files", "labels", "analysis", "model"},
+    "experiment": {"errors", "version", "files", "labels", "kpi_registry", "analysis", "model"},
     "calibration": {"errors", "version", "files", "labels", "analysis", "model"},
     "validation": {"errors", "version", "files", "labels", "analysis", "model", "calibration"},
     "output": {"errors", "version", "files", "labels", "kpi_registry", "analysis", "model",

@@ -811,7 +811,7 @@ def test_welch_truncation_line():
     fig = comparison_figures.welch_figure(reps, "en", period_hours=24)
     ax = fig.axes[0]
     cut = [ln for ln in ax.lines if ln.get_linestyle() == "--"][0].get_xdata()[0]
-    from gridsim.analysis.stats import mser5
+    from gridsim.analysis.warmup import mser5
 
     assert cut == pytest.approx(mser5(reps.mean(axis=0)))  # daily periods: x in days
     assert 20 <= cut <= 120

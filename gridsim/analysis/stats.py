@@ -5,9 +5,9 @@ against a baseline use paired-t intervals on per-replication differences, which 
 right analysis when replication ``r`` of every variant shares random-number seed ``r``
 (common random numbers). Multiple comparisons are Bonferroni-adjusted. A KPI that is
 undefined (NaN) in every replication of a variant is reported as undefined (NaN with
-``n = 0``), never an error. Warm-up detection (MSER-5, Welch's procedure, in
-:mod:`gridsim.analysis.warmup` and re-exported here) and the sequential choice of the
-number of replications (Hoad, Robinson & Davies 2010) are also provided.
+``n = 0``), never an error. The sequential choice of the number
+of replications (Hoad, Robinson & Davies 2010) is here too; warm-up detection (MSER-5,
+Welch's procedure) is in :mod:`gridsim.analysis.warmup`.
 
 Nothing here touches a global random state; callers seed their own generators.
 """
@@ -25,7 +25,6 @@ from scipy import stats as sps
 
 # The warm-up procedures live in their own module; they are re-exported here, where callers
 # have always found them.
-from gridsim.analysis.warmup import mser5, welch_average
 
 __all__ = [
     "ConfidenceInterval",
@@ -34,11 +33,9 @@ __all__ = [
     "compare_to_baseline",
     "mean_ci",
     "TIDY_KEYS",
-    "mser5",
     "paired_comparison",
     "replications_needed",
     "summarise",
-    "welch_average",
 ]
 
 #: The key columns of a tidy results table (one row per variant, replication and metric;

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from gridsim.experiment.spec import (
     format_value,
     slugify,
 )
+from gridsim.kpi_registry import FAMILIES, KPIS
 from gridsim.model.loader import describe_validation_error, load_scenario, with_overrides
 from gridsim.model.scenario import Scenario, ScenarioError
 
@@ -238,29 +238,16 @@ def _check_design_size(
         )
 
 
-def _kpi_names() -> tuple[set[str], set[str]]:
-    """The KPI names and KPI family prefixes of ``gridsim/data/kpis.toml``.
-
-    Read from the registry's data file rather than through :mod:`gridsim.kpi_registry`
-    because tests/test_architecture.py does not (yet) let the experiment room import that
-    shared module, although docs/architecture.md does.
-    """
-    with (files("gridsim") / "data" / "kpis.toml").open("rb") as f:
-        table = tomllib.load(f)
-    return set(table["kpis"]), set(table["families"])
-
-
 def _check_metric(metric: str, roles: set[str], source: str | Path) -> None:
     """The precision metric must be a KPI every run reports, known before any run starts.
 
     A KPI of the registry, or ``utilisation_<role>`` for a role of some variant's scenario
     (the runs report utilisation per role).
     """
-    kpis, families = _kpi_names()
-    if metric in kpis:
+    if metric in KPIS:
         return
     prefix, _, role = metric.partition("_")
-    if prefix in families and role in roles:
+    if prefix in FAMILIES and role in roles:
         return
     raise ScenarioError(
         source,

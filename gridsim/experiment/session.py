@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gridsim.analysis.stats import mser5, replications_needed
+from gridsim.analysis.stats import replications_needed
+from gridsim.analysis.warmup import mser5
 from gridsim.experiment.executors import Executor
 from gridsim.experiment.runs import RunOutcome, RunSpec, SimulateFn, build_specs, execute_run
 from gridsim.experiment.spec import Experiment, Variant

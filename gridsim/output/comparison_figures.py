@@ -18,7 +18,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
-from gridsim.analysis.stats import TIDY_KEYS, mser5, welch_average
+from gridsim.analysis.stats import TIDY_KEYS
+from gridsim.analysis.warmup import mser5, welch_average
 from gridsim.kpi_registry import headline_kpis, kpi
 from gridsim.output.i18n import factor_label, kpi_label, label, short, text_width, value_label
 from gridsim.output.style import (

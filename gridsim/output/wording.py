@@ -28,26 +28,6 @@ __all__ = [
     "variant_name",
 ]
 
-# What a report says of a KPI that is undefined (NaN in every replication: a time saved by
-# visits in a run without visits, a KPI a two-day run is too short for). Shown as words,
-# never as "—" or 0, which a reader could take for a measured value.
-# TODO(labels): these belong in gridsim/data/labels.toml with the other report strings.
-_UNDEFINED = {
-    "undefined": {"en": "undefined", "zh": "无定义"},
-    "undefined_difference": {
-        "en": "{variant}: the difference in {kpi} is undefined (no replication where both "
-        "it and the baseline define the KPI); left out of the Bonferroni count.",
-        "zh": "{variant}与基线的{kpi}差值无定义（没有两者均有取值的重复），"
-        "不计入 Bonferroni 校正。",
-    },
-    "undefined_heading": {"en": "KPIs that are undefined", "zh": "无定义的指标"},
-    "undefined_kpis": {
-        "en": "These KPIs are undefined in every run (no event they measure happened, e.g. "
-        "no proactive find, or the run is too short): {names}.",
-        "zh": "以下指标在所有运行中均无定义（其度量的事件未发生，如没有主动发现，"
-        "或运行时间过短）：{names}。",
-    },
-}
 
 
 def _record(metric: str) -> KPI | None:
@@ -135,8 +115,7 @@ def undefined_text(key: str, lang: str, **fields: str) -> str:
         ... # doctest: +ELLIPSIS
         'B: the difference in time saved is undefined (no replication where both it and ...'
     """
-    text = _UNDEFINED[key]["zh" if lang == "zh" else "en"]
-    return text.format(**fields) if fields else text
+    return label(key, "zh" if lang == "zh" else "en", **fields)
 
 
 def kpi_phrase(metric: str, lang: str) -> str:

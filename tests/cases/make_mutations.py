@@ -43,11 +43,7 @@ ODD_KEYS = ["", " ", "x y", "new\nline", "=cmd", "键", "\x7f", "ok_but_unknown"
 MAX_LOADING = 6
 #: Mutants known to end in a traceback today, with the reason; the test marks them as strict
 #: xfails, so the fix must remove them from here (and regenerate the corpus).
-KNOWN_FAILURES = {
-    "set_79": "gridsim/model: a rate of 1e18 allocates 672 PiB (ArrayMemoryError): no guard",
-    "deep_arrays_3000": "gridsim/model/loader.py: tomllib recurses on deep nesting",
-    "deep_tables_3000": "gridsim/model/loader.py: tomllib recurses on deep nesting",
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 def paths(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
