@@ -17,8 +17,10 @@ from gridsim.model.scenario import ScenarioError
 
 @pytest.fixture(autouse=True)
 def default_bound(monkeypatch):
-    """Every test starts from the default bound (the option sets an environment variable)."""
-    monkeypatch.delenv(guard.MEMORY_ENV, raising=False)
+    """Every test starts from the default bound, and no bound leaks out of a test: the option
+    sets an environment variable, which setenv records so that teardown restores it."""
+    monkeypatch.setenv(guard.MEMORY_ENV, "8")
+    monkeypatch.delenv(guard.MEMORY_ENV)
 
 
 @pytest.fixture()
