@@ -29,7 +29,14 @@ import pandas as pd
 
 from gridsim.analysis.stats import compare_to_baseline, summarise
 from gridsim.errors import UserError
-from gridsim.files import MARKER, atomic_write, atomic_write_text, foreign_file, signed_png
+from gridsim.files import (
+    MARKER,
+    atomic_write,
+    atomic_write_text,
+    foreign_file,
+    read_csv,
+    signed_png,
+)
 from gridsim.kpi_registry import headline_kpis
 from gridsim.output.document import Document
 from gridsim.output.i18n import factor_label, kpi_label, label, value_label
@@ -109,12 +116,12 @@ def _load(results_dir: Path) -> _Inputs:
     keys = ["variant", "replication", "metric", "value"]
     summary_path = results_dir / "summary.csv"
     if summary_path.is_file():
-        summary = pd.read_csv(summary_path)
+        summary = read_csv(summary_path)
     else:
         summary = summarise(tidy[keys], confidence)
     comparison_path = results_dir / "comparison.csv"
     if comparison_path.is_file() and comparison_path.stat().st_size > 1:
-        comparison = pd.read_csv(comparison_path)
+        comparison = read_csv(comparison_path)
     elif len(variants) > 1:
         comparison = compare_to_baseline(tidy[keys], baseline, confidence)
     else:
