@@ -64,7 +64,6 @@ class ScenarioError(UserError):
         return (type(self), (self.file, self.field, self.expected))
 
 
-
 def _check_profile(profile: Sequence[float] | None, length: int, name: str) -> None:
     if profile is None:
         return
