@@ -320,3 +320,14 @@ def test_keys_with_control_characters_stay_on_one_line(one_town_data, bad) -> No
     message = str(info.value)
     assert message.isprintable(), message
     assert "\\" in message  # escaped, not dropped
+
+
+def test_scenario_error_survives_pickling() -> None:
+    """A sweep's worker process hands errors back by pickle; before, unpickling raised
+    TypeError and the sweep died with BrokenProcessPool and a traceback."""
+    import pickle
+
+    err = ScenarioError("x.toml", "county.population", "at most 100000000")
+    back = pickle.loads(pickle.dumps(err))
+    assert type(back) is ScenarioError and str(back) == str(err)
+    assert (back.file, back.field, back.expected) == (err.file, err.field, err.expected)
