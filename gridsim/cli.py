@@ -17,6 +17,7 @@ import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from gridsim.errors import UserError
 from gridsim.files import SIGNATURE, atomic_write_text, foreign_file, sign_png
@@ -26,6 +27,18 @@ from gridsim.model.loader import load_scenario
 from gridsim.version import __version__
 
 EXIT_USER_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake on the command line is one line, as every user error is.
+
+    argparse prints its usage block first; the sub-commands' parsers are of this class too.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``gridsim: <command>: <message> (see --help)`` and exit with status 2."""
+        line = UserError("", self.prog, f"{message} (see {self.prog} --help)")
+        self.exit(EXIT_USER_ERROR, f"gridsim: {line}\n".replace("gridsim: gridsim", "gridsim", 1))
 
 
 def _positive(kind: type) -> Callable[[str], float]:
@@ -271,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
         >>> args.executor, args.func.__name__
         ('serial', '_cmd_sweep')
     """
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gridsim",
         description="Discrete-event simulation of grid-based grassroots governance (网格化治理).",
     )

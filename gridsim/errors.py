@@ -40,10 +40,24 @@ class UserError(GridsimError):
         parts = [p for p in (self.file, self.field) if p]
         super().__init__(_one_line(": ".join([*parts, self.expected])))
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # A sweep's worker process hands its error back pickled. The default would call
+        # __init__ with the message alone, which fails for every subclass's signature and
+        # turns a one-line refusal into BrokenProcessPool; rebuild from the state instead.
+        return (_restore, (type(self), str(self), self.__dict__))
+
     @property
     def path(self) -> str:
         """The file at fault (the name earlier releases used)."""
         return self.file
+
+
+def _restore(cls: type[UserError], message: str, state: dict[str, object]) -> UserError:
+    """Rebuild a pickled :class:`UserError` (any subclass) without calling its __init__."""
+    err = cls.__new__(cls)
+    Exception.__init__(err, message)
+    err.__dict__.update(state)
+    return err
 
 
 class InternalError(GridsimError):

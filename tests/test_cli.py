@@ -72,6 +72,41 @@ def test_negative_days_is_refused_by_the_parser(repo, capsys):
     assert "positive" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "argv", [["run"], ["run", "x.toml", "--days", "nan"], ["sweep", "x.toml", "--executor", "gpu"],
+             ["frobnicate"], ["plot", "d", "--lang", "fr"], ["validate", "--seed", "-1"]],
+)  # fmt: skip
+def test_command_line_mistakes_are_one_line(argv, capsys):
+    """Before: argparse printed its usage block first (three lines or more)."""
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("gridsim") and "--help" in err, err
+
+
+def test_every_user_error_survives_pickling():
+    """A sweep's worker hands its error back pickled; before, only ScenarioError could."""
+    import pickle
+
+    from gridsim.calibration.logs import LogError
+    from gridsim.errors import UserError
+    from gridsim.experiment.executors import ExecutorOptionError
+    from gridsim.experiment.store import ResultsConflictError
+    from gridsim.output.fonts import FontNotFoundError
+    from gridsim.output.run_dir import OutputDirectoryError
+
+    errors = [LogError("a.csv", "Closed Date", "a date"), UserError("f", "x", "y"),
+              ResultsConflictError("d", "", "busy"), OutputDirectoryError("d", "", "a run"),
+              ExecutorOptionError("", "workers", "a positive integer")]  # fmt: skip
+    errors.append(FontNotFoundError())
+    for err in errors:
+        back = pickle.loads(pickle.dumps(err))
+        assert type(back) is type(err) and str(back) == str(err)
+        assert (back.file, back.field, back.expected) == (err.file, err.field, err.expected)
+
+
+
 def test_describe_counts_and_draws(repo, tmp_path, capsys):
     png = tmp_path / "tree.png"
     assert main(["describe", str(repo / "scenarios/pingyi_baseline.toml"), "--draw", str(png)]) == 0

@@ -12,12 +12,11 @@ from scipy import stats as sps
 from gridsim.analysis.stats import (
     compare_to_baseline,
     mean_ci,
-    mser5,
     paired_comparison,
     replications_needed,
     summarise,
-    welch_average,
 )
+from gridsim.analysis.warmup import mser5, welch_average
 
 # ---------------------------------------------------------------- mean_ci
 

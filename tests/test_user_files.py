@@ -359,3 +359,15 @@ def test_markdown_report_escapes_raw_html():
     assert "<script>" not in md and "<img" not in md and "<b>" not in md
     assert "&lt;script&gt;" in md
     assert "<script>" not in doc.to_html()
+
+
+def test_sweep_too_large_for_memory_writes_nothing(repo, tmp_path, capsys, monkeypatch):
+    """Before: the first run's refusal came after the manifest and copies were written."""
+    monkeypatch.setenv("GRIDSIM_MAX_MEMORY_GB", "8")  # restored after: --max-memory sets it
+    out = tmp_path / "sweep"
+    code = main(["sweep", str(repo / "scenarios/experiments/one_stop_centre.toml"), "--out",
+                 str(out), "--executor", "serial", "--quiet", "--max-memory", "0.001"])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--max-memory" in err
+    assert not out.exists()

@@ -32,7 +32,7 @@ from gridsim.experiment.executors import (
     make_executor,
 )
 from gridsim.experiment.loading import load_experiment
-from gridsim.experiment.runs import SimulateFn
+from gridsim.experiment.runs import SimulateFn, variant_scenario
 from gridsim.experiment.session import (
     Session,
     choose_warmup,
@@ -41,6 +41,7 @@ from gridsim.experiment.session import (
 )
 from gridsim.experiment.spec import Experiment, default_results_dir, format_value
 from gridsim.experiment.store import ResultsStore
+from gridsim.model.guard import check_run
 from gridsim.version import __version__
 
 
@@ -212,6 +213,8 @@ def run_experiment(
         if isinstance(experiment_or_path, Experiment)
         else load_experiment(experiment_or_path)
     )
+    for variant in exp.variants:  # refuse what would not fit before anything is written
+        check_run(variant_scenario(exp, variant), exp.days)
     ex = make_executor(executor, workers, address) if isinstance(executor, str) else executor
     store = ResultsStore(out if out is not None else default_results_dir(exp))
     with store.locked():  # one sweep at a time in a directory; --fresh cannot pull the rug

@@ -58,11 +58,6 @@ class ScenarioError(UserError):
         expected: what was expected there, in words.
     """
 
-    def __reduce__(self) -> tuple[type[ScenarioError], tuple[str, str, str]]:
-        # Rebuilt from its three parts: a worker process of a sweep can hand it back whole
-        # (the default pickling would call __init__ with the message alone and fail).
-        return (type(self), (self.file, self.field, self.expected))
-
 
 def _check_profile(profile: Sequence[float] | None, length: int, name: str) -> None:
     if profile is None:
