@@ -236,7 +236,8 @@ def calibrate(
 
     Raises:
         UserError: an option is out of range (named as its command-line option).
-        LogError: the log spans less than an hour or has fewer than two closed requests.
+        LogError: the log spans less than an hour, has fewer than two closed requests, or
+            needs a team no simulation could hold (more than MAX_SIMULATED_STAFF handlers).
 
     Example:
         >>> from gridsim.calibration.calibrate import calibrate
@@ -291,14 +292,23 @@ def calibrate(
         channel_keys=channel_keys,
         notes=notes,
     )
-    if cal.staff() > MAX_SIMULATED_STAFF:
-        cal.notes.append(
-            f"The scenario needs {cal.staff():,} handlers so that no order waits, more than a "
-            f"simulation may hold ({MAX_SIMULATED_STAFF:,}): the log's requests arrive too "
-            "fast for how long they take to close. Check its dates; `gridsim validate --log` "
-            "refuses it."
-        )
+    _check_staff(log, cal)
     return cal
+
+
+def _check_staff(log: RequestLog, cal: Calibration) -> None:
+    """Refuse a calibration whose team no simulation could hold (dates far apart, say)."""
+    if cal.staff() <= MAX_SIMULATED_STAFF:
+        return
+    rate = log.n_clean / log.span_hours
+    mean = cal.offered_load() / sum(c.rate_per_hour for c in cal.categories)
+    raise LogError(
+        log.path,
+        "",
+        f"a log whose calibrated team a simulation can hold (at most {MAX_SIMULATED_STAFF:,} "
+        f"handlers); its {rate:.3g} requests an hour, taking {mean:.3g} h on average to close, "
+        f"need {cal.staff():,}: check its created and closed dates",
+    )
 
 
 def _group_categories(

@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from gridsim.calibration.calibrate import MAX_SIMULATED_STAFF, Calibration, calibrate
+from gridsim.calibration.calibrate import Calibration, calibrate
 from gridsim.calibration.fitting import FAMILY_TOLERANCE, TARGETS, TIME_TOLERANCE
-from gridsim.calibration.logs import LogError, RequestLog, read_log
+from gridsim.calibration.logs import RequestLog, read_log
 from gridsim.calibration.scenario_writer import scenario_dict
 from gridsim.errors import UserError
 from gridsim.model.loader import scenario_from_dict
@@ -225,21 +225,6 @@ def passed(table: pd.DataFrame, check: str | None = None) -> bool:
     return bool(len(rows)) and bool(rows["passed"].all())
 
 
-def _check_staff(log: RequestLog, cal: Calibration) -> None:
-    """Refuse a calibrated scenario whose team a simulation cannot hold."""
-    if cal.staff() <= MAX_SIMULATED_STAFF:
-        return
-    rate = log.n_clean / log.span_hours
-    mean = cal.offered_load() / sum(c.rate_per_hour for c in cal.categories)
-    raise LogError(
-        log.path,
-        "",
-        f"a log whose calibrated team a simulation can hold (at most {MAX_SIMULATED_STAFF:,} "
-        f"handlers); its {rate:.3g} requests an hour, taking {mean:.3g} h on average to close, "
-        f"need {cal.staff():,}: check its created and closed dates",
-    )
-
-
 def _orders_per_day(cal: Calibration) -> float:
     """Simulated orders a day: the log's arrival rate."""
     return 24 * sum(c.rate_per_hour for c in cal.categories)
@@ -323,7 +308,6 @@ def validate_log(
         raise UserError("", "replications", f"a positive integer, not {replications!r}")
     log = read_log(path, schema, columns, date_format, export_date)
     cal = calibrate(log, min_rows=min_rows, fit=fit, family_tolerance=family_tolerance)
-    _check_staff(log, cal)
     days = _run_days(cal, days, replications, sim_rows)
     scenario = scenario_from_dict(scenario_dict(cal), f"<calibrated from {log.path}>")
     runs = [
