@@ -343,6 +343,8 @@ def test_comparison_figure_draws_kpis_undefined_in_one_or_every_variant(lang):
     word = "无定义" if lang == "zh" else "undefined"
     assert [t.get_text() for t in fig.axes[0].texts] == [word]
     assert [t.get_text() for t in fig.axes[1].texts] == [word, word]
+    assert list(fig.axes[1].get_xticks()) == []  # no invented scale for a KPI never measured
+    assert len(fig.axes[0].get_xticks()) > 0
     plt.close(fig)
 
 

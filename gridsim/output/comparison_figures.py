@@ -199,6 +199,9 @@ def _kpi_panel(ax: Axes, rows: pd.DataFrame, variants: list[str], lang: str) -> 
                 fontsize=6.5,
                 color="#555555",
             )
+    if not np.isfinite(rows["mean"]).any():  # nothing measured: an axis would invent a scale
+        ax.set_xticks([])
+        return
     ax.grid(axis="x")
     ax.set_axisbelow(True)
     ax.margins(x=0.15)
