@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,6 +24,7 @@ from gridsim.errors import UserError
 from gridsim.files import SIGNATURE, atomic_write_text, foreign_file, sign_png
 from gridsim.kpi_registry import summary_kpis
 from gridsim.labels import LANGS
+from gridsim.model.guard import DEFAULT_MAX_MEMORY_GB, MEMORY_ENV
 from gridsim.model.loader import load_scenario
 from gridsim.version import __version__
 
@@ -296,9 +298,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_run(sub: argparse._SubParsersAction) -> None:
-    from gridsim.model.guard import add_memory_option
+class _SetMemoryBound(argparse.Action):
+    """``--max-memory GB``: sets :data:`MEMORY_ENV`, so the sweep's worker processes see it."""
 
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:  # fmt: skip
+        text = str(values)
+        try:
+            gb = float(text)
+        except ValueError:
+            gb = math.nan  # refused just below, like inf and negatives
+        if not (math.isfinite(gb) and gb > 0):
+            raise argparse.ArgumentError(self, f"expected a positive number of GB, got {text!r}")
+        os.environ[MEMORY_ENV] = repr(gb)
+        setattr(namespace, self.dest, gb)
+
+
+def _add_memory_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--max-memory GB`` (the guard's bound) to a command that simulates.
+
+    Example:
+        >>> p = argparse.ArgumentParser()
+        >>> _add_memory_option(p)
+        >>> p.parse_args(["--max-memory", "12"]).max_memory, os.environ[MEMORY_ENV]
+        (12.0, '12.0')
+        >>> del os.environ[MEMORY_ENV]
+    """
+    parser.add_argument(
+        "--max-memory",
+        metavar="GB",
+        action=_SetMemoryBound,
+        default=None,
+        help=f"refuse runs estimated above this much memory (default {DEFAULT_MAX_MEMORY_GB:g} "
+        f"GB, or ${MEMORY_ENV}; never more than the machine has free)",
+    )
+
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="simulate a scenario and write a run directory")
     run.add_argument("scenario", help="scenario TOML file")
     run.add_argument("--seed", type=_positive(int), default=None, help="seed (default: meta.seed)")
@@ -306,18 +342,16 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--out", default=None, help="run directory (default results/<scenario>)")
     run.add_argument("--lang", choices=["en", "zh", "both"], default="both", help="figure labels")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_memory_option(run)
+    _add_memory_option(run)
     run.set_defaults(func=_cmd_run)
 
 
 def _add_describe(sub: argparse._SubParsersAction) -> None:
-    from gridsim.model.guard import add_memory_option
-
     desc = sub.add_parser("describe", help="print the hierarchy and staffing a scenario builds")
     desc.add_argument("scenario")
     desc.add_argument("--seed", type=_positive(int), default=None)
     desc.add_argument("--draw", metavar="PNG", help="also draw the hierarchy to this PNG file")
-    add_memory_option(desc)
+    _add_memory_option(desc)
     desc.set_defaults(func=_cmd_describe)
 
 
@@ -391,8 +425,6 @@ def _add_calibrate(sub: argparse._SubParsersAction) -> None:
 
 def _add_sweep(sub: argparse._SubParsersAction) -> None:
     from gridsim.experiment.executors import EXECUTORS
-    from gridsim.model.guard import add_memory_option
-
     p = sub.add_parser(
         "sweep",
         help="run an experiment (variants x replications) and save tidy results",
@@ -411,7 +443,7 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="results directory (default results/experiments/<name>/)")
     p.add_argument("--fresh", action="store_true", help="discard earlier results in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    add_memory_option(p)
+    _add_memory_option(p)
     p.set_defaults(func=_cmd_sweep)
 
 
