@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -56,6 +57,17 @@ def check_lang(lang: str) -> str:
     return lang
 
 
+def lookup(table: Mapping[str, Mapping[str, str]], key: str, lang: str) -> str:
+    """The entry ``key`` of a label table in ``lang``; a key the table lacks stays as it is.
+
+    Example:
+        >>> lookup(VALUE_LABELS, "baseline", "zh"), lookup(VALUE_LABELS, "my_variant", "zh")
+        ('基线', 'my_variant')
+    """
+    entry = table.get(key)
+    return entry[lang] if entry else key
+
+
 def value_label(value: Any, lang: str) -> str:
     """Display form of a factor level or variant name (policy names are translated).
 
@@ -65,5 +77,4 @@ def value_label(value: Any, lang: str) -> str:
     """
     check_lang(lang)
     text = f"{value:g}" if isinstance(value, float) else str(value)
-    entry = VALUE_LABELS.get(text)
-    return entry[lang] if entry else text
+    return lookup(VALUE_LABELS, text, lang)

@@ -32,6 +32,7 @@ from gridsim.labels import (
     LABELS,
     LANGS,
     check_lang,
+    lookup,
     value_label,
 )
 from gridsim.model.vocabulary import EVENT_CODES, LEVELS
@@ -135,10 +136,8 @@ def event_label(code: int | str, lang: str) -> str:
     """
     check_lang(lang)
     if not isinstance(code, str):
-
         code = EVENT_CODES[int(code)]
-    entry = EVENT_LABELS.get(code)
-    return entry[lang] if entry else code
+    return lookup(EVENT_LABELS, code, lang)
 
 
 def kind_label(kind: str, lang: str) -> str:
@@ -149,8 +148,7 @@ def kind_label(kind: str, lang: str) -> str:
         '专属网格'
     """
     check_lang(lang)
-    entry = KIND_LABELS.get(kind)
-    return entry[lang] if entry else kind
+    return lookup(KIND_LABELS, kind, lang)
 
 
 def factor_label(factor: str, lang: str) -> str:
@@ -161,8 +159,7 @@ def factor_label(factor: str, lang: str) -> str:
         '每网格户数'
     """
     check_lang(lang)
-    entry = FACTOR_LABELS.get(factor)
-    return entry[lang] if entry else factor
+    return lookup(FACTOR_LABELS, factor, lang)
 
 
 def _is_design_point(variant: Mapping[str, Any], paths: Sequence[str]) -> bool:

@@ -38,6 +38,7 @@ from gridsim.files import (
     signed_png,
 )
 from gridsim.kpi_registry import headline_kpis
+from gridsim.labels import check_lang
 from gridsim.output.document import Document
 from gridsim.output.i18n import factor_label, kpi_label, label, value_label
 from gridsim.output.wording import (
@@ -58,7 +59,6 @@ __all__ = [
     "write_report",
 ]
 
-LANGS = ("en", "zh")
 
 _RANK_HEADERS = {
     "en": ["Rank", "Variant", "Mean", "CI low", "CI high", "n"],
@@ -391,8 +391,7 @@ def build_document(results_dir: str | Path, lang: str = "en") -> Document:
         >>> doc.title  # doctest: +SKIP
         'Experiment report: One-stop centre'
     """
-    if lang not in LANGS:
-        raise ValueError(f"lang must be one of {', '.join(LANGS)}, not {lang!r}")
+    check_lang(lang)
     inputs = _load(Path(results_dir))
     m = inputs.manifest
     name = (
