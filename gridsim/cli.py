@@ -425,6 +425,7 @@ def _add_calibrate(sub: argparse._SubParsersAction) -> None:
 
 def _add_sweep(sub: argparse._SubParsersAction) -> None:
     from gridsim.experiment.executors import EXECUTORS
+
     p = sub.add_parser(
         "sweep",
         help="run an experiment (variants x replications) and save tidy results",

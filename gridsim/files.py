@@ -30,9 +30,7 @@ def temporary_directory(final: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
 
 
-def publish_directory(
-    tmp: Path, final: Path, owned: Callable[[str], bool] | None = None
-) -> None:
+def publish_directory(tmp: Path, final: Path, owned: Callable[[str], bool] | None = None) -> None:
     """Move a fully written temporary directory into place (replacing an older one).
 
     Args:
@@ -342,11 +340,7 @@ def csv_cell(value: object) -> object:
         >>> csv_cell("=1+1"), csv_cell("-0.5"), csv_cell(-0.5), csv_cell("town")
         ("'=1+1", '-0.5', -0.5, 'town')
     """
-    if (
-        isinstance(value, str)
-        and value.startswith(_FORMULA_START)
-        and not _NUMBER.fullmatch(value)
-    ):
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.fullmatch(value):
         return "'" + value
     return value
 

@@ -526,4 +526,3 @@ def summary_lines(cal: Calibration) -> list[str]:
         f"Micro-grid team of {cal.servers()} handlers (10 x offered load "
         f"{cal.offered_load():.1f} + 10), so no order waits.",
     ]
-

@@ -306,5 +306,3 @@ def _plot_mix(cal: Calibration, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-

@@ -325,4 +325,3 @@ def significant(value: float, digits: int = 6) -> float:
         (27.55, 1234570.0)
     """
     return float(f"{value:.{digits}g}")
-

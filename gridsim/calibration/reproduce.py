@@ -311,8 +311,7 @@ def validate_log(
     days = _run_days(cal, days, replications, sim_rows)
     scenario = scenario_from_dict(scenario_dict(cal), f"<calibrated from {log.path}>")
     runs = [
-        simulate(scenario, seed=replication_seed(seed, i), days=days)
-        for i in range(replications)
+        simulate(scenario, seed=replication_seed(seed, i), days=days) for i in range(replications)
     ]
     table = compare_to_log(
         log,
@@ -329,5 +328,3 @@ def validate_log(
         fit=fit,
     )
     return table
-
-

@@ -51,13 +51,13 @@ def scenario_dict(cal: Calibration) -> dict[str, Any]:
         >>> from gridsim.calibration.logs import read_log, sample_path
         >>> from gridsim.model.loader import scenario_from_dict
         >>> data = scenario_dict(calibrate(read_log(sample_path())))
-        >>> scenario_from_dict(data).categories[0].authority
-        {'microgrid': 1.0}
+        >>> scenario_from_dict(data).capability.level_base["microgrid"]
+        30.0
     """
     unit_keys = assign_keys(sorted({c.unit for c in cal.categories}), set(), fallback="unit")
     name = Path(cal.source).name
     return {
-        "schema_version": 1,
+        "schema_version": 2,
         "meta": {
             "name": f"Calibrated to {name}",
             "description": (
@@ -112,6 +112,8 @@ def scenario_dict(cal: Calibration) -> dict[str, Any]:
         },
         "integration": {"enabled": False},
         "proactive": {"enabled": False},
+        # The micro-grid team settles every order (the log does not say where orders went).
+        "capability": {"level_base": {"microgrid": 30.0, "grid": 30.0, "town": 30.0}},
         # The log says nothing about satisfaction, and with no reopening it feeds back into
         # nothing; a zero time effect keeps the model from inventing a trend with closure time.
         "satisfaction": {"reopen_probability": 0.0, "per_day_to_resolve": 0.0},
@@ -128,7 +130,6 @@ def _category_entry(cal: Calibration, cat: CategoryFit, department: str) -> dict
         "households_affected_mean": 1.0,
         "report_probability": 1.0,
         "visit_detectability": 0.0,
-        "authority": {"microgrid": 1.0},
         "handling": cat.fit.to_distribution(),
         "time_limit_hours": float(GENEROUS_LIMIT_HOURS),
         "department": department,
@@ -238,5 +239,3 @@ def write_scenario(calibration: Calibration, out_path: str | Path) -> Path:
         load_scenario(tmp)  # what we publish must load
 
     return atomic_write(out, write_checked)
-
-

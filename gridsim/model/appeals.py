@@ -4,9 +4,10 @@ Everything that does not depend on how the hierarchy handles an order is drawn h
 vectorised form, before the simulation starts: when and where issues arise (a
 non-homogeneous Poisson process per category with daily and weekly profiles), how many
 households they affect, which of those households report, through which channel and after
-what delay (the technology gap included), when a visit or a screening would find the issue
-first (未诉先办), the work each level would need, and when an unresolved issue would turn into
-an incident. Each purpose has its own random stream, so switching a policy never shifts the
+what delay (the technology gap included), the work each level would need, and when an
+unresolved issue would turn into an incident. Who notices an issue first (a report, a visit,
+a building leader, a linked party member) is a race drawn in ``gridsim.model.noticing``.
+Each purpose has its own random stream, so switching a policy never shifts the
 arrival stream (common random numbers).
 
 Time unit: hours; hour 0 is Monday 00:00.
@@ -19,16 +20,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gridsim.model.calendar import HOURS_PER_MONTH, HOURS_PER_YEAR
-from gridsim.model.county import County, visits_per_household_month
+from gridsim.model.attention import Attention
+from gridsim.model.calendar import HOURS_PER_YEAR
+from gridsim.model.county import County
 from gridsim.model.scenario import Scenario
 from gridsim.model.vocabulary import (
-    COUNTY,
-    GRID,
     LEVELS,
-    MICROGRID,
     MINORITY_NEGATIVE,
     NO_EXTERNALITY,
+    NOT_FOUND,
     POSITIVE,
 )
 
@@ -56,7 +56,6 @@ class Issues:
     households: np.ndarray
     urgent: np.ndarray
     joint: np.ndarray
-    authority: np.ndarray
     externality: np.ndarray
     incident_budget: np.ndarray  # Exp(1) hazard budget; inf where the category has no hazard
     incident_scale: np.ndarray  # Weibull scale (hours) of the incident hazard
@@ -65,36 +64,36 @@ class Issues:
     u_shirk: np.ndarray  # (n, len(LEVELS)): uniform draws, one per level, for shirking
     u_route: np.ndarray
     u_feedback: np.ndarray
+    u_settle: np.ndarray  # (n, len(LEVELS)): a unit at that level settles if u < P(settle)
+    u_brush: np.ndarray  # (n, len(LEVELS)): a unit brushes the order off if u < P(brush-off)
+    u_callback: np.ndarray  # a callback finds a false closure if u < callback rate × detection
     finder: np.ndarray  # staff id credited with a proactive find, -1 if none
-    first_report: np.ndarray  # first household report (inf if none), set by draw_arrivals
+    # Set by gridsim.model.noticing.draw_arrivals (the noticing race):
+    first_report: np.ndarray  # first household report (inf if none)
+    no_smartphone: np.ndarray  # the first affected household has no smartphone
+    found_by: np.ndarray  # code in FOUND_BY of whoever noticed it first
+    found: np.ndarray  # when staff or a party member noticed it first (inf if not first)
+    lapse: np.ndarray  # when it fades unnoticed (inf: never)
+    on_spot: np.ndarray  # settled on the spot when found (no work order)
 
     def __len__(self) -> int:
         return len(self.arose)
 
 
-@dataclass
-class Arrivals:
-    """Appeals in the order the platform sees them (sorted by ``time``).
-
-    ``time`` is when the order reaches the platform's dispatcher (filed + channel's dispatch
-    delay); ``filed`` is when the resident filed it. ``channel`` indexes the scenario's
-    channels; ``len(channels)`` means a proactive visit find.
-    """
-
-    time: np.ndarray
-    filed: np.ndarray
-    issue: np.ndarray
-    channel: np.ndarray
-    no_smartphone: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.time)
-
-
 def draw_issues(
-    s: Scenario, county: County, horizon: float, rngs: dict[str, np.random.Generator]
+    s: Scenario,
+    county: County,
+    attention: Attention,
+    horizon: float,
+    rngs: dict[str, np.random.Generator],
 ) -> Issues:
-    """Draw every latent issue that arises before ``horizon`` hours."""
+    """Draw every latent issue that arises before ``horizon`` hours.
+
+    Issues of a ``preventable`` category arise less often where households are visited
+    more (诉源治理): each is kept with probability ``exp(-prevention_per_visit × visits per
+    household per month)``, one uniform draw per issue from the ``noticing`` stream, so a
+    denser visiting plan only removes issues (common random numbers).
+    """
     rng = rngs["issues"]
     origin_units = county.origin_units
     graph = county.graph
@@ -123,6 +122,12 @@ def draw_issues(
     origin = np.concatenate([p[2] for p in parts]).astype(np.int64) if parts else np.zeros(0, int)
     order = np.argsort(arose, kind="stable")
     arose, category, origin = arose[order], category[order], origin[order]
+    u = rngs["noticing"].random(len(arose))
+    preventable = np.array([c.preventable for c in s.categories], dtype=bool)
+    if len(arose) and s.visits.prevention_per_visit > 0 and preventable.any():
+        keep_p = np.exp(-s.visits.prevention_per_visit * attention.visits[origin])
+        keep = ~preventable[category] | (u < keep_p)
+        arose, category, origin = arose[keep], category[keep], origin[keep]
     return _issue_attributes(s, county, arose, category, origin, rngs)
 
 
@@ -141,11 +146,6 @@ def _issue_attributes(
     households = rng.geometric(1.0 / mean_hh) if n else np.zeros(0, int)
     urgent = rng.random(n) < np.array([c.urgent_share for c in cats])[category]
     joint = rng.random(n) < np.array([c.joint.share for c in cats])[category]
-    auth_cdf = np.cumsum([[c.authority.get(lvl, 0.0) for lvl in LEVELS] for c in cats], axis=1)
-    authority = (rng.random(n)[:, None] > auth_cdf[category]).sum(axis=1).clip(MICROGRID, COUNTY)
-    # An exclusive grid has no micro-grids below it: its issues start at grid level.
-    origin_level = np.where(county.grid_of[origin] == origin, GRID, MICROGRID)
-    authority = np.maximum(authority, origin_level)
     minority = rng.random(n) < np.array([c.negative_externality_share for c in cats])[category]
     externality = np.where(
         minority,
@@ -162,7 +162,6 @@ def _issue_attributes(
         households=households.astype(np.int64),
         urgent=urgent,
         joint=joint,
-        authority=authority.astype(np.int64),
         externality=externality.astype(np.int64),
         incident_budget=budget,
         incident_scale=scale,
@@ -171,8 +170,16 @@ def _issue_attributes(
         u_shirk=rr.random((n, len(LEVELS))),
         u_route=rr.random(n),
         u_feedback=rngs["feedback"].random(n),
+        u_settle=rr.random((n, len(LEVELS))),
+        u_brush=rngs["settling"].random((n, len(LEVELS))),
+        u_callback=rngs["settling"].random(n),
         finder=np.full(n, -1, dtype=np.int64),
         first_report=np.full(n, np.inf),
+        no_smartphone=np.zeros(n, dtype=bool),
+        found_by=np.full(n, NOT_FOUND, dtype=np.int64),
+        found=np.full(n, np.inf),
+        lapse=np.full(n, np.inf),
+        on_spot=np.zeros(n, dtype=bool),
     )
 
 
@@ -238,109 +245,21 @@ def incident_times(
     return np.where(switch, mediated_time, unmediated)
 
 
-def draw_arrivals(
-    s: Scenario,
-    county: County,
-    issues: Issues,
-    horizon: float,
-    rngs: dict[str, np.random.Generator],
-) -> Arrivals:
-    """Draw every report of every issue, and the proactive finds that come first."""
-    rng = rngs["reports"]
-    n_ch = len(s.channels)
-    hh_issue = np.repeat(np.arange(len(issues)), issues.households)
-    m = len(hh_issue)
-    origin = issues.origin[hh_issue]
-    no_phone = rng.random(m) < county.no_smartphone[origin]
-    reports = (
-        rng.random(m)
-        < np.array([c.report_probability for c in s.categories])[issues.category[hh_issue]]
-    )
-    shares = np.array([c.share for c in s.channels])
-    channel = rng.choice(n_ch, m, p=shares)
-    needs_phone = np.array([c.needs_smartphone for c in s.channels])
-    blocked = needs_phone[channel] & no_phone
-    # Without a smartphone the app is out of reach: some turn to another channel, others
-    # never report.
-    switch = blocked & (rng.random(m) < s.residents.no_smartphone_report_factor)
-    other = np.flatnonzero(~needs_phone)
-    channel[switch] = other[
-        rng.choice(len(other), switch.sum(), p=shares[other] / shares[other].sum())
-    ]
-    reports &= ~(blocked & ~switch)
-    delay = np.empty(m)
-    for c, ch in enumerate(s.channels):
-        idx = np.flatnonzero(channel == c)
-        delay[idx] = ch.delay.sample(rng, len(idx))
-    filed = issues.arose[hh_issue] + delay
-    keep = reports & (filed < horizon)
-    filed, issue_of, channel, no_phone = filed[keep], hh_issue[keep], channel[keep], no_phone[keep]
-
-    first_report = np.full(len(issues), np.inf)
-    np.minimum.at(first_report, issue_of, filed)
-    issues.first_report = first_report
-    found = _proactive_finds(s, county, issues, rngs["proactive"])
-    proactive = np.flatnonzero((found < first_report) & (found < horizon))
-    _credit_finders(s, county, issues, proactive, rngs["proactive"])
-
-    filed = np.concatenate([filed, found[proactive]])
-    issue_of = np.concatenate([issue_of, proactive])
-    channel = np.concatenate([channel, np.full(len(proactive), n_ch)])
-    no_phone = np.concatenate([no_phone, np.zeros(len(proactive), bool)])
-    dispatch = np.array([c.dispatch_hours for c in s.channels] + [0.0])
-    time = filed + dispatch[channel]
-    order = np.lexsort((np.arange(len(time)), time))
-    keep = order[time[order] < horizon]
-    return Arrivals(
-        time=time[keep],
-        filed=filed[keep],
-        issue=issue_of[keep],
-        channel=channel[keep],
-        no_smartphone=no_phone[keep],
-    )
-
-
-def _proactive_finds(
-    s: Scenario, county: County, issues: Issues, rng: np.random.Generator
+def incident_probabilities(
+    issues: Issues, known: np.ndarray, mediated: np.ndarray, factor: float, until: np.ndarray
 ) -> np.ndarray:
-    """When a household visit or a periodic screening would first find each issue."""
-    n = len(issues)
-    if not s.proactive.enabled or n == 0:
-        return np.full(n, np.inf)
-    detect = np.array([c.visit_detectability for c in s.categories])[issues.category]
-    per_unit = np.zeros(county.n_units)
-    for uid in county.origin_units:
-        per_unit[uid] = visits_per_household_month(county, uid)
-    rate = issues.households * per_unit[issues.origin] * s.proactive.find_probability * detect
-    rate = rate / HOURS_PER_MONTH
-    with np.errstate(divide="ignore"):
-        by_visit = issues.arose + rng.exponential(1.0, n) / rate
-    by_screening = np.full(n, np.inf)
-    q = s.proactive.screening_find_probability * detect
-    if s.proactive.screening_find_probability > 0:
-        period = s.proactive.screening_interval_days * 24
-        phase = (county.origin_units * 0.618034 % 1.0) * period  # fixed per-unit offsets
-        phase_of = np.zeros(county.n_units)
-        phase_of[county.origin_units] = phase
-        offset = phase_of[issues.origin]
-        first = offset + np.ceil((issues.arose - offset) / period) * period
-        tries = rng.geometric(np.clip(q, 1e-12, 1.0))
-        by_screening = np.where(q > 0, first + (tries - 1) * period, np.inf)
-    return np.minimum(by_visit, by_screening)
+    """P(each issue turns into an incident before ``until``): ``1 - exp(-cumulative hazard)``.
 
-
-def _credit_finders(
-    s: Scenario, county: County, issues: Issues, found: np.ndarray, rng: np.random.Generator
-) -> None:
-    """Pick the staff member credited with each proactive find (a visiting role's member)."""
-    visiting = set(s.proactive.visits_per_household_per_month)
-    staff_of = county.graph.nodes
-    for i in found:
-        origin = issues.origin[i]
-        team = [m for m in staff_of[origin]["staff"] if county.staff.role[m] in visiting]
-        grid = county.grid_of[origin]
-        if grid != origin:
-            team += [m for m in staff_of[grid]["staff"] if county.staff.role[m] in visiting]
-        team = team or staff_of[origin]["staff"]
-        if team:
-            issues.finder[i] = team[int(rng.integers(len(team)))]
+    The same hazard as :func:`incident_times`, integrated up to when the issue was truly
+    settled (or the horizon): its sum is the expected number of incidents, which varies
+    smoothly with a policy where the rare count does not, so comparisons have power.
+    """
+    lam, k = issues.incident_scale, issues.incident_shape
+    has_hazard = np.isfinite(issues.incident_budget)
+    with np.errstate(invalid="ignore", over="ignore"):
+        total = (np.clip(until - issues.arose, 0, None) / lam) ** k
+        since = np.nan_to_num(known - issues.arose, nan=np.inf)
+        used = (np.clip(np.minimum(since, until - issues.arose), 0, None) / lam) ** k
+        switch = mediated & np.isfinite(since)
+        hazard = np.where(switch, used + factor * (total - used), total)
+    return np.where(has_hazard, -np.expm1(-hazard), 0.0)

@@ -56,17 +56,20 @@ def breakdowns(result: RunResult, ranking_role: str = "grid_worker") -> dict[str
     out = {}
     for group in ("channel", "category", "externality", "town_name"):
         out[group] = o.groupby(group, observed=True).agg(**agg).reset_index()
-    o["age_group"] = np.where(_no_phone_orders(result, o), "no_smartphone", "smartphone")
+    # The household's own smartphone status, whoever noticed the issue (a visit's find too).
+    o["age_group"] = np.where(o["no_smartphone"].to_numpy(dtype=bool), "no_smartphone",
+                              "smartphone")  # fmt: skip
     out["age_group"] = o.groupby("age_group").agg(**agg).reset_index()
     st = result.staff
     role = st.groupby(["role", "level"], observed=True).agg(
         staff=("staff", "size"),
         busy_hours=("busy_hours", "sum"),
+        used_hours=("used_hours", "sum"),
         available_hours=("available_hours", "sum"),
         orders_handled=("orders_handled", "sum"),
         points=("points", "sum"),
     )
-    role["utilisation"] = role["busy_hours"] / role["available_hours"].where(
+    role["utilisation"] = role["used_hours"] / role["available_hours"].where(
         role["available_hours"] > 0
     )
     out["role"] = role.reset_index()
@@ -78,8 +81,3 @@ def breakdowns(result: RunResult, ranking_role: str = "grid_worker") -> dict[str
     out["level"] = level
     out["ten_best"] = ten_best(st, ranking_role)
     return out
-
-
-def _no_phone_orders(result: RunResult, o: pd.DataFrame) -> np.ndarray:
-    first = result.appeals[~result.appeals["merged"]].set_index("order")["no_smartphone"]
-    return o["order"].map(first).fillna(False).to_numpy(dtype=bool)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
-from gridsim.model.calendar import HOURS_PER_MONTH, calendar_hours_per_week
+from gridsim.model.calendar import calendar_hours_per_week
 from gridsim.model.guard import check_county
 from gridsim.model.scenario import Scenario
 from gridsim.model.vocabulary import COUNTY, DESKS, GRID, LEVELS, MICROGRID, TOWN
@@ -36,7 +36,13 @@ class StaffTable:
     skills: list[frozenset[str]] = field(default_factory=list)
     speed: list[float] = field(default_factory=list)
     calendar: list[str] = field(default_factory=list)
+    hours_per_week: list[float] = field(default_factory=list)
+    task_hours_per_week: list[float] = field(default_factory=list)
+    duties: list[frozenset[str]] = field(default_factory=list)
+    training: list[float] = field(default_factory=list)
     visit_hours_per_month: list[float] = field(default_factory=list)
+    visits_per_month: list[float] = field(default_factory=list)
+    contact_hours_per_month: list[float] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.role)
@@ -49,8 +55,18 @@ class StaffTable:
         self.skills.append(skills)
         self.speed.append(1.0)
         self.calendar.append(calendar)
+        self.hours_per_week.append(0.0)
+        self.task_hours_per_week.append(0.0)
+        self.duties.append(frozenset())
+        self.training.append(0.0)
         self.visit_hours_per_month.append(0.0)
+        self.visits_per_month.append(0.0)
+        self.contact_hours_per_month.append(0.0)
         return len(self.role) - 1
+
+    def resolvers(self, members: Sequence[int]) -> list[int]:
+        """The members who take work orders."""
+        return [m for m in members if "resolve" in self.duties[m]]
 
 
 @dataclass
@@ -78,6 +94,8 @@ class County:
     department: dict[str, int]
     no_smartphone: np.ndarray
     town_names: list[str]
+    party_members: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    party_active: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
     @property
     def n_units(self) -> int:
@@ -142,15 +160,41 @@ class _Builder:
             self.graph.add_edge(parent, uid)
         return uid
 
-    def hire(self, uid: int, role_name: str, count: int) -> None:
+    def hire(self, uid: int, role_name: str, count: int, budget_factor: float = 1.0) -> None:
         role = self.scenario.roles[role_name]
         rng = self.team_rng(uid)
+        calendar_hours = calendar_hours_per_week(self.scenario, role.calendar)
+        budget = role.hours_per_week or role.availability * calendar_hours
+        budget = min(budget * budget_factor, calendar_hours)
+        tasks = min(role.task_hours_per_week, budget)
         for _ in range(count):
             female = bool(rng.random() < role.female_share)
             skills = frozenset(k for k, p in role.skills.items() if rng.random() < p)
             sid = self.staff.add(role_name, uid, female, skills, role.calendar)
-            self.staff.speed[sid] = role.availability
+            # Orders are worked inside the calendar at the pace the budget left after other
+            # tasks allows; visits and contacts use the slack (see gridsim.model.attention).
+            self.staff.speed[sid] = max((budget - tasks) / calendar_hours, 1e-6)
+            self.staff.hours_per_week[sid] = budget
+            self.staff.task_hours_per_week[sid] = tasks
+            self.staff.duties[sid] = frozenset(role.duties)
+            self.staff.training[sid] = role.training
             self.graph.nodes[uid]["staff"].append(sid)
+
+    def embed_party(self, uid: int, urban: bool) -> bool:
+        """Decide whether this origin unit has an active party group; place its members.
+
+        The decision uses a generator of its own keyed by the unit's name, so that a higher
+        ``active_group_share`` only adds groups (common random numbers across Party knobs).
+        """
+        party = self.scenario.party
+        node = self.graph.nodes[uid]
+        key = zlib.crc32(node["name"].encode("utf-8"))
+        u = np.random.default_rng([self.base, key, 1]).random()
+        active = bool(u < party.active_group_share)
+        node["party_active"] = active
+        members = node["households"] * party.members_per_100_households / 100 if active else 0.0
+        node["party_members"] = members
+        return active
 
     def enforce_woman_rule(self, uid: int) -> None:
         # The practice asks for at least one woman on every micro-grid team; compliance is data.
@@ -219,17 +263,27 @@ def build_county(
         for gi, grid_hh in enumerate(_split(households, n_grids)):
             people = round(grid_hh * s.county.persons_per_household)
             gid = b.unit("grid", GRID, f"{town.name} grid {gi + 1}", tid, town=ti,
-                         households=grid_hh, population=people)  # fmt: skip
+                         households=grid_hh, population=people, urban=town.urban)  # fmt: skip
             for role, n in s.staffing.grid.items():
                 b.hire(gid, role, n)
             grids.append(gid)
+            if not s.grids.microgrids:
+                b.embed_party(gid, town.urban)  # before the reform: the grid is the bottom
+                microgrids.append(gid)
+                continue
             n_mg = max(1, round(grid_hh / per_mg))
             for mi, mg_hh in enumerate(_split(grid_hh, n_mg)):
                 mid = b.unit("microgrid", MICROGRID, f"{town.name} grid {gi + 1}.{mi + 1}", gid,
-                             town=ti, households=mg_hh,
+                             town=ti, households=mg_hh, urban=town.urban,
                              population=round(mg_hh * s.county.persons_per_household))  # fmt: skip
+                active = b.embed_party(mid, town.urban)
+                mobilised = 1.0 + (s.party.volunteer_mobilisation if active else 0.0)
                 for role, n in s.staffing.microgrid.items():
-                    b.hire(mid, role, n)
+                    factor = mobilised if role in s.party.mobilised_roles else 1.0
+                    b.hire(mid, role, n, factor)
+                if active and town.urban:
+                    extra = round(s.party.in_service_members_per_urban_microgrid)
+                    b.hire(mid, s.party.in_service_role, extra)
                 b.enforce_woman_rule(mid)
                 microgrids.append(mid)
         for kind, _ in kinds:
@@ -256,7 +310,7 @@ def build_county(
         elif data["kind"] == "microgrid":
             grid_of[uid] = next(iter(b.graph.predecessors(uid)))
     no_phone = _smartphone_gap(s, residents_rng, n, np.asarray(microgrids + exclusive))
-    _apply_visit_load(b, s, microgrids, grids)
+    nodes = b.graph.nodes
     return County(
         graph=b.graph,
         staff=b.staff,
@@ -268,6 +322,8 @@ def build_county(
         department=departments,
         no_smartphone=no_phone,
         town_names=[t.name for t in s.county.towns],
+        party_members=np.array([nodes[u].get("party_members", 0.0) for u in range(n)]),
+        party_active=np.array([nodes[u].get("party_active", False) for u in range(n)]),
     )
 
 
@@ -325,43 +381,3 @@ def _smartphone_gap(
         conc = s.residents.no_smartphone_concentration
         share[origins] = rng.beta(mean * conc, (1 - mean) * conc, size=len(origins))
     return share
-
-
-def effort_multiplier(s: Scenario) -> float:
-    """Visit frequency multiplier from the points' value (1 when effort does not respond)."""
-    inc = s.incentives
-    value = inc.points_per_proactive_find * inc.yuan_per_point
-    return 1.0 + inc.effort_elasticity * value / inc.effort_reference_yuan
-
-
-def _apply_visit_load(b: _Builder, s: Scenario, microgrids: list[int], grids: list[int]) -> None:
-    """Deduct visiting time from availability and record realised visit rates per unit."""
-    if not s.proactive.enabled:
-        return
-    effort = effort_multiplier(s)
-    for uid in microgrids + grids:
-        node = b.graph.nodes[uid]
-        per_household = 0.0
-        for sid in node["staff"]:
-            role_name = b.staff.role[sid]
-            wanted = s.proactive.visits_per_household_per_month.get(role_name, 0.0) * effort
-            if wanted <= 0:
-                continue
-            role = s.roles[role_name]
-            hours = calendar_hours_per_week(s, role.calendar) * HOURS_PER_MONTH / 168
-            budget = s.proactive.max_visit_time_share * role.availability * hours
-            covered = node["households"]
-            visits = min(wanted, budget / max(covered * s.proactive.hours_per_visit, 1e-9))
-            visit_hours = visits * covered * s.proactive.hours_per_visit
-            b.staff.visit_hours_per_month[sid] = visit_hours
-            b.staff.speed[sid] = role.availability - visit_hours / hours
-            per_household += visits
-        node["visits_per_household_month"] = per_household
-
-
-def visits_per_household_month(county: County, uid: int) -> float:
-    """Realised visits a household of this origin unit gets per month (its team + its grid)."""
-    g = county.graph.nodes
-    own = g[uid].get("visits_per_household_month", 0.0)
-    grid = county.grid_of[uid]
-    return own + (g[grid].get("visits_per_household_month", 0.0) if grid != uid else 0.0)

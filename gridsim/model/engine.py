@@ -25,20 +25,24 @@ import numpy as np
 import simpy
 from simpy.events import Timeout
 
-from gridsim.model.appeals import Arrivals, Issues
+from gridsim.model.appeals import Issues
 from gridsim.model.calendar import make_calendar
 from gridsim.model.county import County
+from gridsim.model.noticing import Arrivals
 from gridsim.model.policies import make_policy
 from gridsim.model.records import EngineState
 from gridsim.model.scenario import Scenario
 from gridsim.model.vocabulary import (
     ARRIVE,
+    BRUSH_OFF,
+    CALLBACK,
     COUNTY,
     DESK_INDEX,
     DISPATCH,
     ESCALATE,
     FEEDBACK,
     GRID,
+    HANDOFF,
     LEVELS,
     MERGE,
     MICROGRID,
@@ -51,7 +55,7 @@ from gridsim.model.vocabulary import (
     TOWN,
 )
 
-RESOLVE_OUTCOME, ESCALATE_OUTCOME, RETURN_OUTCOME = range(3)
+RESOLVE_OUTCOME, ESCALATE_OUTCOME, RETURN_OUTCOME, BRUSH_OUTCOME = range(4)
 PETITION_DESK, MEDIATION_DESK = DESK_INDEX["petition"], DESK_INDEX["mediation"]
 
 
@@ -92,13 +96,15 @@ class Order:
     """A work order in flight (mutable state; turned into a table row at the end)."""
 
     __slots__ = (
-        "id", "issue", "category", "channel", "desk", "origin", "origin_level", "authority",
+        "id", "issue", "category", "channel", "desk", "origin", "origin_level",
         "urgent", "joint", "priority", "externality", "created", "first_response", "resolved",
         "resolved_level", "escalations", "token", "held", "pending", "proactive", "declined",
-        "duplicate", "appeals", "misrouted", "on_time", "satisfied", "level",
+        "duplicate", "appeals", "misrouted", "on_time", "satisfied", "level", "limit",
+        "brushed_off", "handoff_hours", "false_closure_found", "settle_level",
     )  # fmt: skip
     # Set by the engine right after construction (see Engine._new_order).
-    authority: int
+    settle_level: int
+    limit: float
     urgent: bool
     joint: bool
     priority: bool
@@ -138,6 +144,9 @@ class Order:
         self.on_time = math.nan
         self.satisfied = math.nan
         self.level = NO_LEVEL
+        self.brushed_off = False
+        self.handoff_hours = 0.0
+        self.false_closure_found = False
 
 
 class Engine:
@@ -156,6 +165,7 @@ class Engine:
         rngs: dict[str, np.random.Generator],
         horizon: float,
         log_events: bool = True,
+        settle: np.ndarray | None = None,
     ):
         self.scenario = scenario
         self.county = county
@@ -166,6 +176,11 @@ class Engine:
         self.env = simpy.Environment()
         self.log = EventLog(log_events)
         self.policy = make_policy(scenario)
+        n_cat = len(scenario.categories)
+        if settle is None:  # every unit settles everything (a textbook network)
+            settle = np.ones((county.n_units, n_cat))
+        # P(unit settles category), per unit a plain list: read on every handling.
+        self.settle = settle.tolist()
         self._setup_units()
         self._setup_categories()
         # Plain Python lists: numpy scalars are several times slower in per-event code.
@@ -180,7 +195,9 @@ class Engine:
         self.iss_feedback = issues.u_feedback.tolist()
         self.iss_origin = issues.origin.tolist()
         self.iss_category = issues.category.tolist()
-        self.iss_authority = issues.authority.tolist()
+        self.iss_settle = issues.u_settle.tolist()
+        self.iss_callback = issues.u_callback.tolist()
+        self.iss_brush = issues.u_brush.tolist()
         self.iss_urgent = issues.urgent.tolist()
         self.iss_joint = issues.joint.tolist()
         self.iss_externality = issues.externality.tolist()
@@ -188,8 +205,13 @@ class Engine:
         self.town_of = county.town_of.tolist()
         n = len(issues)
         self.issue_order: list[Order | None] = [None] * n
-        self.issue_resolved = [math.nan] * n
-        self.issue_known = [math.nan] * n
+        # Issues settled on the spot when found are known and settled before the run sees
+        # them (gridsim.model.noticing); every other issue is open until an order settles it.
+        spot = np.where(issues.on_spot, issues.found + scenario.visits.hours_per_spot_settlement,
+                        np.nan)  # fmt: skip
+        self.issue_resolved = spot.tolist()
+        self.issue_known = np.where(issues.on_spot, issues.found, np.nan).tolist()
+        self.false_closures = 0
         self.orders: list[Order] = []
         # One tuple per appeal: (issue, order, channel, created, no_smartphone, merged).
         self.appeal_rows: list[tuple] = []
@@ -204,15 +226,17 @@ class Engine:
         self.free: list[list[tuple[float, int]]] = [[] for _ in range(n)]
         self.queue: list[deque] = [deque() for _ in range(n)]
         self.priority_queue: list[deque] = [deque() for _ in range(n)]
-        self.unit_skills: list[frozenset[str]] = []
         self.unit_has_woman: list[bool] = []
-        self.unit_sunk: list[frozenset[str]] = []
+        self.unit_helpers: list[int] = []
         for u in range(n):
             members = g.nodes[u]["staff"]
-            self.free[u] = sorted((staff.speed[m], m) for m in members)
-            self.unit_skills.append(frozenset().union(*(staff.skills[m] for m in members)))
+            self.free[u] = sorted((staff.speed[m], m) for m in staff.resolvers(members))
+            self.unit_helpers.append(sum("help" in staff.duties[m] for m in members))
             self.unit_has_woman.append(any(staff.female[m] for m in members))
-            self.unit_sunk.append(frozenset(g.nodes[u].get("sunk", ())))
+        self.servers = [max(len(f), 1) for f in self.free]
+        self.help_hours = [0.0] * n
+        self.is_centre = [g.nodes[u]["kind"] == "centre" for u in range(n)]
+        self.is_merged = [g.nodes[u].get("desk") == "pooled" for u in range(n)]
         calendars = {name: make_calendar(s, name) for name in set(staff.calendar)}
         self.staff_calendar = [calendars[name] for name in staff.calendar]
         self.staff_speed = list(staff.speed)
@@ -228,7 +252,8 @@ class Engine:
     def _setup_categories(self) -> None:
         s = self.scenario
         self.cat_limit = [c.time_limit_hours for c in s.categories]
-        self.cat_skills = [frozenset(c.skills) for c in s.categories]
+        self.channel_limit = [c.time_limit_hours for c in s.channels] + [None, None]
+        self.cat_to_department = [c.route == "department" for c in s.categories]
         self.cat_woman = [c.needs_woman for c in s.categories]
         self.cat_department = [c.department for c in s.categories]
         self.cat_enterprise = [c.kind == "enterprise" for c in s.categories]
@@ -249,6 +274,16 @@ class Engine:
         self.merge_enabled = s.integration.enabled
         self.merge_window = s.integration.window_hours
         self.shirk = s.escalation.shirking_probability
+        sup = s.supervision
+        self.brush = (sup.brush_off_intercept - sup.accountability, sup.brush_off_per_gap,
+                      sup.brush_off_per_waiting)  # fmt: skip
+        self.brush_on = sup.brush_off_intercept - sup.accountability > -40
+        self.callback = sup.callback_rate * sup.callback_detects
+        self.callback_delay = sup.callback_delay_hours
+        self.help_share = s.team.help_share
+        self.handoff = s.centre.handoff_hours
+        self.merged_handoff = s.centre.merged_handoff_hours
+        self.grid_direct = s.centre.grid_direct_to_12345
         self.attempt = s.escalation.attempt_fraction
         self.misroute_hours = s.escalation.misroute_return_hours
         policy = s.externality.minority_negative_policy
@@ -319,10 +354,30 @@ class Engine:
             finder = int(self.issues.finder[issue])  # rare: once per proactive find
             if finder >= 0:
                 self.finds_by[finder] += 1
-        level, order.misrouted = self.policy.first_level(
-            order.origin_level, order.authority, order.urgent, self.iss_route[issue]
-        )
+        if order.proactive:
+            level = order.origin_level  # what grid staff find starts with the micro-grid
+        else:
+            if self.policy.triages:
+                order.settle_level = self._settle_level(order)
+            level, order.misrouted = self.policy.first_level(
+                order.origin_level, order.settle_level, order.urgent, self.iss_route[issue]
+            )
         self._send(order, level)
+
+    def _settle_level(self, order: Order) -> int:
+        """The lowest level whose unit would settle the order: what triage aims at.
+
+        Categories routed to their department (conduct complaints, organised-crime clues)
+        go to the county; otherwise the platform's judgement is the capability draws.
+        """
+        if self.cat_to_department[order.category]:
+            return COUNTY
+        draws = self.iss_settle[order.issue]
+        cat = order.category
+        for level in range(order.origin_level, COUNTY):
+            if draws[level] < self.settle[self._unit_for(order, level)][cat]:
+                return level
+        return COUNTY
 
     def _new_order(
         self, oid: int, issue: int, channel: int, created: float, duplicate: bool
@@ -334,7 +389,9 @@ class Engine:
         if desk < 0:
             desk = self.channel_desk[min(channel, self.visit_channel)]
         order = Order(oid, issue, cat, channel, desk, origin, origin_level, created)
-        order.authority = self.iss_authority[issue]
+        order.settle_level = origin_level
+        limit = self.channel_limit[channel]
+        order.limit = self.cat_limit[cat] if limit is None else limit
         order.urgent = self.iss_urgent[issue]
         order.joint = self.iss_joint[issue]
         order.externality = ext = self.iss_externality[issue]
@@ -369,12 +426,34 @@ class Engine:
                 self.log.add((self.env.now, order.id, -1, ESCALATE, level, unit, -1, 1.0))
                 order.escalations += 1
                 level += 1
-        order.level = level
+        previous, order.level = order.level, level
         if level == COUNTY and order.joint and not order.misrouted:
             order.pending = list(self.cat_joint[order.category])
             self._request(order, order.pending.pop(0))
-        else:
-            self._request(order, self._unit_for(order, level))
+            return
+        unit = self._unit_for(order, level)
+        if self.is_centre[unit] and (previous != NO_LEVEL or order.desk != self._intake(order)):
+            # Handed over between desks (or up from a grid): the four-party linkage of a
+            # merged centre with one leader cuts the time (四方联动).
+            merged = self.is_merged[unit] or (self.grid_direct and previous == GRID)
+            delay = self.merged_handoff if merged else self.handoff
+            if delay > 0:
+                order.handoff_hours += delay
+                self.log.add((self.env.now, order.id, -1, HANDOFF, level, unit, -1, delay))
+                order.token += 1
+                ev = Timeout(self.env, delay, (order, order.token, unit))
+                ev.callbacks.append(self._on_handed_over)
+                return
+        self._request(order, unit)
+
+    def _intake(self, order: Order) -> int:
+        """The desk of the channel that took the order in."""
+        return self.channel_desk[min(order.channel, self.visit_channel)]
+
+    def _on_handed_over(self, ev: Timeout) -> None:
+        order, token, unit = ev._value
+        if order.token == token:
+            self._request(order, unit)
 
     def _request(self, order: Order, unit: int) -> None:
         self.log.add((self.env.now, order.id, -1, DISPATCH, order.level, unit, -1, 0.0))
@@ -412,6 +491,11 @@ class Engine:
         if order.first_response != order.first_response:
             order.first_response = cal.next_open(now)
         outcome, work, delay = self._plan(order, unit, level)
+        if level == MICROGRID and self.unit_helpers[unit] and self.help_share > 0:
+            # The "N" take a share of the work, so the leader finishes sooner.
+            helped = work * self.help_share
+            self.help_hours[unit] += helped
+            work -= helped
         finish = cal.finish(now, work / self.staff_speed[staff])
         # Busy time is work done inside the horizon only: an order still in hand when the run
         # ends counts the working hours up to the horizon, never its whole remaining work.
@@ -447,23 +531,31 @@ class Engine:
             elif self.decline:
                 order.declined = True
                 return RESOLVE_OUTCOME, base * self.attempt, 0.0
-        if order.misrouted and level > order.authority:
+        if order.misrouted and level > order.settle_level:
             return RETURN_OUTCOME, self.misroute_hours, 0.0
         cat = order.category
-        can = level >= order.authority or (
-            level == GRID and self.cat_department[cat] in self.unit_sunk[unit]
-        )
-        if not can:
+        p = self.settle[unit][cat]
+        if level < COUNTY and self.iss_settle[order.issue][level] >= p:
+            if self.brush_on and self._brushes_off(order, unit, level, p):
+                return BRUSH_OUTCOME, base * self.attempt, 0.0
             return ESCALATE_OUTCOME, base * self.attempt, 0.0
-        if level == COUNTY:
-            return RESOLVE_OUTCOME, base, 0.0  # there is always a level that can decide
-        if self.cat_skills[cat] and not self.cat_skills[cat] <= self.unit_skills[unit]:
-            return ESCALATE_OUTCOME, base * self.attempt, 0.0
-        if self.cat_woman[cat] and not self.unit_has_woman[unit]:
+        if self.cat_woman[cat] and not self.unit_has_woman[unit] and level < COUNTY:
             if self.borrow:
                 return RESOLVE_OUTCOME, base, self.borrow_delay
             return ESCALATE_OUTCOME, base * self.attempt, 0.0
         return RESOLVE_OUTCOME, base, 0.0
+
+    def _brushes_off(self, order: Order, unit: int, level: int, p: float) -> bool:
+        """Whether a unit that cannot settle the order closes it as "not compliant".
+
+        Log-odds: intercept − accountability + per_gap × how far the order is beyond the
+        unit (−logit of its settle probability) + per_waiting × orders waiting per handler.
+        """
+        intercept, per_gap, per_waiting = self.brush
+        gap = -math.log(p / (1 - p)) if 0 < p < 1 else (50.0 if p <= 0 else 0.0)
+        waiting = len(self.queue[unit]) / self.servers[unit]
+        x = intercept + per_gap * max(gap, 0.0) + per_waiting * waiting
+        return self.iss_brush[order.issue][level] < 1.0 / (1.0 + math.exp(-x))
 
     def _on_done(self, ev: Timeout) -> None:
         order, outcome = ev._value
@@ -474,10 +566,14 @@ class Engine:
             self._release(unit, staff)
         if outcome == RESOLVE_OUTCOME:
             self._resolve(order, level, main_unit, main_staff)
+        elif outcome == BRUSH_OUTCOME:
+            order.brushed_off = True
+            self.log.add((self.env.now, order.id, -1, BRUSH_OFF, level, main_unit, main_staff, 0.0))
+            self._resolve(order, level, main_unit, main_staff)
         elif outcome == RETURN_OUTCOME:
             self.log.add((self.env.now, order.id, -1, RETURN, level, main_unit, main_staff, 0.0))
             order.misrouted = False
-            self._send(order, order.authority)
+            self._send(order, order.settle_level)
         else:
             self.log.add((self.env.now, order.id, -1, ESCALATE, level, main_unit, main_staff, 0.0))
             order.escalations += 1
@@ -493,28 +589,32 @@ class Engine:
         insort(self.free[unit], (self.staff_speed[staff], staff))
 
     def _resolve(self, order: Order, level: int, unit: int, staff: int) -> None:
+        """Close the order. A brushed-off or declined order is closed but the issue stays open."""
         now = self.env.now
         order.resolved = now
         order.resolved_level = level
         elapsed = now - order.created
-        on_time = elapsed <= self.cat_limit[order.category]
+        on_time = elapsed <= order.limit
         order.on_time = 1.0 if on_time else 0.0
         issue = order.issue
         if self.issue_order[issue] is order:
             self.issue_order[issue] = None
-        if self.issue_resolved[issue] != self.issue_resolved[issue]:
-            self.issue_resolved[issue] = now
-        self.resolved_by[staff] += 1
-        self.on_time_by[staff] += on_time
+        settled = not (order.brushed_off or order.declined)
+        if settled:
+            if self.issue_resolved[issue] != self.issue_resolved[issue]:
+                self.issue_resolved[issue] = now
+            # Points go to settled orders only: a declined or brushed-off order earns none.
+            self.resolved_by[staff] += 1
+            self.on_time_by[staff] += on_time
         log = self.log.add
-        log((now, order.id, -1, RESOLVE, level, unit, staff, 1.0 if order.declined else 0.0))
+        log((now, order.id, -1, RESOLVE, level, unit, staff, 0.0 if settled else 1.0))
         c0, per_hour, per_escalation, c_on_time, c_proactive, c_declined = self.sat
         score = c0 + per_hour * elapsed + per_escalation * order.escalations
         if on_time:
             score += c_on_time
         if order.proactive:
             score += c_proactive
-        if order.declined:
+        if not settled:
             score += c_declined
         if order.channel == self.reopen_channel:
             u = self.rngs["feedback"].random()
@@ -526,26 +626,42 @@ class Engine:
         self.satisfied_by[staff] += satisfied
         self.feedback_by[staff] += 1
         log((now, order.id, -1, FEEDBACK, level, unit, staff, order.satisfied))
-        if not satisfied and not order.duplicate and self.reopen_probability > 0:
+        if order.brushed_off and self.iss_callback[issue] < self.callback:
+            # The centre's callback (回访) finds the false closure (责任倒查).
+            ev = Timeout(self.env, self.callback_delay, (order, level))
+            ev.callbacks.append(self._on_callback)
+        elif not satisfied and not order.duplicate and self.reopen_probability > 0:
             if self.rngs["feedback"].random() < self.reopen_probability:
                 ev = Timeout(self.env, self.feedback_delay, (order, level))
                 ev.callbacks.append(self._on_reopen)
 
+    def _on_callback(self, ev: Timeout) -> None:
+        previous, level = ev._value
+        if self.issue_order[previous.issue] is not None:
+            return  # a new order for the issue is already open
+        previous.false_closure_found = True
+        self.false_closures += 1
+        self.log.add((self.env.now, previous.id, -1, CALLBACK, level, -1, -1, 0.0))
+        self._reissue(previous, level)
+
     def _on_reopen(self, ev: Timeout) -> None:
         previous, level = ev._value
-        issue = previous.issue
-        if self.issue_order[issue] is not None:
+        if self.issue_order[previous.issue] is not None:
             return
+        self.log.add((self.env.now, previous.id, -1, REOPEN, level, -1, -1, 0.0))
+        self._reissue(previous, level)
+
+    def _reissue(self, previous: Order, level: int) -> None:
+        """Open a new order for a reopened issue, one level above the one that closed it."""
+        issue = previous.issue
         self.issue_resolved[issue] = math.nan
         now = self.env.now
-        self.log.add((now, previous.id, -1, REOPEN, level, -1, -1, 0.0))
         appeal = len(self.appeal_rows)
         oid = len(self.orders)
         self.appeal_rows.append((issue, oid, self.reopen_channel, now, False, False))
         self.log.add((now, oid, appeal, ARRIVE, -1, previous.origin, -1, self.reopen_channel))
         order = self._new_order(oid, issue, self.reopen_channel, now, False)
         order.desk = previous.desk
-        # A reopened order is reviewed one level above the one that closed it.
         self._send(order, min(max(level + 1, order.origin_level), COUNTY))
 
     # ------------------------------------------------------------------ hand-over
@@ -573,5 +689,7 @@ class Engine:
             satisfied_by=self.satisfied_by,
             feedback_by=self.feedback_by,
             finds_by=self.finds_by,
+            help_hours=self.help_hours,
+            false_closures=self.false_closures,
             log=self.log.columns(),
         )

@@ -15,7 +15,13 @@ import pandas as pd
 from gridsim.analysis.queueing import littles_law_error
 from gridsim.model.calendar import HOURS_PER_YEAR
 from gridsim.model.records import RunResult
-from gridsim.model.vocabulary import GRID, LEVELS, REOPEN_CHANNEL, TOWN
+from gridsim.model.vocabulary import GRID, LEVELS, MICROGRID, REOPEN_CHANNEL, TOWN
+
+#: Issues that arose within this many hours of the horizon are left out of the noticing
+#: shares, whose window (at most 30 days) they could not complete.
+NOTICE_WINDOW_H = 30 * 24.0
+#: Who noticed an issue that counts as proactive (未诉先办).
+STAFF_FINDS = ("visit", "building_leader", "party_member", "screening")
 
 
 def littles_law_gap(result: RunResult) -> float:
@@ -82,6 +88,12 @@ def kpis(result: RunResult, population: int, yuan_per_point: float = 0.0) -> dic
         "on_time_rate": float(done["on_time"].mean()) if len(done) else float("nan"),
         "resolved_rate": _share(o["resolved"].notna()),
     }
+    settled = o["resolved"].notna() & ~o["brushed_off"] & ~o["declined"]
+    out["true_resolution_rate"] = _share(settled)
+    out["resolution_gap"] = out["resolved_rate"] - out["true_resolution_rate"]
+    out["brush_off_rate"] = _share(o["brushed_off"])
+    out["false_closures_found"] = float(o["false_closure_found"].sum())
+    out["handoff_hours_per_order"] = float(o["handoff_hours"].mean()) if len(o) else float("nan")
     levels = done["resolved_level"].to_numpy()
     for k, name in enumerate(LEVELS):
         out[f"resolved_share_{name}"] = _share(levels == k)
@@ -95,10 +107,14 @@ def kpis(result: RunResult, population: int, yuan_per_point: float = 0.0) -> dic
     out["littles_law_gap"] = littles_law_gap(result)
     staff = result.staff
     for role, g in staff.groupby("role", observed=True):
-        out[f"utilisation_{role}"] = _ratio(g["busy_hours"].sum(), g["available_hours"].sum())
+        out[f"utilisation_{role}"] = _ratio(g["used_hours"].sum(), g["available_hours"].sum())
     for k, name in enumerate(LEVELS):
         g = staff[staff["level"] == k]
-        out[f"utilisation_{name}"] = _ratio(g["busy_hours"].sum(), g["available_hours"].sum())
+        out[f"utilisation_{name}"] = _ratio(g["used_hours"].sum(), g["available_hours"].sum())
+    units = result.units
+    out["utilisation_party_member"] = _ratio(
+        units["party_hours_used"].sum(), units["party_hours_budget"].sum()
+    )
     fb = o["satisfied"].dropna()
     out["satisfaction_rate"] = float(fb.mean()) if len(fb) else float("nan")
     out["reopen_rate"] = _share(a["channel"] == REOPEN_CHANNEL)
@@ -110,11 +126,16 @@ def kpis(result: RunResult, population: int, yuan_per_point: float = 0.0) -> dic
     out["unreported_issues"] = float(i["first_known"].isna().sum())
     out["unreported_share"] = _share(i["first_known"].isna())
     out["no_smartphone_appeal_share"] = _share(a["no_smartphone"])
+    out.update(_noticing(i, result.horizon_hours, result.staff, w))
+    out.update(_settling(o, i))
     out["incidents"] = float(i["incident"].sum())
     out["incidents_per_100k_per_year"] = (
         out["incidents"] / population * 1e5 / span_years if span_years > 0 else float("nan")
     )
+    out["expected_incidents"] = float(i["incident_probability"].sum())
     out["declined_share"] = _share(o["declined"])
+    harmed = o["harmed_households"].sum() if "harmed_households" in o else 0.0
+    out["households_harmed_per_year"] = float(harmed) / span_years if span_years > 0 else 0.0
     points = float(staff["points"].sum())
     out["points_total"] = points
     wages = float(staff["wage_yuan"].sum())
@@ -129,13 +150,62 @@ def kpis(result: RunResult, population: int, yuan_per_point: float = 0.0) -> dic
 
 
 def _time_saved(o: pd.DataFrame, issues: pd.DataFrame, horizon: float) -> float:
-    """Mean hours between a proactive find and the first report it pre-empted (censored)."""
+    """Mean hours between a proactive find and the first report it pre-empted.
+
+    Only finds of issues a household would have reported before the horizon count: a find of
+    an issue nobody would ever have reported saves no waiting for a report (it is counted by
+    ``unreported_share`` instead), and counting it up to the horizon would measure the run's
+    length, not the practice.
+    """
     pro = o[o["proactive"]]
     if not len(pro):
         return float("nan")
     would_report = issues.set_index("issue")["first_report"].reindex(pro["issue"]).to_numpy()
-    saved = np.fmin(np.nan_to_num(would_report, nan=horizon), horizon) - pro["created"].to_numpy()
-    return float(np.clip(saved, 0, None).mean())
+    saved = would_report - pro["created"].to_numpy()
+    saved = saved[np.isfinite(saved) & (would_report < horizon)]
+    return float(np.clip(saved, 0, None).mean()) if len(saved) else float("nan")
+
+
+def _noticing(
+    i: pd.DataFrame, horizon: float, staff: pd.DataFrame, warmup: float
+) -> dict[str, float]:
+    """How soon issues are noticed, by whom, and what visits find (the noticing race)."""
+    out: dict[str, float] = {}
+    known = i["first_known"].notna()
+    by_staff = i["found_by"].isin(STAFF_FINDS) & known
+    out["proactive_issue_share"] = _share(by_staff, known)
+    complete = i[i["arose"] <= horizon - NOTICE_WINDOW_H]
+    wait = (complete["first_known"] - complete["arose"]).to_numpy()
+    for days in (7, 30):
+        out[f"noticed_{days}d_share"] = _share(wait <= days * 24.0) if len(wait) else float("nan")
+    phone = complete["no_smartphone"].to_numpy(dtype=bool)
+    within = wait <= NOTICE_WINDOW_H
+    out["notice_gap_no_smartphone"] = _share(within[~phone]) - _share(within[phone])
+    spot = i["on_spot"]
+    out["settled_on_spot"] = float(spot.sum())
+    out["on_spot_share"] = _share(spot, by_staff)
+    visits = float(staff["visits"].sum()) * (horizon - warmup) / horizon if horizon else 0.0
+    found = float((i["found_by"] == "visit").sum())
+    out["finds_per_visit"] = found / visits if visits > 0 else float("nan")
+    out["lapsed_share"] = _share(i["lapsed"])
+    return out
+
+
+def _settling(o: pd.DataFrame, i: pd.DataFrame) -> dict[str, float]:
+    """Where issues are truly settled: on the spot, in the grid, in the town (小事不出网格).
+
+    An issue counts once, at the level of the order that truly settled it (a brushed-off or
+    declined order does not), or at the micro-grid when it was settled on the spot.
+    """
+    good = o[o["resolved"].notna() & ~o["brushed_off"] & ~o["declined"]]
+    first = good.sort_values("resolved", kind="stable").drop_duplicates("issue")
+    level = first.set_index("issue")["resolved_level"]
+    levels = np.concatenate([level.to_numpy(), np.full(int(i["on_spot"].sum()), MICROGRID)])
+    return {
+        "issues_settled": float(len(levels)),
+        "share_settled_in_grid": _share(levels <= GRID),
+        "share_settled_in_town": _share(levels <= TOWN),
+    }
 
 
 def _ratio(num: float, den: float) -> float:

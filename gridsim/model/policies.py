@@ -32,17 +32,23 @@ class EscalationPolicy(Protocol):
         ...
 
     @property
+    def triages(self) -> bool:
+        """Whether the platform judges where an order belongs (精准研判) before dispatching."""
+        ...
+
+    @property
     def uses_deadlines(self) -> bool:
         """Whether a waiting order escalates when its level's time limit passes."""
         ...
 
-    def first_level(self, origin_level: int, authority: int, urgent: bool, u: float) -> Dispatch:
+    def first_level(self, origin_level: int, settle_level: int, urgent: bool, u: float) -> Dispatch:
         """The level of first dispatch for an order.
 
         Args:
             origin_level: the lowest level that exists where the issue arose (0, or 1 for an
                 exclusive grid).
-            authority: the lowest level that can resolve it.
+            settle_level: the lowest level whose unit would settle it (the capability draws;
+                computed only for a policy that ``triages``, else the origin level).
             urgent: the order is urgent.
             u: a uniform(0, 1) draw from the routing stream, for misclassification.
         """
@@ -55,15 +61,19 @@ class StrictLadder:
 
     name: str = "strict_ladder"
     uses_deadlines: bool = False
+    triages: bool = False
 
-    def first_level(self, origin_level: int, authority: int, urgent: bool, u: float) -> Dispatch:
+    def first_level(self, origin_level: int, settle_level: int, urgent: bool, u: float) -> Dispatch:
         """Always the lowest level."""
         return origin_level, False
 
 
 @dataclass(frozen=True)
 class DirectTriage:
-    """The platform sends an order straight to the level with authority, sometimes wrongly.
+    """The platform sends an order straight to the level that would settle it, sometimes wrongly.
+
+    This is dispatch as the practice describes it (精准研判, 按职责权限派单): the platform
+    triages each order to whoever holds the responsibility.
 
     With probability ``misclassification_rate`` the order lands one level too low (it then
     climbs the ladder) or one level too high (that level sends it back down).
@@ -72,27 +82,29 @@ class DirectTriage:
     misclassification_rate: float
     name: str = "direct_triage"
     uses_deadlines: bool = False
+    triages: bool = True
 
-    def first_level(self, origin_level: int, authority: int, urgent: bool, u: float) -> Dispatch:
-        """The authority level, or a neighbouring level when misclassified."""
+    def first_level(self, origin_level: int, settle_level: int, urgent: bool, u: float) -> Dispatch:
+        """The settling level, or a neighbouring level when misclassified."""
         m = self.misclassification_rate
         if u >= m:
-            return authority, False
-        level = authority - 1 if u < m / 2 else authority + 1
+            return settle_level, False
+        level = settle_level - 1 if u < m / 2 else settle_level + 1
         level = min(max(level, origin_level), 3)
-        return level, level > authority
+        return level, level > settle_level
 
 
 @dataclass(frozen=True)
 class SkipLevelUrgent:
-    """Urgent orders go straight to the level with authority; the rest climb the ladder."""
+    """Urgent orders go straight to the level that would settle them; the rest climb."""
 
     name: str = "skip_level_urgent"
     uses_deadlines: bool = False
+    triages: bool = True
 
-    def first_level(self, origin_level: int, authority: int, urgent: bool, u: float) -> Dispatch:
-        """Authority level when urgent, else the lowest level."""
-        return (authority if urgent else origin_level), False
+    def first_level(self, origin_level: int, settle_level: int, urgent: bool, u: float) -> Dispatch:
+        """The settling level when urgent, else the lowest level."""
+        return (settle_level if urgent else origin_level), False
 
 
 @dataclass(frozen=True)
@@ -101,8 +113,9 @@ class DeadlineLadder:
 
     name: str = "deadline"
     uses_deadlines: bool = True
+    triages: bool = False
 
-    def first_level(self, origin_level: int, authority: int, urgent: bool, u: float) -> Dispatch:
+    def first_level(self, origin_level: int, settle_level: int, urgent: bool, u: float) -> Dispatch:
         """Always the lowest level."""
         return origin_level, False
 

@@ -21,15 +21,17 @@ import numpy as np
 import pandas as pd
 
 from gridsim.errors import InternalError
-from gridsim.model.appeals import Issues, incident_times
+from gridsim.model.appeals import Issues, incident_probabilities, incident_times
 from gridsim.model.calendar import HOURS_PER_MONTH, HOURS_PER_YEAR
 from gridsim.model.county import County
 from gridsim.model.scenario import Scenario
 from gridsim.model.vocabulary import (
     DESKS,
     EXTERNALITY,
+    FOUND_BY,
     INCIDENT,
     LEVELS,
+    MINORITY_NEGATIVE,
     NO_LEVEL,
     REOPEN_CHANNEL,
     VISIT_CHANNEL,
@@ -113,6 +115,8 @@ class EngineState:
         satisfied_by: per staff member, satisfied feedbacks.
         feedback_by: per staff member, feedbacks received.
         finds_by: per staff member, proactive finds credited.
+        help_hours: per unit, hours of order work its helpers (the "N") took on.
+        false_closures: brushed-off orders that a callback found.
         log: the event log as typed columns (``time``, ``order``, ``appeal``, ``event``,
             ``level``, ``unit``, ``staff``, ``value``).
     """
@@ -133,6 +137,8 @@ class EngineState:
     satisfied_by: Sequence[int]
     feedback_by: Sequence[int]
     finds_by: Sequence[int]
+    help_hours: Sequence[float]
+    false_closures: int
     log: dict[str, np.ndarray]
 
 
@@ -150,7 +156,8 @@ ORDER_FIELDS = (
     ("resolved", float), ("resolved_level", np.int64), ("escalations", np.int64),
     ("on_time", float), ("satisfied", float), ("proactive", bool), ("urgent", bool),
     ("joint", bool), ("priority", bool), ("duplicate", bool), ("declined", bool),
-    ("externality", np.int64), ("appeals", np.int64),
+    ("externality", np.int64), ("appeals", np.int64), ("brushed_off", bool),
+    ("false_closure_found", bool), ("handoff_hours", float), ("limit", float),
 )  # fmt: skip
 
 
@@ -164,6 +171,11 @@ def orders_table(state: EngineState) -> pd.DataFrame:
     county = state.county
     origin = c["origin"]
     town = county.town_of[origin]
+    ext = s.externality
+    granted = (c["externality"] == MINORITY_NEGATIVE) & ~c["declined"] & ~np.isnan(c["resolved"])
+    # A minority interest granted at the others' expense: the majority bears the cost.
+    factor = ext.mediate_harm_factor if ext.minority_negative_policy == "mediate" else 1.0
+    harmed = np.where(granted & ~c["brushed_off"], ext.harmed_households_mean * factor, 0.0)
     return pd.DataFrame(
         {
             "order": c["id"],
@@ -188,8 +200,14 @@ def orders_table(state: EngineState) -> pd.DataFrame:
             "priority": c["priority"],
             "duplicate": c["duplicate"],
             "declined": c["declined"],
+            "brushed_off": c["brushed_off"],
+            "false_closure_found": c["false_closure_found"],
+            "handoff_hours": c["handoff_hours"],
+            "time_limit_hours": c["limit"],
             "externality": pd.Categorical.from_codes(c["externality"], EXTERNALITY),
             "households": state.issues.households[c["issue"]],
+            "harmed_households": harmed,
+            "no_smartphone": state.issues.no_smartphone[c["issue"]],
             "arose": state.issues.arose[c["issue"]],
             "appeals": c["appeals"],
         }
@@ -226,17 +244,24 @@ def appeals_table(state: EngineState) -> pd.DataFrame:
 
 
 def issues_table(state: EngineState) -> pd.DataFrame:
-    """One row per latent issue, with incidents decided against the final resolution time."""
+    """One row per latent issue: who noticed it, when it was settled, its incident risk.
+
+    ``resolved`` is when the issue was truly settled (a brushed-off or declined order does not
+    settle it); incidents are decided, and their probability integrated, up to that time.
+    """
     iss = state.issues
     s = state.scenario
     resolved = np.asarray(state.issue_resolved, dtype=float)
     known = np.asarray(state.issue_known, dtype=float)
-    until = np.where(np.isnan(resolved), state.horizon, resolved)
+    until = np.where(np.isnan(resolved), state.horizon, np.minimum(resolved, state.horizon))
+    until = np.minimum(until, iss.lapse)  # an issue that fades carries no further risk
     mediate = s.externality.minority_negative_policy == "mediate"
-    mediated = (iss.externality == 2) & mediate
-    at = incident_times(iss, known, mediated, s.externality.mediate_hazard_factor)
+    mediated = (iss.externality == MINORITY_NEGATIVE) & mediate
+    factor = s.externality.mediate_hazard_factor
+    at = incident_times(iss, known, mediated, factor)
     incident = at < until
     types = np.array([c.incident.type if c.incident else "" for c in s.categories], dtype=object)
+    lapsed = np.isnan(known) & (iss.lapse < state.horizon)
     return pd.DataFrame(
         {
             "issue": np.arange(len(iss)),
@@ -245,10 +270,17 @@ def issues_table(state: EngineState) -> pd.DataFrame:
             "microgrid": iss.origin,
             "arose": iss.arose,
             "households": iss.households,
+            "no_smartphone": iss.no_smartphone,
+            "found_by": pd.Categorical.from_codes(
+                np.where(np.isnan(known), 0, iss.found_by), FOUND_BY
+            ),
             "first_known": known,
             "first_report": np.where(np.isinf(iss.first_report), np.nan, iss.first_report),
+            "on_spot": iss.on_spot,
+            "lapsed": lapsed,
             "resolved": resolved,
             "incident": incident,
+            "incident_probability": incident_probabilities(iss, known, mediated, factor, until),
             "incident_time": np.where(incident, at, np.nan),
             "incident_type": np.where(incident, types[iss.category], ""),
         }
@@ -256,13 +288,19 @@ def issues_table(state: EngineState) -> pd.DataFrame:
 
 
 def staff_table(state: EngineState) -> pd.DataFrame:
-    """One row per staff member with workload, outcomes and points."""
+    """One row per staff member: their hours budget and how it was used, outcomes, points.
+
+    ``available_hours`` is the member's budget over the run (``hours_per_week``); the hours
+    used are order work (``busy_hours``), work that is not appeals (``task_hours``), visits,
+    contacts with the households they look after, and help to the micro-grid leader;
+    ``utilisation`` is their sum over the budget.
+    """
     st = state.county.staff
     s = state.scenario
     inc = s.incentives
     horizon = state.horizon
-    calendars = state.staff_calendar
-    available = np.array([cal.worked(horizon) for cal in calendars]) * np.array(st.speed)
+    weeks = horizon / 168.0
+    months = horizon / HOURS_PER_MONTH
     resolved = np.array(state.resolved_by)
     on_time = np.array(state.on_time_by)
     finds = np.array(state.finds_by)
@@ -273,18 +311,36 @@ def staff_table(state: EngineState) -> pd.DataFrame:
     )
     wage = np.array([s.roles[r].wage_yuan_per_year for r in st.role]) * horizon / HOURS_PER_YEAR
     graph = state.county.graph
+    unit = np.asarray(st.unit, dtype=np.int64)
+    helpers = np.array(["help" in d for d in st.duties], dtype=bool)
+    help_hours = np.zeros(len(st))
+    if helpers.any():
+        per_unit = np.bincount(unit[helpers], minlength=len(state.help_hours))
+        share = np.asarray(state.help_hours, dtype=float) / np.maximum(per_unit, 1)
+        help_hours[helpers] = share[unit[helpers]]
+    budget = np.array(st.hours_per_week) * weeks
+    busy = np.asarray(state.busy_hours, dtype=float)
+    tasks = np.array(st.task_hours_per_week) * weeks
+    visits = np.array(st.visit_hours_per_month) * months
+    contacts = np.array(st.contact_hours_per_month) * months
+    used = busy + tasks + visits + contacts + help_hours
     return pd.DataFrame(
         {
             "staff": np.arange(len(st)),
             "role": pd.Categorical(st.role),
             "level": [graph.nodes[u]["level"] for u in st.unit],
             "unit": st.unit,
-            "town": state.county.town_of[np.asarray(st.unit, dtype=np.int64)],
+            "town": state.county.town_of[unit],
             "female": st.female,
             "skills": [";".join(sorted(k)) for k in st.skills],
-            "available_hours": available,
-            "busy_hours": state.busy_hours,
-            "visit_hours": np.array(st.visit_hours_per_month) * horizon / HOURS_PER_MONTH,
+            "available_hours": budget,
+            "busy_hours": busy,
+            "task_hours": tasks,
+            "visit_hours": visits,
+            "visits": np.array(st.visits_per_month) * months,
+            "contact_hours": contacts,
+            "help_hours": help_hours,
+            "used_hours": used,
             "orders_handled": state.handled,
             "orders_resolved": resolved,
             "on_time": on_time,
@@ -325,10 +381,35 @@ def units_table(state: EngineState, staff: pd.DataFrame) -> pd.DataFrame:
     )
     names = state.county.town_names
     units["town_name"] = [names[t] if t >= 0 else "" for t in units["town"]]
-    by_unit = staff.groupby("unit")[["busy_hours", "available_hours"]].sum()
+    cols = ["busy_hours", "used_hours", "available_hours"]
+    by_unit = staff.groupby("unit")[cols].sum()
     units = units.join(by_unit, on="unit")
-    units[["busy_hours", "available_hours"]] = units[["busy_hours", "available_hours"]].fillna(0)
+    units[cols] = units[cols].fillna(0)
+    units["party_members"] = state.county.party_members
+    units["party_active"] = state.county.party_active
+    units["party_hours_budget"], units["party_hours_used"] = _party_hours(state)
     return units
+
+
+def _party_hours(state: EngineState) -> tuple[np.ndarray, np.ndarray]:
+    """Per unit: linked party members' hours budget over the run, and the hours they used.
+
+    Used hours are their contacts with the households linked to them plus the disputes they
+    mediated on the spot; party members are residents, so they are not rows of the staff table.
+    """
+    s, county, iss = state.scenario, state.county, state.issues
+    p = s.party
+    months = state.horizon / HOURS_PER_MONTH
+    members = county.party_members
+    budget = members * p.hours_per_month * months
+    households = np.array([h for _, h in county.graph.nodes(data="households")], dtype=float)
+    linked = np.minimum(members * p.households_per_member, households)
+    affordable = p.hours_per_month / (p.hours_per_contact * p.households_per_member)
+    per_household = min(p.contacts_per_household_per_month, affordable)
+    contacts = linked * per_household * p.hours_per_contact * months
+    mediated = iss.on_spot & (iss.found_by == FOUND_BY.index("party_member"))
+    mediation = np.bincount(iss.origin[mediated], minlength=county.n_units) * p.hours_per_mediation
+    return budget, np.where(members > 0, contacts + mediation, 0.0)
 
 
 def backlog_series(orders: pd.DataFrame, horizon: float, step: float = 1.0) -> pd.DataFrame:

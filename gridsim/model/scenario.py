@@ -13,11 +13,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from gridsim.errors import UserError
 from gridsim.model.distributions import Distribution
 from gridsim.model.fields import Count, Key, NonNeg, Pos, Prob, Seq, Strict, Table
+from gridsim.model.sections import (
+    Capability,
+    Duty,
+    Logit,
+    Noticing,
+    Party,
+    Supervision,
+    Visits,
+    check_levels,
+)
 from gridsim.model.vocabulary import DESKS, LEVELS, Desk, IncidentType
 
 # Physical upper bounds: a value past them is a typo, not a place (the resource guard,
@@ -110,9 +120,14 @@ class ExclusiveGrids(Strict):
 
 
 class Grids(Strict):
-    """Grid granularity: the knobs behind 'finer grids'."""
+    """Grid granularity: the knobs behind 'finer grids'.
+
+    ``microgrids = false`` is the grid before the reform: no micro-grids, issues arise in the
+    basic grid and its own staff handle them first.
+    """
 
     # a grid or micro-grid holds at least one household
+    microgrids: bool = True
     households_per_grid: Households = 400
     rural_households_per_microgrid: Households = 50
     urban_households_per_microgrid: Households = 40
@@ -136,14 +151,36 @@ class Calendar(Strict):
 
 
 class Role(Strict):
-    """A staff role: when its members work, how much of that time goes to orders, pay."""
+    """A staff role: when its members can act, their hours budget, their duties, their pay.
+
+    ``hours_per_week`` is a member's budget for grid work; ``task_hours_per_week`` of it goes
+    to work that is not appeals (special tasks pushed through the app, patrols, data
+    collection). Orders are worked at full pace inside the calendar's hours, so that the rest
+    of the budget is spread over it (``availability`` = the budget's share of the calendar,
+    used when ``hours_per_week`` is not given). ``duties``: ``resolve`` (takes work orders),
+    ``visit`` (household visits, see ``[proactive]``), ``notice`` (building or lane leader:
+    notices issues among the households they live with) and ``help`` (helps the micro-grid
+    leader with orders and visits). ``training`` is the log-odds a member adds to their
+    unit's chance of settling an order (the entrance exam and training of full-time workers).
+    """
 
     label_zh: str = ""
     calendar: str = "office"
     availability: Annotated[float, Field(gt=0, le=1)] = 1.0
+    hours_per_week: Annotated[float, Field(gt=0, le=168)] | None = None
+    task_hours_per_week: Annotated[float, Field(ge=0, le=168)] = 0.0
+    duties: Seq[Duty] = ("resolve",)
+    training: Logit = 0.0
+    contacts_per_week: Annotated[float, Field(ge=0, le=10_000)] = 0.0
     wage_yuan_per_year: Annotated[float, Field(ge=0, le=MAX_WAGE)] = 0
     female_share: Prob = 0.5
     skills: Table[Key, Prob] = {}
+
+    @model_validator(mode="after")
+    def _tasks_fit_budget(self) -> Role:
+        if self.hours_per_week is not None and self.task_hours_per_week > self.hours_per_week:
+            raise ValueError("task_hours_per_week must not exceed hours_per_week")
+        return self
 
 
 class Staffing(Strict):
@@ -169,10 +206,20 @@ class Department(Strict):
 
 
 class Centre(Strict):
-    """One-stop centres (综治中心): four desks, separate queues or one pooled queue."""
+    """One-stop centres (综治中心): four desks, separate queues or one pooled queue.
+
+    An order that reaches a centre (escalated from a grid, or taken by a desk other than the
+    one its category belongs to) is handed over between desks: ``handoff_hours`` with
+    separate desks, ``merged_handoff_hours`` in a merged centre with one leader (四方联动).
+    ``grid_direct_to_12345``: grid matters go straight onto the 12345 platform (网格事项直报
+    12345), so an order escalated from a grid takes the merged hand-off time.
+    """
 
     merged_town: bool = False
     merged_county: bool = False
+    handoff_hours: NonNeg = 0.0
+    merged_handoff_hours: NonNeg = 0.0
+    grid_direct_to_12345: bool = False
     town_desks_per_100k_residents: Table[str, Annotated[float, Field(ge=0, le=100_000)]] = {
         d: 2.0 for d in DESKS
     }  # at most one desk officer per resident
@@ -198,7 +245,15 @@ class Incident(Strict):
 
 
 class Category(Strict):
-    """An appeal category: how often its issues arise and who can resolve them."""
+    """An appeal category: how often its issues arise, how hard they are, who decides.
+
+    ``complexity`` (log-odds) is subtracted from a unit's capability: where an order is
+    settled is an outcome of what units have, not a share typed in. ``route = "department"``
+    sends triaged orders straight to the category's department (conduct complaints to
+    discipline inspection, organised-crime clues to public security). ``lapse_days``: an issue
+    nobody notices fades after this mean time (the household copes), instead of waiting
+    forever; ``preventable``: visits lower the hazard of such an issue arising (诉源治理).
+    """
 
     key: Key
     label_en: str = ""
@@ -210,19 +265,10 @@ class Category(Strict):
     households_affected_mean: Annotated[float, Field(ge=1, le=MAX_HOUSEHOLDS_AFFECTED)] = 1.0
     report_probability: Prob = 0.8
     visit_detectability: Prob = 0.5
-    authority: Table[str, Prob]
-
-    @field_validator("authority")
-    @classmethod
-    def _authority_levels(cls, authority: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(authority) - set(LEVELS))
-        if unknown:
-            raise ValueError(f"levels among {', '.join(LEVELS)}, not {', '.join(unknown)}")
-        total = sum(authority.values())
-        if abs(total - 1) > 1e-6:
-            raise ValueError(f"shares summing to 1 (they sum to {total:g})")
-        return authority
-
+    complexity: Logit = 0.0
+    route: Literal["ladder", "department"] = "ladder"
+    lapse_days: Annotated[float, Field(gt=0, le=MAX_HORIZON_DAYS)] | None = None
+    preventable: bool = False
     handling: Distribution
     time_limit_hours: Pos = 168
     department: Key
@@ -237,7 +283,7 @@ class Category(Strict):
     weekly_profile: Seq[NonNeg] | None = None
 
     @model_validator(mode="after")
-    def _authority_is_a_distribution(self) -> Category:
+    def _profiles(self) -> Category:
         _check_profile(self.daily_profile, 24, "daily_profile")
         _check_profile(self.weekly_profile, 7, "weekly_profile")
         return self
@@ -254,6 +300,7 @@ class Channel(Strict):
     delay: Distribution
     desk: Desk = "grid_management"
     dispatch_hours: NonNeg = 0
+    time_limit_hours: Pos | None = None
 
 
 class Residents(Strict):
@@ -282,6 +329,12 @@ class Levels(Strict):
 
     handling_factor: Table[str, Pos] = {lvl: 1.0 for lvl in LEVELS}
     time_limit_hours: Table[str, Pos] = {"microgrid": 24, "grid": 48, "town": 120, "county": 240}
+
+    @model_validator(mode="after")
+    def _known_levels(self) -> Levels:
+        check_levels(self.handling_factor, "handling_factor")
+        check_levels(self.time_limit_hours, "time_limit_hours")
+        return self
 
 
 class Escalation(Strict):
@@ -317,10 +370,15 @@ class Proactive(Strict):
 
 
 class Team(Strict):
-    """Team composition rules: a woman for family disputes, skills by category."""
+    """Team rules: a woman for family disputes; how much the "N" help the micro-grid leader.
+
+    ``help_share``: the share of a micro-grid order's work that helpers (roles with the
+    ``help`` duty) take on when the team has any, so the leader finishes sooner.
+    """
 
     no_woman_action: Literal["borrow", "escalate"] = "borrow"
     borrow_delay_hours: NonNeg = 24
+    help_share: Annotated[float, Field(ge=0, lt=1)] = 0.0
 
 
 class Exclusive(Strict):
@@ -348,6 +406,8 @@ class Externality(Strict):
     minority_negative_policy: Literal["handle", "mediate", "decline"] = "handle"
     mediate_hours_factor: Pos = 1.5
     mediate_hazard_factor: NonNeg = 0.5
+    harmed_households_mean: NonNeg = 0.0
+    mediate_harm_factor: Prob = 0.5
 
 
 class Incentives(Strict):
@@ -367,6 +427,7 @@ class Targets(Strict):
 
     share_resolved_in_grid: Prob | None = None
     share_resolved_in_town: Prob | None = None
+    source: str = ""
 
 
 class Scenario(Strict):
@@ -383,7 +444,7 @@ class Scenario(Strict):
         True
     """
 
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     meta: Meta
     county: County
     grids: Grids = Grids()
@@ -400,6 +461,11 @@ class Scenario(Strict):
     escalation: Escalation = Escalation()
     integration: Integration = Integration()
     proactive: Proactive = Proactive()
+    visits: Visits = Visits()
+    noticing: Noticing = Noticing()
+    party: Party = Party()
+    capability: Capability = Capability()
+    supervision: Supervision = Supervision()
     team: Team = Team()
     exclusive: Exclusive = Exclusive()
     satisfaction: Satisfaction = Satisfaction()

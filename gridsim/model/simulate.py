@@ -1,9 +1,10 @@
 """One run, start to finish: seed, build the county, draw the appeals, run the engine, tabulate.
 
 This is the model's front door (``gridsim.simulate``). Each step lives in its own module:
-seeds and streams (``seeds``), the county (``county``), the appeals drawn up front
-(``appeals``), the event-driven handling (``engine``), the tables (``records``) and the KPIs
-(``kpis``, ``breakdowns``).
+seeds and streams (``seeds``), the county (``county``), who notices what (``attention``),
+what each unit can settle (``capability``), the issues drawn up front (``appeals``), the
+noticing race (``noticing``), the event-driven handling (``engine``), the tables
+(``records``) and the KPIs (``kpis``, ``breakdowns``).
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ import gc
 
 import numpy as np
 
-from gridsim.model.appeals import draw_arrivals, draw_issues
+from gridsim.model.appeals import draw_issues
+from gridsim.model.attention import plan_attention
 from gridsim.model.breakdowns import breakdowns
+from gridsim.model.capability import settle_probabilities
 from gridsim.model.county import build_county
 from gridsim.model.engine import Engine
 from gridsim.model.guard import check_run
 from gridsim.model.kpis import kpis
+from gridsim.model.noticing import draw_arrivals
 from gridsim.model.records import RunResult, assemble_result
 from gridsim.model.scenario import Scenario
 from gridsim.model.seeds import make_streams, seed_sequence
@@ -80,9 +84,11 @@ def _simulate(
     horizon = float(days if days is not None else scenario.meta.horizon_days) * 24.0
     rngs = make_streams(root)
     county = build_county(scenario, rngs["county"], rngs["residents"])
-    issues = draw_issues(scenario, county, horizon, rngs)
-    arrivals = draw_arrivals(scenario, county, issues, horizon, rngs)
-    engine = Engine(scenario, county, issues, arrivals, rngs, horizon, log_events)
+    attention = plan_attention(scenario, county)
+    settle = settle_probabilities(scenario, county)
+    issues = draw_issues(scenario, county, attention, horizon, rngs)
+    arrivals = draw_arrivals(scenario, county, attention, settle, issues, horizon, rngs)
+    engine = Engine(scenario, county, issues, arrivals, rngs, horizon, log_events, settle)
     if progress:
         from tqdm.auto import tqdm  # only a progress bar needs it: keep imports light
 

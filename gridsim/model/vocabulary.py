@@ -34,6 +34,7 @@ INCIDENT_TYPES: tuple[str, ...] = get_args(IncidentType)
 
 #: Lifecycle event codes of the event log (column ``event``).
 ARRIVE, MERGE, DISPATCH, START, ESCALATE, RESOLVE, FEEDBACK, REOPEN, INCIDENT, RETURN = range(10)
+HANDOFF, BRUSH_OFF, CALLBACK = range(10, 13)
 EVENT_CODES: dict[int, str] = {
     ARRIVE: "arrive",  # an appeal is filed (or a visit finds an issue)
     MERGE: "merge",  # the appeal joins an open work order of the same issue
@@ -45,7 +46,16 @@ EVENT_CODES: dict[int, str] = {
     REOPEN: "reopen",  # a dissatisfied resident reopens the issue
     INCIDENT: "incident",  # an unresolved issue turned into a serious incident
     RETURN: "return",  # a misrouted order is sent back down
+    HANDOFF: "handoff",  # the order is handed over between desks (value = hours)
+    BRUSH_OFF: "brush_off",  # the unit closes the order as "not compliant" without settling it
+    CALLBACK: "callback",  # a callback (回访) finds a false closure; the order is reopened
 }
+
+#: Who noticed an issue first (column ``found_by`` of the issues table); "none": nobody did.
+FOUND_BY: tuple[str, ...] = (
+    "none", "report", "visit", "building_leader", "party_member", "screening"
+)  # fmt: skip
+NOT_FOUND, BY_REPORT, BY_VISIT, BY_BUILDING_LEADER, BY_PARTY_MEMBER, BY_SCREENING = range(6)
 
 #: Channels the engine adds to a scenario's own: a visit's find and a reopened issue.
 VISIT_CHANNEL, REOPEN_CHANNEL = "visit", "reopen"
@@ -62,4 +72,6 @@ STREAMS: tuple[str, ...] = (
     "feedback",
     "incidents",
     "residents",
+    "noticing",
+    "settling",
 )

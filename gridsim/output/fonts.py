@@ -54,6 +54,7 @@ _SYSTEM_FONT_FILES: tuple[str, ...] = (
 
 _LATIN_FALLBACK: tuple[str, ...] = ("DejaVu Sans",)
 
+
 class FontNotFoundError(UserError):
     """No font that can draw Chinese is installed (the user's set-up, so a one-line error).
 

@@ -121,7 +121,6 @@ class FigureDataError(ValueError):
     """
 
 
-
 @contextmanager
 def figure_style(lang: str) -> Iterator[None]:
     """Fonts for ``lang`` plus the figure style, for drawing and for saving."""
@@ -234,7 +233,6 @@ def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
             fig.savefig(tmp, format=fmt, dpi=DPI, bbox_inches="tight", pad_inches=0.08)
 
     return atomic_write(path, draw)
-
 
 
 def duration_text(hours: float, lang: str, floor: float | None = None) -> str:

@@ -110,7 +110,6 @@ def backlog_figure(backlogs: pd.DataFrame | Sequence[pd.DataFrame], lang: str) -
         return finish(fig)
 
 
-
 # --------------------------------------------------------------------------- response ECDF
 
 _DURATION_TICKS_H = (0.25, 1, 4, 24, 72, 168, 336, 720, 2160, 4320)

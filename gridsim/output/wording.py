@@ -29,7 +29,6 @@ __all__ = [
 ]
 
 
-
 def _record(metric: str) -> KPI | None:
     """The KPI's record, or None for a metric the registry does not know."""
     try:

@@ -38,6 +38,15 @@ from gridsim.model.simulate import simulate
 POPULATION = 1000
 
 
+def _logit(p: float) -> float:
+    """Log-odds of ``p``, clipped to the capability model's certainty bound (±30)."""
+    if p <= 0:
+        return -30.0
+    if p >= 1:
+        return 30.0
+    return float(np.clip(np.log(p / (1 - p)), -30.0, 30.0))
+
+
 @dataclass(frozen=True)
 class Check:
     """One row of the validation table."""
@@ -78,19 +87,19 @@ def queue_scenario(
 
     Example:
         >>> s = queue_scenario(2.4, [1.0], [3])
-        >>> s.categories[0].authority
-        {'microgrid': 1.0}
+        >>> s.capability.level_base["microgrid"]  # the micro-grid settles every order
+        30.0
     """
     levels = len(service_rates)
     escalation = list(escalation or [])
     if len(servers) != levels or len(escalation) != levels - 1:
         raise ValueError("need one service rate and server count per level, one fewer escalation")
-    reach = np.cumprod([1.0, *escalation])
     names = ("microgrid", "grid", "town", "county")[:levels]
-    authority = dict.fromkeys(names, 0.0)
-    for k, name in enumerate(authority):
-        leave = 1 - escalation[k] if k < levels - 1 else 1.0
-        authority[name] = float(reach[k] * leave)
+    # Each level settles an order with probability 1 - escalation, independently of the
+    # levels below: exactly the routing of an open Jackson network.
+    level_base = {name: 30.0 for name in ("microgrid", "grid", "town", "county")}
+    for k, name in enumerate(names[:-1]):
+        level_base[name] = _logit(1 - escalation[k])
     base = 1.0 / service_rates[0]
     factors = {"microgrid": 1.0, "grid": 1.0, "town": 1.0, "county": 1.0}
     for k, name in enumerate(names):
@@ -136,13 +145,13 @@ def queue_scenario(
                 "key": "check",
                 "issues_per_1000_residents_per_year": rate,
                 "report_probability": 1.0,
-                "authority": {k: v for k, v in authority.items() if v > 0},
                 "handling": {"distribution": "exponential", "mean": base},
                 "department": "dept",
                 "time_limit_hours": 1e9,
             }
         ],
         "levels": {"handling_factor": factors},
+        "capability": {"level_base": level_base},
         "escalation": {"policy": "strict_ladder", "attempt_fraction": 1.0, "redraw_handling": True},
         "integration": {"enabled": False},
         "proactive": {"enabled": False},
