@@ -12,7 +12,9 @@ in-town shares are then outcomes that training, sinking department staff and Par
 move, not inputs.
 
 Example:
-    >>> import numpy as np
+    >>> import math
+
+import numpy as np
     >>> from gridsim import load_scenario
     >>> from gridsim.model.county import build_county
     >>> s = load_scenario("scenarios/one_town.toml")
@@ -23,6 +25,8 @@ Example:
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -78,3 +82,23 @@ def settle_probabilities(s: Scenario, county: County) -> np.ndarray:
     p[logits >= CERTAIN] = 1.0
     p[logits <= -CERTAIN] = 0.0
     return p
+
+
+def brush_off_probability(brush: tuple[float, float, float], p: float, waiting: float) -> float:
+    """P(a unit that cannot settle an order brushes it off) (畏难、敷衍了事).
+
+    Log-odds: ``intercept − accountability`` (``brush[0]``) + ``per_gap`` × how far the order
+    is beyond the unit (the −logit of its settle probability ``p``) + ``per_waiting`` ×
+    orders waiting per handler.
+
+    Example:
+        >>> round(brush_off_probability((-3.0, 0.5, 0.0), 0.5, 0.0), 4)  # no gap, no queue
+        0.0474
+    """
+    intercept, per_gap, per_waiting = brush
+    if 0 < p < 1:
+        gap = max(-math.log(p / (1 - p)), 0.0)
+    else:
+        gap = CERTAIN if p <= 0 else 0.0
+    x = intercept + per_gap * gap + per_waiting * waiting
+    return 1.0 / (1.0 + math.exp(-x)) if x > -700 else 0.0

@@ -27,8 +27,10 @@ from simpy.events import Timeout
 
 from gridsim.model.appeals import Issues
 from gridsim.model.calendar import make_calendar
+from gridsim.model.capability import brush_off_probability
 from gridsim.model.county import County
 from gridsim.model.noticing import Arrivals
+from gridsim.model.orders import EventLog, Order
 from gridsim.model.policies import make_policy
 from gridsim.model.records import EngineState
 from gridsim.model.scenario import Scenario
@@ -53,100 +55,10 @@ from gridsim.model.vocabulary import (
     RETURN,
     START,
     TOWN,
-)
+)  # fmt: skip
 
 RESOLVE_OUTCOME, ESCALATE_OUTCOME, RETURN_OUTCOME, BRUSH_OUTCOME = range(4)
 PETITION_DESK, MEDIATION_DESK = DESK_INDEX["petition"], DESK_INDEX["mediation"]
-
-
-LOG_DTYPE = np.dtype(
-    [("time", "f8"), ("order", "i4"), ("appeal", "i4"), ("event", "i1"), ("level", "i1"),
-     ("unit", "i4"), ("staff", "i4"), ("value", "f4")]
-)  # fmt: skip
-#: One row of the event log, in LOG_DTYPE's column order. In the rows the engine writes, -1
-#: means "none" (no appeal, no level, no staff): a literal, so that per-event code does not
-#: look up a global name for it.
-LogRow = tuple[float, int, int, int, int, int, int, float]
-
-
-class EventLog:
-    """Compact event log: one tuple per lifecycle event, packed into typed columns at the end.
-
-    Appending a tuple to a list is the cheapest record Python offers; the packing into
-    numpy columns happens once, after the run.
-    """
-
-    def __init__(self, enabled: bool = True):
-        self.enabled = enabled
-        self.rows: list[LogRow] = []
-        # The engine calls ``add(row)``; when logging is off it is a no-op.
-        self.add = self.rows.append if enabled else _ignore
-
-    def columns(self) -> dict[str, np.ndarray]:
-        """The log as numpy arrays, one per column."""
-        packed = np.fromiter(self.rows, dtype=LOG_DTYPE, count=len(self.rows))
-        return {name: packed[name] for name in LOG_DTYPE.names or ()}
-
-
-def _ignore(row: LogRow) -> None:
-    return None
-
-
-class Order:
-    """A work order in flight (mutable state; turned into a table row at the end)."""
-
-    __slots__ = (
-        "id", "issue", "category", "channel", "desk", "origin", "origin_level",
-        "urgent", "joint", "priority", "externality", "created", "first_response", "resolved",
-        "resolved_level", "escalations", "token", "held", "pending", "proactive", "declined",
-        "duplicate", "appeals", "misrouted", "on_time", "satisfied", "level", "limit",
-        "brushed_off", "handoff_hours", "false_closure_found", "settle_level",
-    )  # fmt: skip
-    # Set by the engine right after construction (see Engine._new_order).
-    settle_level: int
-    limit: float
-    urgent: bool
-    joint: bool
-    priority: bool
-    externality: int
-
-    def __init__(
-        self,
-        oid: int,
-        issue: int,
-        category: int,
-        channel: int,
-        desk: int,
-        origin: int,
-        origin_level: int,
-        created: float,
-    ):
-        self.id = oid
-        self.issue = issue
-        self.category = category
-        self.channel = channel
-        self.desk = desk
-        self.origin = origin
-        self.origin_level = origin_level
-        self.created = created
-        self.first_response = math.nan
-        self.resolved = math.nan
-        self.resolved_level = NO_LEVEL
-        self.escalations = 0
-        self.token = 0
-        self.held: list[tuple[int, int]] = []
-        self.pending: list[int] = []
-        self.proactive = False
-        self.declined = False
-        self.duplicate = False
-        self.appeals = 1
-        self.misrouted = False
-        self.on_time = math.nan
-        self.satisfied = math.nan
-        self.level = NO_LEVEL
-        self.brushed_off = False
-        self.handoff_hours = 0.0
-        self.false_closure_found = False
 
 
 class Engine:
@@ -354,8 +266,10 @@ class Engine:
             finder = int(self.issues.finder[issue])  # rare: once per proactive find
             if finder >= 0:
                 self.finds_by[finder] += 1
-        if order.proactive:
-            level = order.origin_level  # what grid staff find starts with the micro-grid
+        if order.proactive or order.priority:
+            # What grid staff find starts with the micro-grid; an exclusive grid answers its
+            # enterprises itself, at any time.
+            level = order.origin_level
         else:
             if self.policy.triages:
                 order.settle_level = self._settle_level(order)
@@ -546,16 +460,9 @@ class Engine:
         return RESOLVE_OUTCOME, base, 0.0
 
     def _brushes_off(self, order: Order, unit: int, level: int, p: float) -> bool:
-        """Whether a unit that cannot settle the order closes it as "not compliant".
-
-        Log-odds: intercept − accountability + per_gap × how far the order is beyond the
-        unit (−logit of its settle probability) + per_waiting × orders waiting per handler.
-        """
-        intercept, per_gap, per_waiting = self.brush
-        gap = -math.log(p / (1 - p)) if 0 < p < 1 else (50.0 if p <= 0 else 0.0)
+        """Whether a unit that cannot settle the order closes it as "not compliant"."""
         waiting = len(self.queue[unit]) / self.servers[unit]
-        x = intercept + per_gap * max(gap, 0.0) + per_waiting * waiting
-        return self.iss_brush[order.issue][level] < 1.0 / (1.0 + math.exp(-x))
+        return self.iss_brush[order.issue][level] < brush_off_probability(self.brush, p, waiting)
 
     def _on_done(self, ev: Timeout) -> None:
         order, outcome = ev._value
