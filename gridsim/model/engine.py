@@ -5,11 +5,10 @@ the appeals drawn up front (``gridsim.model.appeals``); its output is its final 
 (:meth:`Engine.final_state`), from which ``gridsim.model.records`` builds the tables of a
 :class:`~gridsim.model.records.RunResult`.
 
-Speed is by design, not by tuning: a unit (micro-grid team, grid, desk, department) is a
-multi-server station kept as plain lists, not a simpy Resource, so an order costs one simpy
-event per handling stage plus one for its arrival; lookups are by unit id, so no event does
-work that grows with the number of units; working hours are a calendar calculation, not
-shift-change events; and the event log is a set of typed arrays.
+Speed is by design: a unit is a multi-server station kept as plain lists, not a simpy
+Resource, so an order costs one event per handling stage plus one for its arrival; lookups
+are by unit id (no event does work that grows with the number of units); working hours are
+a calendar calculation, not shift-change events.
 
 Time unit: hours; hour 0 is Monday 00:00.
 """
