@@ -8,9 +8,7 @@ the appeals drawn up front (``gridsim.model.appeals``); its output is its final 
 Speed is by design: a unit is a multi-server station kept as plain lists, not a simpy
 Resource, so an order costs one event per handling stage plus one for its arrival; lookups
 are by unit id (no event does work that grows with the number of units); working hours are
-a calendar calculation, not shift-change events.
-
-Time unit: hours; hour 0 is Monday 00:00.
+a calendar calculation, not shift-change events. Time unit: hours; hour 0 is Monday 00:00.
 """
 
 from __future__ import annotations
