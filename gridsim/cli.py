@@ -153,11 +153,17 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
     from gridsim.validation.theory_checks import run_checks
 
+    if args.claims:
+        return _validate_claims(args)
+    given = [o for o in _CLAIMS_ONLY if getattr(args, o) is not None]
+    if given:
+        raise UserError("", "--" + given[0].replace("_", "-"), "only with --claims")
     if args.log:
         from gridsim.calibration.reproduce import validate_log
 
+        seed = 1 if args.seed is None else args.seed
         table = validate_log(
-            args.log, schema=args.schema, seed=args.seed, columns=_parse_columns(args.columns),
+            args.log, schema=args.schema, seed=seed, columns=_parse_columns(args.columns),
             date_format=args.date_format, export_date=args.export_date,
         )  # fmt: skip
         title = f"Calibrated from {args.log}: simulated vs logged"
@@ -170,6 +176,39 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     passed = bool(table["passed"].all())
     print("\nall checks passed" if passed else "\nSOME CHECKS FAILED")
     return 0 if passed else 1
+
+
+#: The options of ``validate --claims`` that mean nothing without it.
+_CLAIMS_ONLY = ("scenario", "claims_file", "replications", "days", "workers", "out", "lang", "doc")
+
+
+def _validate_claims(args: argparse.Namespace) -> int:
+    """``validate --claims``: run the claims table, write it, exit 1 if any claim fails."""
+    from gridsim.experiment.executors import ExecutorOptionError, make_executor
+    from gridsim.output import claims_report as report
+    from gridsim.validation.claims import claims_settings, run_claims
+    from gridsim.validation.claims_file import load_claims
+
+    if args.log or args.quick:
+        raise UserError("", "--log" if args.log else "--quick", "not with --claims")
+    out = report.check_claims_dir(args.out or Path("results") / "claims")  # before any run
+    if args.doc:
+        report.check_claims_doc(args.doc)
+    claim_set = load_claims(args.claims_file, args.scenario, args.days)
+    replications = 5 if args.replications is None else args.replications
+    try:
+        executor = make_executor("serial" if args.workers == 1 else "processes", args.workers)
+    except ExecutorOptionError as exc:  # name the option as it was typed (--workers)
+        raise ExecutorOptionError("", f"--{exc.field}", exc.expected) from None
+    table = run_claims(claim_set, replications, args.days, executor, progress=True, seed=args.seed)
+    settings = claims_settings(claim_set, replications, args.days, args.seed)
+    langs = _languages(args.lang or "both")
+    report.write_claims_dir(table, out, langs, settings)
+    if args.doc:
+        report.write_claims_doc(table, args.doc, settings)
+    print(report.claims_text(table, langs[0], claim_set.confidence))
+    print(f"\nwritten to {out}/ (claims.csv, claims.md, figures)")
+    return 0 if bool(table["holds"].all()) else 1
 
 
 # ---------------------------------------------------------------------------- calibrate
@@ -362,13 +401,30 @@ def _add_schema(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_validate(sub: argparse._SubParsersAction) -> None:
-    val = sub.add_parser("validate", help="check the model against queueing theory or a log")
+    val = sub.add_parser(
+        "validate", help="check the model against queueing theory, a log, or the claims",
+        description="Without options: the model against queueing theory. --log: a request "
+        "log calibrated and reproduced. --claims: the claims of the practice, each a paired "
+        "comparison with common random numbers and Holm's correction (exit 1 if one fails).",
+    )  # fmt: skip
     val.add_argument("--log", help="a request log to calibrate from and reproduce")
     val.add_argument("--schema", choices=["nyc311", "generic"], default="nyc311",
                      help="log schema")  # fmt: skip
     _add_log_options(val)
-    val.add_argument("--seed", type=_positive(int), default=1)
+    val.add_argument("--seed", type=_positive(int), default=None,
+                     help="seed (default: 1; with --claims the claims file's)")  # fmt: skip
     val.add_argument("--quick", action="store_true", help="skip the sweep of loads")
+    c = val.add_argument_group("claims (with --claims)")
+    c.add_argument("--claims", action="store_true", help="test the claims of the practice")
+    c.add_argument("--scenario", help="scenario (default scenarios/pingyi_baseline.toml)")
+    c.add_argument("--claims-file", help="claims file (default gridsim/data/claims.toml)")
+    c.add_argument("--replications", type=_positive(int), help="per side (default 5)")
+    c.add_argument("--days", type=_positive(float), help="simulated days (default: horizon)")
+    c.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
+    c.add_argument("--out", help="output directory (default results/claims)")
+    c.add_argument("--lang", choices=["en", "zh", "both"], help="table and figure language")
+    c.add_argument("--doc", help="also fill the generated section of this file (docs/claims.md)")
+    _add_memory_option(val)
     val.set_defaults(func=_cmd_validate)
 
 

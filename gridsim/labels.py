@@ -43,6 +43,8 @@ VALUE_LABELS = _table("values")
 #: Channel and role names used when no scenario is at hand.
 DEFAULT_CHANNELS = _table("channels")
 DEFAULT_ROLES = _table("roles")
+#: Strings of the claims table (``gridsim validate --claims``): figure, Markdown, printout.
+CLAIM_LABELS = _table("claims")
 
 
 def check_lang(lang: str) -> str:
