@@ -300,9 +300,19 @@ def test_compare_to_baseline_mismatched_replications():
     dropped = df[~((df.variant == "same") & (df.replication == 2) & (df.metric == "wait"))]
     with pytest.raises(ValueError, match="do not match"):
         compare_to_baseline(dropped, "base")
+
+
+
+def test_compare_to_baseline_metric_the_baseline_lacks_is_undefined():
+    """A KPI only the variants have (a staff role the baseline lacks) compares as NaN."""
+    df = make_results(n_reps=4)
     no_base_metric = df[~((df.variant == "base") & (df.metric == "backlog"))]
-    with pytest.raises(ValueError, match="no rows for metric 'backlog'"):
-        compare_to_baseline(no_base_metric, "base")
+    table = compare_to_baseline(no_base_metric, "base")
+    rows = table[table.metric == "backlog"]
+    assert len(rows) and rows["baseline_mean"].isna().all() and rows["n"].eq(0).all()
+    assert not rows["significant"].any()
+    other = table[table.metric != "backlog"]
+    assert other["baseline_mean"].notna().all()
 
 
 def _nan_in(df: pd.DataFrame, metric: str, variants: set[str]) -> pd.DataFrame:

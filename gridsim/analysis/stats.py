@@ -427,7 +427,13 @@ def _metric_pairs(
     if not others:
         return {}
     if baseline not in per_variant:
-        raise ValueError(f"baseline {baseline!r} has no rows for metric {metric!r}")
+        # A KPI the baseline does not have (a staff role it lacks): the comparison is
+        # undefined, reported as NaN like any other undefined KPI.
+        return {
+            v: (pd.to_numeric(per_variant[v]).to_numpy(dtype=float),
+                np.full(len(per_variant[v]), np.nan))
+            for v in others
+        }  # fmt: skip
     base = pd.to_numeric(per_variant[baseline])
     pairs = {}
     for variant in others:

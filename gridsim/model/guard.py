@@ -15,34 +15,43 @@ with the environment variable ``GRIDSIM_MAX_MEMORY_GB`` (which the option sets, 
 processes of a sweep see it too); the machine's own memory is never exceeded.
 
 Calibration: ``tracemalloc`` peak of a whole :func:`gridsim.simulate` call (event log on,
-seed 1) and, for the full-year baseline, the growth of the process's peak RSS; measured on
-this project's shipped scenarios (``tests/test_guard.py`` checks the estimate stays above the
-peak on a few sizes):
+seed 3) and, for the baseline county's long runs, the growth of the process's peak RSS;
+measured on this project's shipped scenarios (``tests/test_guard.py`` checks the estimate
+stays above the peak on a few sizes):
 
-================================ ======== ======= ======= ============= ===========
-run                               issues   units   staff   peak (MB)     estimate
-================================ ======== ======= ======= ============= ===========
-one_town, 30 days                     479     258    1150     3.6           39
-one_town, 90 days                    1360     258    1150     6.7           49
-one_town x10 population, 30 days     4588    2355   11239    32.0          114
-pingyi_baseline, 30 days            13619    7432   35532    95.9          286
-pingyi_baseline, 90 days            39973    7432   35532   192.6          560
-pingyi_baseline, 365 days          ~161000    7432   35532   692 (RSS)    1817
-================================ ======== ======= ======= ============= ===========
+================================ ======== ======== ======= ======= ============= ===========
+run                               issues   appeals  units   staff   peak (MB)     estimate
+================================ ======== ======== ======= ======= ============= ===========
+one_town, 30 days                    1310      657     258     942     5.0           43
+one_town, 90 days                    3811     2168     258     942    11.9           63
+one_town x10 population, 30 days    13222     6962    2355    9167    51.4          155
+pingyi_baseline, 30 days            39007    20671    7432   30526   155            407
+pingyi_baseline, 90 days           117293    68440    7432   30526   386 (435 RSS)  959
+pingyi_baseline, 365 days          473011   286598    7432   30526  1600 (RSS)     3488
+pingyi_baseline, 730 days          946777   577216    7432   30526  3161 (RSS)     6846
+================================ ======== ======== ======= ======= ============= ===========
 
-A fit gives about 3.7 KB per issue (issue arrays, the engine's per-issue lists, orders,
-appeals, the event log as tuples and then as columns, the tables) and about 1.1 KB per staff
-member or unit (the networkx graph, the staff and unit lists). The estimate takes roughly
-twice that (:data:`BYTES_PER_ISSUE`, :data:`BYTES_PER_STAFF`, :data:`BYTES_PER_UNIT`), plus
-:data:`BYTES_PER_REPORT` per affected household (the per-household report draws, which a
-category with a huge ``households_affected_mean`` multiplies) and :data:`BYTES_FIXED`, so it
-stays an upper bound; with the default bound of 8 GB the baseline county runs about four
-years.
+Most issues never become an order: an everyday household need is noticed on a visit and
+settled on the spot, or fades unnoticed. So an issue and an appeal are costed apart. A fit
+gives about 1.3 KB per issue (the issue arrays, the noticing race's draws, the engine's
+per-issue lists, four floats per level for work, shirking, settling and brush-off draws, and
+the issues table), 0.2 KB per affected household (the per-household report draws), 2.3 KB
+per appeal that opens an order (the order, its events as tuples and then as columns, the
+tables) and about 1.2 KB per staff member or unit (the networkx graph, the staff and unit
+lists). The expected appeals are the households' reports (each affected household reports
+with its category's ``report_probability``, raised by ``party.trust_report_gain``) plus the
+finds by staff that are not settled on the spot (at most one per issue; with visits on, a
+share ``visits.on_spot_share`` of them is settled there). The estimate takes roughly twice
+each fitted cost (:data:`BYTES_PER_ISSUE`, :data:`BYTES_PER_REPORT`,
+:data:`BYTES_PER_APPEAL`, :data:`BYTES_PER_STAFF`, :data:`BYTES_PER_UNIT`) plus
+:data:`BYTES_FIXED`, so it stays an upper bound, about twice the peak RSS of a long run;
+with the default bound of 8 GB the baseline county runs about two years
+(``tests/test_user_files.py`` sweeps it for 730 days).
 
 Example:
     >>> from gridsim import load_scenario
     >>> e = estimate(load_scenario("scenarios/one_town.toml"), days=30)
-    >>> 300 < e.issues < 600, e.units, e.memory_bytes < 100e6
+    >>> 1000 < e.issues < 2000, e.units, e.memory_bytes < 100e6
     (True, 282, True)
 """
 
@@ -63,11 +72,12 @@ DEFAULT_MAX_MEMORY_GB = 8.0
 MEMORY_ENV = "GRIDSIM_MAX_MEMORY_GB"
 #: Share of the machine's available memory one run may take.
 AVAILABLE_SHARE = 0.8
-#: Peak bytes per expected issue, per affected household (a possible report), per staff
-#: member, per unit, per horizon hour and category, and the fixed part (measured, with a
-#: margin: see the module docstring).
-BYTES_PER_ISSUE = 8_000
-BYTES_PER_REPORT = 1_000
+#: Peak bytes per expected issue, per affected household (a possible report), per expected
+#: appeal (an order, its events and rows), per staff member, per unit, per horizon hour and
+#: category, and the fixed part (measured, with a margin: see the module docstring).
+BYTES_PER_ISSUE = 2_500
+BYTES_PER_REPORT = 500
+BYTES_PER_APPEAL = 5_000
 BYTES_PER_STAFF = 2_500
 BYTES_PER_UNIT = 2_500
 BYTES_PER_HOUR_AND_CATEGORY = 64
@@ -139,17 +149,37 @@ def estimate(scenario: Scenario, days: float | None = None) -> Estimate:
     per_rate = s.population / 1000 * hours / HOURS_PER_YEAR  # issues per unit of rate
     issues = sum(c.issues_per_1000_residents_per_year for c in s.categories) * per_rate
     # every affected household draws a possible report before most are filtered out
-    reports = (
+    households = (
         sum(c.issues_per_1000_residents_per_year * c.households_affected_mean for c in s.categories)
         * per_rate
     )
     parts = {
-        "issues": issues * BYTES_PER_ISSUE + reports * BYTES_PER_REPORT,
+        "issues": issues * BYTES_PER_ISSUE
+        + households * BYTES_PER_REPORT
+        + _appeals_per_rate(s) * per_rate * BYTES_PER_APPEAL,
         "staff": staff * BYTES_PER_STAFF + units * BYTES_PER_UNIT,
         "horizon": hours * len(s.categories) * BYTES_PER_HOUR_AND_CATEGORY,
     }
     memory = BYTES_FIXED + sum(parts.values())
     return Estimate(int(units), int(staff), issues, memory, _driver(s, parts, days))
+
+
+def _appeals_per_rate(s: Scenario) -> float:
+    """Expected appeals per unit of ``issues_per_1000_residents_per_year``, summed over categories.
+
+    A household reports with its category's probability, raised by the trust linked party
+    members build (at most ``party.trust_report_gain`` of the gap to certain); staff find an
+    issue at most once, and with visits on a share ``visits.on_spot_share`` of the finds is
+    settled on the spot, without an order. Reports of an issue already settled never come,
+    and those of one already known merge: both only lower the count.
+    """
+    gain = s.party.trust_report_gain if s.party.members_per_100_households > 0 else 0.0
+    spot = s.visits.on_spot_share if s.proactive.enabled else 0.0
+    total = 0.0
+    for c in s.categories:
+        p = c.report_probability + (1 - c.report_probability) * gain
+        total += c.issues_per_1000_residents_per_year * (c.households_affected_mean * p + 1 - spot)
+    return total
 
 
 def _driver(s: Scenario, parts: dict[str, float], days: float | None) -> str:

@@ -126,7 +126,13 @@ def kpis(result: RunResult, population: int, yuan_per_point: float = 0.0) -> dic
     out["unreported_issues"] = float(i["first_known"].isna().sum())
     out["unreported_share"] = _share(i["first_known"].isna())
     out["no_smartphone_appeal_share"] = _share(a["no_smartphone"])
-    out.update(_noticing(i, result.horizon_hours, result.staff, w))
+    out.update(_noticing(i, result.horizon_hours))
+    # Finds per visit: the visits made after the warm-up against the finds they made, whenever
+    # the issue arose (the stock of unnoticed issues is what a visit finds).
+    all_issues = result.issues
+    found = (all_issues["found_by"] == "visit") & (all_issues["first_known"] >= w)
+    visits = float(result.staff["visits"].sum()) * (result.horizon_hours - w) / result.horizon_hours
+    out["finds_per_visit"] = float(found.sum()) / visits if visits > 0 else float("nan")
     out.update(_settling(o, i))
     out["incidents"] = float(i["incident"].sum())
     out["incidents_per_100k_per_year"] = (
@@ -166,9 +172,7 @@ def _time_saved(o: pd.DataFrame, issues: pd.DataFrame, horizon: float) -> float:
     return float(np.clip(saved, 0, None).mean()) if len(saved) else float("nan")
 
 
-def _noticing(
-    i: pd.DataFrame, horizon: float, staff: pd.DataFrame, warmup: float
-) -> dict[str, float]:
+def _noticing(i: pd.DataFrame, horizon: float) -> dict[str, float]:
     """How soon issues are noticed, by whom, and what visits find (the noticing race)."""
     out: dict[str, float] = {}
     known = i["first_known"].notna()
@@ -183,10 +187,8 @@ def _noticing(
     out["notice_gap_no_smartphone"] = _share(within[~phone]) - _share(within[phone])
     spot = i["on_spot"]
     out["settled_on_spot"] = float(spot.sum())
-    out["on_spot_share"] = _share(spot, by_staff)
-    visits = float(staff["visits"].sum()) * (horizon - warmup) / horizon if horizon else 0.0
-    found = float((i["found_by"] == "visit").sum())
-    out["finds_per_visit"] = found / visits if visits > 0 else float("nan")
+    visited = i["found_by"].isin(("visit", "screening"))
+    out["on_spot_share"] = _share(spot & visited, visited)
     out["lapsed_share"] = _share(i["lapsed"])
     return out
 

@@ -18,8 +18,36 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from gridsim.model.calendar import calendar_hours_per_week
 from gridsim.model.scenario import Scenario, ScenarioError
 from gridsim.model.vocabulary import DESKS, LEVELS
+
+#: The schema version this gridsim reads (``schema_version`` of a scenario file).
+SCHEMA_VERSION = 2
+#: What changed from version 1 to 2, said once where a version-1 file is refused.
+VERSION_1_CHANGES = (
+    "a version-1 file; gridsim 0.3 settles orders by capability (categories' "
+    "`complexity` and the [capability] section replace `authority` shares), gives roles an "
+    "hours budget and duties (`hours_per_week`, `task_hours_per_week`, `duties`), makes Party "
+    "members residents ([party], not a staff role) and adds [visits], [noticing] and "
+    "[supervision]; update the file and set schema_version = 2 "
+    "(scenarios/pingyi_baseline.toml shows every field)"
+)
+#: Fields of version 1 that version 2 no longer reads: (record list, field) -> what to use.
+REMOVED_FIELDS: dict[tuple[str, str], str] = {
+    ("categories", "authority"): (
+        "no longer a field: gridsim 0.3 settles by capability: use `complexity` (log-odds "
+        "subtracted from a unit's capability, see [capability] level_base) instead of "
+        "authority shares"
+    ),
+}
+#: Per-level tables, by section: their keys must be levels.
+LEVEL_TABLES: dict[str, tuple[str, ...]] = {
+    "levels": ("handling_factor", "time_limit_hours"),
+    "capability": ("level_base",),
+}
+#: A role name that version 2 keeps for the Party: its members are [party], not staff.
+PARTY_ROLE = "party_member"
 
 
 def with_overrides(
@@ -117,6 +145,13 @@ def describe_validation_error(err: ErrorDetails, data: Any) -> tuple[str, str]:
     kind = err["type"]
     msg = err["msg"].removeprefix("Value error, ")
     ctx = err.get("ctx", {})
+    removed = _removed_field(loc)
+    if kind == "extra_forbidden" and removed:
+        return field, removed
+    if kind == "value_error" and len(loc) == 1 and loc[0] in LEVEL_TABLES:
+        unknown = _unknown_level(data, str(loc[0]))
+        if unknown:
+            return unknown, f"a level among {', '.join(LEVELS)}"
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         # A distribution's family is its tag: report it as the field it is in the file.
         field += "." + str(ctx.get("discriminator", "")).strip("'")
@@ -130,6 +165,42 @@ def describe_validation_error(err: ErrorDetails, data: Any) -> tuple[str, str]:
     given = err.get("input")
     shown = "" if isinstance(given, (dict, list)) else f" (got {given!r})"
     return field, f"expected: {msg[0].lower() + msg[1:]}{shown}"
+
+
+def _removed_field(loc: tuple[int | str, ...]) -> str:
+    """What to use instead, when ``loc`` is a field of a record that version 2 removed."""
+    if len(loc) == 3 and isinstance(loc[1], int):
+        return REMOVED_FIELDS.get((str(loc[0]), str(loc[2])), "")
+    return ""
+
+
+def _unknown_level(data: Any, section: str) -> str:
+    """The dotted path of the first key of a per-level table of ``section`` that is no level."""
+    node = data.get(section) if isinstance(data, dict) else None
+    for table in LEVEL_TABLES[section]:
+        values = node.get(table) if isinstance(node, dict) else None
+        for key in values if isinstance(values, dict) else ():
+            if key not in LEVELS:
+                return f"{section}.{table}.{key}"
+    return ""
+
+
+def _first_error(errors: list[ErrorDetails]) -> ErrorDetails:
+    """The error to report: a field version 2 removed (it explains the most), else the first."""
+    for err in errors:
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        if err["type"] == "extra_forbidden" and _removed_field(loc):
+            return err
+    return errors[0]
+
+
+def _check_version(data: dict, source: str) -> None:
+    """Refuse a version-1 file with what changed (any other wrong version: the schema's words)."""
+    version = data.get("schema_version")
+    if type(version) is int and version == 1:
+        raise ScenarioError(
+            source, "schema_version", f"expected {SCHEMA_VERSION}, got 1: {VERSION_1_CHANGES}"
+        )
 
 
 def _check_references(s: Scenario, source: str) -> None:
@@ -153,6 +224,7 @@ def _check_references(s: Scenario, source: str) -> None:
                 f"one of the calendars defined ({', '.join(s.calendars)}, always), "
                 f"not {role.calendar!r}",
             )
+        _check_budget(s, name, source)
     staff_roles: list[tuple[str, str]] = [(f"staffing.grid.{r}", r) for r in s.staffing.grid]
     staff_roles += [(f"staffing.microgrid.{r}", r) for r in s.staffing.microgrid]
     for name in ("exclusive_grid_role", "town_desk_role", "county_desk_role", "department_role"):
@@ -184,17 +256,15 @@ def _check_references(s: Scenario, source: str) -> None:
                 )
         if sum(desks.values()) == 0:
             raise ScenarioError(source, f"centre.{centre_field}", "at least one staffed desk")
-    for lvl_field in ("handling_factor", "time_limit_hours"):
-        for lvl in getattr(s.levels, lvl_field):
-            if lvl not in LEVELS:
-                raise ScenarioError(
-                    source, f"levels.{lvl_field}.{lvl}", f"a level among {', '.join(LEVELS)}"
-                )
-    for visitor in s.proactive.visits_per_household_per_month:
+    for visitor, planned in s.proactive.visits_per_household_per_month.items():
+        where = f"proactive.visits_per_household_per_month.{visitor}"
         if visitor not in s.roles:
+            raise ScenarioError(source, where, "a defined role")
+        if planned > 0 and "visit" not in s.roles[visitor].duties:
             raise ScenarioError(
-                source, f"proactive.visits_per_household_per_month.{visitor}", "a defined role"
+                source, where, f"a role with the visit duty (roles.{visitor}.duties lacks visit)"
             )
+    _check_party(s, source)
     total = sum(c.share for c in s.channels)
     if abs(total - 1) > 1e-6:
         raise ScenarioError(
@@ -216,6 +286,52 @@ def _check_references(s: Scenario, source: str) -> None:
             )
 
 
+def _check_budget(s: Scenario, name: str, source: str) -> None:
+    """A role's hours budget fits its calendar, and its other tasks fit the budget."""
+    role = s.roles[name]
+    week = calendar_hours_per_week(s, role.calendar)
+    if role.hours_per_week is not None and role.hours_per_week > week + 1e-9:
+        raise ScenarioError(
+            source,
+            f"roles.{name}.hours_per_week",
+            f"at most the {week:g} hours a week of the calendar {role.calendar!r} "
+            f"(got {role.hours_per_week:g})",
+        )
+    budget = role.availability * week if role.hours_per_week is None else role.hours_per_week
+    if role.task_hours_per_week > budget + 1e-9:
+        raise ScenarioError(
+            source,
+            f"roles.{name}.task_hours_per_week",
+            f"at most the role's hours budget of {budget:g} a week "
+            f"(availability {role.availability:g} of the calendar's {week:g} hours; "
+            f"got {role.task_hours_per_week:g})",
+        )
+
+
+def _check_party(s: Scenario, source: str) -> None:
+    """The Party's members are [party], not a role; the roles it names exist."""
+    if PARTY_ROLE in s.roles:
+        raise ScenarioError(
+            source,
+            f"roles.{PARTY_ROLE}",
+            "no staff role of that name: gridsim 0.3 models party members as residents linked "
+            "to households, set by [party] (members_per_100_households, hours_per_month)",
+        )
+    p = s.party
+    if p.in_service_members_per_urban_microgrid > 0 and p.in_service_role not in s.roles:
+        raise ScenarioError(
+            source,
+            "party.in_service_role",
+            f"a role defined under [roles], not {p.in_service_role!r}",
+        )
+    if p.volunteer_mobilisation > 0:
+        for role in p.mobilised_roles:
+            if role not in s.roles:
+                raise ScenarioError(
+                    source, "party.mobilised_roles", f"roles defined under [roles], not {role!r}"
+                )
+
+
 def scenario_from_dict(data: dict, source: str = "<scenario>") -> Scenario:
     """Validate a parsed scenario mapping; raise :class:`ScenarioError` on the first problem.
 
@@ -226,10 +342,12 @@ def scenario_from_dict(data: dict, source: str = "<scenario>") -> Scenario:
         >>> s.meta.name != ""
         True
     """
+    if isinstance(data, dict):
+        _check_version(data, source)
     try:
         scenario = Scenario.model_validate(data, strict=True)
     except ValidationError as exc:
-        field, expected = describe_validation_error(exc.errors()[0], data)
+        field, expected = describe_validation_error(_first_error(exc.errors()), data)
         raise ScenarioError(source, field, expected) from None
     _check_references(scenario, source)
     return scenario

@@ -168,6 +168,10 @@ def _staff_clocks(
     n = len(issues)
     origin, arose = issues.origin, issues.arose
     visible = np.array([c.visit_detectability for c in s.categories])[issues.category]
+    casual = np.array(
+        [c.visit_detectability if c.notice_detectability is None else c.notice_detectability
+         for c in s.categories]
+    )[issues.category]  # fmt: skip
     lapse_h = np.array([(c.lapse_days or np.inf) * 24 for c in s.categories])[issues.category]
     # One fixed block of draws per issue, made whatever the policy (common random numbers).
     u_phase, u_visit, e_contact, u_link, e_party, u_screen, e_lapse = (
@@ -184,10 +188,10 @@ def _staff_clocks(
         cycle = HOURS_PER_MONTH / v
         tries = np.floor(np.log(np.clip(u_visit, 1e-300, 1)) / np.log1p(-np.clip(q, 0, 1 - 1e-12)))
         by_visit = np.where((v > 0) & (q > 0), arose + (u_phase + tries) * cycle, np.inf)
-        rate = att.contacts[origin] * s.noticing.notice_probability * visible / HOURS_PER_MONTH
+        rate = att.contacts[origin] * s.noticing.notice_probability * casual / HOURS_PER_MONTH
         by_leader = np.where(rate > 0, arose + e_contact / rate, np.inf)
         linked = u_link < att.party_coverage[origin]
-        rate = att.party_contacts[origin] * s.party.notice_probability * visible / HOURS_PER_MONTH
+        rate = att.party_contacts[origin] * s.party.notice_probability * casual / HOURS_PER_MONTH
         by_party = np.where(linked & (rate > 0), arose + e_party / rate, np.inf)
     by_screening = _screening(s, county, issues, visible, u_screen)
     clocks = np.stack([by_visit, by_leader, by_party, by_screening])
@@ -251,6 +255,8 @@ def _credit_finders(
     """Pick the staff member credited with each find by staff (a visitor or a leader)."""
     staff_of = county.graph.nodes
     duties = county.staff.duties
+    visits = county.staff.visits_per_month
+    units = county.staff.unit
     for i in found:
         origin = int(issues.origin[i])
         if issues.found_by[i] == BY_BUILDING_LEADER:
@@ -258,6 +264,14 @@ def _credit_finders(
         elif issues.found_by[i] == BY_PARTY_MEMBER:
             continue  # party members are residents, not staff (see gridsim.model.attention)
         else:
-            team = att.visitors[origin] or staff_of[origin]["staff"]
+            team = att.visitors[origin]
+            if team:  # the visitor who made the visit, in proportion to the visits made
+                # each visitor's visits per household of the unit they cover
+                weights = np.array([visits[m] / max(staff_of[units[m]]["households"], 1)
+                                    for m in team])  # fmt: skip
+                if weights.sum() > 0:
+                    issues.finder[i] = team[int(rng.choice(len(team), p=weights / weights.sum()))]
+                    continue
+            team = team or staff_of[origin]["staff"]
         if team:
             issues.finder[i] = team[int(rng.integers(len(team)))]

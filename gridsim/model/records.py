@@ -173,6 +173,7 @@ def orders_table(state: EngineState) -> pd.DataFrame:
     town = county.town_of[origin]
     ext = s.externality
     granted = (c["externality"] == MINORITY_NEGATIVE) & ~c["declined"] & ~np.isnan(c["resolved"])
+    granted &= ~c["duplicate"]  # one issue harms its neighbours once
     # A minority interest granted at the others' expense: the majority bears the cost.
     factor = ext.mediate_harm_factor if ext.minority_negative_policy == "mediate" else 1.0
     harmed = np.where(granted & ~c["brushed_off"], ext.harmed_households_mean * factor, 0.0)
@@ -254,7 +255,8 @@ def issues_table(state: EngineState) -> pd.DataFrame:
     resolved = np.asarray(state.issue_resolved, dtype=float)
     known = np.asarray(state.issue_known, dtype=float)
     until = np.where(np.isnan(resolved), state.horizon, np.minimum(resolved, state.horizon))
-    until = np.minimum(until, iss.lapse)  # an issue that fades carries no further risk
+    # An issue nobody ever heard of fades at its lapse time and carries no further risk.
+    until = np.where(np.isnan(known), np.minimum(until, iss.lapse), until)
     mediate = s.externality.minority_negative_policy == "mediate"
     mediated = (iss.externality == MINORITY_NEGATIVE) & mediate
     factor = s.externality.mediate_hazard_factor
@@ -321,9 +323,18 @@ def staff_table(state: EngineState) -> pd.DataFrame:
     budget = np.array(st.hours_per_week) * weeks
     busy = np.asarray(state.busy_hours, dtype=float)
     tasks = np.array(st.task_hours_per_week) * weeks
-    visits = np.array(st.visit_hours_per_month) * months
+    planned = np.array(st.visit_hours_per_month) * months
     contacts = np.array(st.contact_hours_per_month) * months
-    used = busy + tasks + visits + contacts + help_hours
+    iss = state.issues
+    spot_by = iss.finder[iss.on_spot & (iss.finder >= 0)]
+    spot = np.bincount(spot_by, minlength=len(st)).astype(float)
+    spot_hours = spot * s.visits.hours_per_spot_settlement
+    # Orders come first; visits fill what the budget leaves (the plan may not be met).
+    slack = np.maximum(budget - busy - tasks - contacts - help_hours - spot_hours, 0.0)
+    visits = np.minimum(planned, slack)
+    used = busy + tasks + visits + contacts + help_hours + spot_hours
+    resolved = resolved + spot.astype(np.int64)  # settling on the spot earns points too
+    points = points + inc.points_per_resolved * spot
     return pd.DataFrame(
         {
             "staff": np.arange(len(st)),
@@ -337,7 +348,9 @@ def staff_table(state: EngineState) -> pd.DataFrame:
             "busy_hours": busy,
             "task_hours": tasks,
             "visit_hours": visits,
-            "visits": np.array(st.visits_per_month) * months,
+            "visit_hours_planned": planned,
+            "visits": np.array(st.visits_per_month) * months * _ratio(visits, planned),
+            "spot_settlements": spot,
             "contact_hours": contacts,
             "help_hours": help_hours,
             "used_hours": used,
@@ -351,6 +364,11 @@ def staff_table(state: EngineState) -> pd.DataFrame:
             "wage_yuan": wage,
         }
     )
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """Elementwise num / den, 1 where den is 0 (nothing planned, nothing missed)."""
+    return np.divide(num, den, out=np.ones_like(num), where=den > 0)
 
 
 def units_table(state: EngineState, staff: pd.DataFrame) -> pd.DataFrame:

@@ -253,6 +253,9 @@ class Category(Strict):
     discipline inspection, organised-crime clues to public security). ``lapse_days``: an issue
     nobody notices fades after this mean time (the household copes), instead of waiting
     forever; ``preventable``: visits lower the hazard of such an issue arising (诉源治理).
+    ``visit_detectability`` is how visible an issue is to a household visit (a structured
+    conversation); ``notice_detectability`` to everyday contacts with building leaders and
+    party members (default: the same).
     """
 
     key: Key
@@ -265,6 +268,7 @@ class Category(Strict):
     households_affected_mean: Annotated[float, Field(ge=1, le=MAX_HOUSEHOLDS_AFFECTED)] = 1.0
     report_probability: Prob = 0.8
     visit_detectability: Prob = 0.5
+    notice_detectability: Prob | None = None
     complexity: Logit = 0.0
     route: Literal["ladder", "department"] = "ladder"
     lapse_days: Annotated[float, Field(gt=0, le=MAX_HORIZON_DAYS)] | None = None

@@ -71,7 +71,6 @@ class Visits(Strict):
     on_spot_share: Prob = 0.0
     hours_per_spot_settlement: NonNeg = 0.5
     prevention_per_visit: Annotated[float, Field(ge=0, le=10)] = 0.0
-    volunteer_visits_per_hour: NonNeg = 0.0
 
 
 class Capability(Strict):
