@@ -154,10 +154,10 @@ def _plan_visits(
 ) -> float:
     """Visits per household per month one member makes; records their visit hours."""
     wanted = s.proactive.visits_per_household_per_month.get(staff.role[sid], 0.0) * effort
-    if wanted <= 0 or hours <= 0:
+    if wanted <= 0:
         return 0.0
     cap = s.proactive.max_visit_time_share * _slack_per_month(staff, sid)
-    made = min(wanted, cap / (covered * hours))
+    made = min(wanted, cap / (covered * hours)) if hours > 0 else wanted  # free visits: all
     staff.visit_hours_per_month[sid] = made * covered * hours
     staff.visits_per_month[sid] = made * covered
     return made
@@ -169,7 +169,9 @@ def _plan_contacts(s: Scenario, staff: StaffTable, sid: int, covered: float) -> 
     if "five_elders" in staff.skills[sid]:
         per_week *= s.noticing.five_elders_factor
     per_month = per_week * WEEKS_PER_MONTH
-    cap = _slack_per_month(staff, sid) / s.noticing.hours_per_contact
+    # Contacts use what the member's visits leave of the slack.
+    left = _slack_per_month(staff, sid) - staff.visit_hours_per_month[sid]
+    cap = max(left, 0.0) / s.noticing.hours_per_contact
     made = min(per_month, cap)
     staff.contact_hours_per_month[sid] = made * s.noticing.hours_per_contact
     return made / covered

@@ -402,10 +402,10 @@ class Engine:
         if order.first_response != order.first_response:
             order.first_response = cal.next_open(now)
         outcome, work, delay = self._plan(order, unit, level)
+        helped = 0.0
         if level == MICROGRID and self.unit_helpers[unit] and self.help_share > 0:
             # The "N" take a share of the work, so the leader finishes sooner.
             helped = work * self.help_share
-            self.help_hours[unit] += helped
             work -= helped
         finish = cal.finish(now, work / self.staff_speed[staff])
         # Busy time is work done inside the horizon only: an order still in hand when the run
@@ -414,8 +414,11 @@ class Engine:
         busy = self.busy_hours
         handled = self.handled
         for _, member in order.held:
-            busy[member] += self._work_inside(member, now, end, work)
+            inside = self._work_inside(member, now, end, work)
+            busy[member] += inside
             handled[member] += 1
+        if helped:  # the helpers' share, done alongside, counted inside the horizon too
+            self.help_hours[unit] += helped * (inside / work if work > 0 else 1.0)
         done = finish + delay
         self.log.add((now, order.id, -1, START, level, unit, staff, work))
         ev = Timeout(self.env, done - now, (order, outcome))
