@@ -252,26 +252,52 @@ def _settled_on_spot(
 def _credit_finders(
     county: County, att: Attention, issues: Issues, found: np.ndarray, rng: np.random.Generator
 ) -> None:
-    """Pick the staff member credited with each find by staff (a visitor or a leader)."""
-    staff_of = county.graph.nodes
-    duties = county.staff.duties
-    visits = county.staff.visits_per_month
-    units = county.staff.unit
-    for i in found:
-        origin = int(issues.origin[i])
-        if issues.found_by[i] == BY_BUILDING_LEADER:
-            team = [m for m in staff_of[origin]["staff"] if "notice" in duties[m]]
-        elif issues.found_by[i] == BY_PARTY_MEMBER:
-            continue  # party members are residents, not staff (see gridsim.model.attention)
-        else:
-            team = att.visitors[origin]
-            if team:  # the visitor who made the visit, in proportion to the visits made
-                # each visitor's visits per household of the unit they cover
-                weights = np.array([visits[m] / max(staff_of[units[m]]["households"], 1)
-                                    for m in team])  # fmt: skip
-                if weights.sum() > 0:
-                    issues.finder[i] = team[int(rng.choice(len(team), p=weights / weights.sum()))]
-                    continue
-            team = team or staff_of[origin]["staff"]
-        if team:
-            issues.finder[i] = team[int(rng.integers(len(team)))]
+    """Pick the staff member credited with each find by staff, vectorised.
+
+    A visit or screening find goes to one of the unit's visitors in proportion to the visits
+    they make to each household (a grid worker covers a whole grid, a micro-grid leader one
+    micro-grid); a building leader's find to one of the unit's building leaders; a party
+    member's to nobody (party members are residents, not staff). One uniform draw per find.
+    """
+    u = rng.random(len(found))
+    if not len(found):
+        return
+    staff, nodes = county.staff, county.graph.nodes
+    households = np.array([max(h, 1) for _, h in county.graph.nodes(data="households")], float)
+    per_household = np.asarray(staff.visits_per_month) / households[np.asarray(staff.unit)]
+    noticers = [[m for m in nodes[x]["staff"] if "notice" in staff.duties[m]]
+                for x in range(county.n_units)]  # fmt: skip
+    fallback = [list(nodes[x]["staff"]) for x in range(county.n_units)]
+    visitors = [v if per_household[v].sum() > 0 else [] for v in att.visitors]
+    by_leader = issues.found_by[found] == BY_BUILDING_LEADER
+    by_party = issues.found_by[found] == BY_PARTY_MEMBER
+    origin = issues.origin[found]
+    for teams, weighted, mask in (
+        (visitors, True, ~by_leader & ~by_party),
+        (noticers, False, by_leader),
+        (fallback, False, ~by_leader & ~by_party),
+    ):
+        todo = mask & (issues.finder[found] < 0)
+        if not todo.any():
+            continue
+        members, cdf = _choice_table(teams, per_household if weighted else None)
+        rows = origin[todo]
+        pick = (cdf[rows] < u[todo, None]).sum(axis=1)
+        chosen = members[rows, np.minimum(pick, members.shape[1] - 1)]
+        issues.finder[found[todo]] = chosen
+
+
+def _choice_table(
+    teams: list[list[int]], weights: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per unit, its members padded with -1 and the cumulative choice probabilities."""
+    width = max((len(t) for t in teams), default=0) or 1
+    members = np.full((len(teams), width), -1, dtype=np.int64)
+    cdf = np.ones((len(teams), width))
+    for x, team in enumerate(teams):
+        if not team:
+            continue
+        w = np.ones(len(team)) if weights is None else weights[team]
+        members[x, : len(team)] = team
+        cdf[x, : len(team)] = np.cumsum(w) / w.sum()
+    return members, cdf
