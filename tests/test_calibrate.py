@@ -18,6 +18,8 @@ from gridsim.calibration.logs import read_log, sample_path
 from gridsim.calibration.reproduce import compare_to_log, km_quantiles, passed, validate_log
 from gridsim.calibration.scenario_writer import scenario_dict, write_scenario
 from gridsim.errors import UserError
+from gridsim.model.capability import CERTAIN, settle_probabilities
+from gridsim.model.county import build_county
 from gridsim.model.loader import load_scenario, scenario_from_dict
 from gridsim.model.scenario import ScenarioError
 
@@ -374,8 +376,14 @@ def test_scenario_dict_validates_and_is_plain(cal):
         assert channel.delay.mean == pytest.approx(0.001)
         assert channel.dispatch_hours == 0
         assert not channel.needs_smartphone
+    # Who settles is capability (log-odds): the micro-grid team settles every order for certain.
+    assert s.capability.level_base["microgrid"] >= CERTAIN
+    assert s.supervision.brush_off_intercept - s.supervision.accountability <= -CERTAIN
+    county = build_county(s, np.random.default_rng(1), np.random.default_rng(2))
+    settle = settle_probabilities(s, county)
+    assert (settle[county.origin_units] == 1.0).all()
     for cat in s.categories:
-        assert cat.authority == {"microgrid": 1.0}
+        assert cat.complexity <= 0 and not cat.skills and cat.route == "ladder"
         assert cat.households_affected_mean == 1 and cat.report_probability == 1
         assert cat.incident is None
         assert cat.time_limit_hours >= 24 * 365

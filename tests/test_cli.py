@@ -106,12 +106,16 @@ def test_every_user_error_survives_pickling():
         assert (back.file, back.field, back.expected) == (err.file, err.field, err.expected)
 
 
-
 def test_describe_counts_and_draws(repo, tmp_path, capsys):
     png = tmp_path / "tree.png"
     assert main(["describe", str(repo / "scenarios/pingyi_baseline.toml"), "--draw", str(png)]) == 0
     out = capsys.readouterr().out
     assert "towns and streets    " in out and "micro-grids" in out and "grid_worker" in out
+    # each role's hours budget and duties (who takes orders, who visits, who notices)
+    assert "h/week" in out and "duties" in out
+    (assistant,) = [line for line in out.splitlines() if line.split()[:1] == ["grid_assistant"]]
+    assert "notice,help" in assistant and "resolve" not in assistant
+    assert "active party groups" in out
     assert png.stat().st_size > 10_000
 
 

@@ -574,6 +574,7 @@ def test_shipped_experiments_validate():
             if v.label == v.name:  # an explicit variant: named and described in Chinese
                 assert re.search(r"[\u4e00-\u9fff]", v.description_zh), (path.stem, v.name)
     assert names == {
+        "before_after_reform": 2,
         "escalation_rules": 5,
         "grid_granularity": 12,
         "one_stop_centre": 4,

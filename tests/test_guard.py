@@ -56,8 +56,22 @@ def _rngs() -> tuple[np.random.Generator, np.random.Generator]:
             },
             1.0,
         ),
+        # everyday household needs: many issues, few orders (found and settled on the spot)
+        ({"categories.household_needs.issues_per_1000_residents_per_year": 3000.0}, 3.0),
+        # every household reports: as many appeals as the estimate's reports
+        (
+            {"categories.*.report_probability": 1.0, "categories.*.households_affected_mean": 3.0},
+            3.0,
+        ),
     ],
-    ids=["one-town", "five-times-the-residents", "ten-times-the-rates", "tiny-grids"],
+    ids=[
+        "one-town",
+        "five-times-the-residents",
+        "ten-times-the-rates",
+        "tiny-grids",
+        "household-needs",
+        "every-household-reports",
+    ],
 )
 def test_peak_memory_stays_under_the_estimate(one_town, overrides, days):
     s = with_overrides(one_town, overrides)
@@ -73,6 +87,35 @@ def test_peak_memory_stays_under_the_estimate(one_town, overrides, days):
     assert len(result.staff) <= estimate.staff
     assert len(result.units) <= estimate.units
     assert len(result.issues) < 2 * estimate.issues + 50
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"categories.household_needs.issues_per_1000_residents_per_year": 1800.0}],
+    ids=["ten-times-the-town", "and-five-times-the-household-needs"],
+)
+def test_the_estimate_is_an_upper_bound_but_not_a_loose_one(one_town, overrides):
+    """Past the fixed part, the estimate is about twice the peak: never under it, and not so
+    far over it that a run the machine could hold is refused (a two-year sweep of the
+    baseline county fits the default bound, tests/test_user_files.py)."""
+    s = with_overrides(one_town, {"county.towns.*.population": 300_000, **overrides})
+    estimate = guard.estimate(s, 10.0)
+    tracemalloc.start()
+    try:
+        gridsim.simulate(s, seed=3, days=10.0)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < estimate.memory_bytes
+    assert estimate.memory_bytes - guard.BYTES_FIXED < 4 * peak
+
+
+def test_the_baseline_county_runs_two_years_under_the_default_bound(repo, monkeypatch):
+    monkeypatch.setattr(guard, "available_memory", lambda: 64e9)  # whatever the machine has now
+    baseline = gridsim.load_scenario(repo / "scenarios" / "pingyi_baseline.toml")
+    assert guard.check_run(baseline, 730).memory_bytes < guard.DEFAULT_MAX_MEMORY_GB * 1e9
+    with pytest.raises(ScenarioError, match="--max-memory"):
+        guard.check_run(baseline, 3650)
 
 
 # ------------------------------------------------------------------ refusals

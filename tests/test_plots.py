@@ -51,6 +51,11 @@ CHANNELS = ["app", "hotline", "walk_in", "petition", "visit", "reopen"]
 CATEGORIES = ["problem_reports", "neighbour_dispute", "land_dispute", "enterprise_appeal"]
 GRID_ROLES = ["grid_instructor", "grid_leader", "grid_worker"]
 MICRO_ROLES = ["microgrid_leader", "grid_assistant"]
+#: Roles whose duties are noticing and helping, not work orders (building and lane leaders).
+NO_ORDER_ROLES = {"grid_assistant"}
+#: Who noticed a synthetic issue first (column found_by), with probabilities.
+FINDERS = {"report": 0.45, "visit": 0.25, "building_leader": 0.08, "party_member": 0.07,
+           "screening": 0.02, "none": 0.13}  # fmt: skip
 
 
 def _units(rng: np.random.Generator, towns: int, grids: int, micros: int) -> pd.DataFrame:
@@ -71,7 +76,12 @@ def _units(rng: np.random.Generator, towns: int, grids: int, micros: int) -> pd.
                 "households": households,
                 "population": round(households * 2.9),
                 "busy_hours": 0.0,
+                "used_hours": 0.0,
                 "available_hours": 0.0,
+                "party_members": 0.0,
+                "party_active": False,
+                "party_hours_budget": 0.0,
+                "party_hours_used": 0.0,
             }
         )
         return uid
@@ -133,8 +143,15 @@ def _orders(rng: np.random.Generator, units: pd.DataFrame, n: int, hours: float)
             "priority": False,
             "duplicate": False,
             "declined": False,
+            "brushed_off": rng.random(n) < 0.03,
+            "false_closure_found": False,
+            "handoff_hours": np.where(level >= 2, 8.0, 0.0),
+            "time_limit_hours": 168.0,
             "externality": "none",
             "households": rng.integers(1, 6, n),
+            "harmed_households": 0.0,
+            "no_smartphone": rng.random(n) < 0.2,
+            "arose": created - rng.exponential(24.0, n),
             "appeals": rng.integers(1, 4, n),
         }
     )
@@ -153,10 +170,16 @@ def _staff(rng: np.random.Generator, units: pd.DataFrame, hours: float) -> pd.Da
     for unit in units.itertuples():
         for role in roles_by_kind.get(unit.kind, []):
             available = hours * rng.uniform(0.05, 0.8)
-            handled = int(rng.poisson(6))
+            takes_orders = role not in NO_ORDER_ROLES
+            handled = int(rng.poisson(6)) if takes_orders else 0
             resolved = int(rng.binomial(handled, 0.8))
             on_time = int(rng.binomial(resolved, 0.85))
             finds = int(rng.poisson(1))
+            busy = available * rng.beta(2, 3) if takes_orders else 0.0
+            tasks = available * 0.1
+            visit_hours = hours * 0.02
+            contacts = 0.0 if takes_orders else available * rng.beta(2, 5)
+            helped = 0.0 if takes_orders else available * 0.05
             rows.append(
                 {
                     "staff": len(rows),
@@ -167,8 +190,13 @@ def _staff(rng: np.random.Generator, units: pd.DataFrame, hours: float) -> pd.Da
                     "female": bool(rng.random() < 0.5),
                     "skills": "mediator" if rng.random() < 0.3 else "",
                     "available_hours": available,
-                    "busy_hours": available * rng.beta(2, 3),
-                    "visit_hours": hours * 0.02,
+                    "busy_hours": busy,
+                    "task_hours": tasks,
+                    "visit_hours": visit_hours,
+                    "visits": visit_hours / 0.35,
+                    "contact_hours": contacts,
+                    "help_hours": helped,
+                    "used_hours": busy + tasks + visit_hours + contacts + helped,
                     "orders_handled": handled,
                     "orders_resolved": resolved,
                     "on_time": on_time,
@@ -210,6 +238,9 @@ def make_run(
             "merged": False,
         }
     )
+    found_by = rng.choice(list(FINDERS), size=orders, p=list(FINDERS.values()))
+    nobody = found_by == "none"
+    on_spot = ~nobody & (found_by != "report") & (rng.random(orders) < 0.6)
     issues = pd.DataFrame(
         {
             "issue": order_table["issue"],
@@ -218,9 +249,15 @@ def make_run(
             "microgrid": order_table["microgrid"],
             "arose": order_table["created"] - 1.0,
             "households": order_table["households"],
-            "first_known": order_table["created"],
+            "no_smartphone": rng.random(orders) < 0.2,
+            "found_by": pd.Categorical(found_by, categories=list(FINDERS)),
+            "first_known": np.where(nobody, np.nan, order_table["created"]),
+            "first_report": np.where(found_by == "report", order_table["created"], np.nan),
+            "on_spot": on_spot,
+            "lapsed": nobody & (rng.random(orders) < 0.5),
             "resolved": order_table["resolved"],
             "incident": False,
+            "incident_probability": 0.001,
             "incident_time": np.nan,
             "incident_type": "",
         }
@@ -451,13 +488,29 @@ def _figures(run: RunResult, tidy: pd.DataFrame, summary: pd.DataFrame, names=No
         ),
         (
             "where",
-            lambda lg: flow_figures.resolved_where_figure(run.orders, lg),
-            {"zh": ["小事不出网格，大事不出镇街", "目标"], "en": ["within the grid", "target"]},
+            lambda lg: flow_figures.resolved_where_figure(
+                run.orders, lg, grid_target=0.6, town_target=0.9
+            ),
+            {
+                "zh": ["小事不出网格，大事不出镇街", "目标 60%（示意）", "目标仅为示意"],
+                "en": ["within the grid", "target 60 % (illustrative)", "illustrative"],
+            },
+        ),
+        (
+            "noticing",
+            lambda lg: flow_figures.noticing_figure(run.issues, lg),
+            {
+                "zh": ["问题由谁最先发现", "走访入户", "联户党员", "当场化解", "无人知晓"],
+                "en": ["Who noticed issues first", "household visit", "settled on the spot"],
+            },
         ),
         (
             "util",
             lambda lg: staff_figures.utilisation_heatmap(run.staff, run.units, lg, scenario=names),
-            {"zh": ["利用率", "县级"], "en": ["Utilisation", "County level"]},
+            {
+                "zh": ["利用率", "县级", "已用工时"],
+                "en": ["Utilisation", "County level", "hours used"],
+            },
         ),
         (
             "ranking",
@@ -498,6 +551,7 @@ FIGURE_NAMES = [
     "backlog",
     "ecdf",
     "where",
+    "noticing",
     "util",
     "ranking",
     "kpi",
@@ -593,7 +647,69 @@ def test_resolved_where_shares(run):
     assert [p.get_height() for p in left.patches] == pytest.approx(shares.tolist())
     within = [p.get_height() for p in right.patches]
     assert within == pytest.approx([shares[0] + shares[1], shares[0] + shares[1] + shares[2]])
-    assert {"target 50 %", "target 80 %"} <= set(figure_texts(fig))
+    # no targets.source: the targets are labelled illustrative, and the note says why
+    texts = set(figure_texts(fig))
+    assert {"target 50 % (illustrative)", "target 80 % (illustrative)"} <= texts
+    assert any("Targets are illustrative" in t for t in texts)
+
+
+def test_resolved_where_without_targets_has_no_target_note(run):
+    fig = flow_figures.resolved_where_figure(run.orders, "en")
+    assert not any("target" in t.lower() for t in figure_texts(fig) if "Against" not in t)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_resolved_where_targets_with_a_source_show_it(run, lang):
+    source = "Pingyi 2024 report"
+    fig = draw_strictly(
+        flow_figures.resolved_where_figure, run.orders, lang, 0.5, 0.8, target_source=source
+    )
+    texts = figure_texts(fig)
+    assert not any("illustrative" in t or "示意" in t for t in texts)
+    v = "50%" if lang == "zh" else "50 %"
+    words = {"zh": f"目标 {v}（{source}）", "en": f"target {v} ({source})"}
+    assert words[lang] in texts
+    assert_language(fig, lang, ["目标出处：Pingyi"] if lang == "zh" else ["Targets: Pingyi"])
+    # a long source is cut short on the line's label; the note gives it whole
+    long = "Pingyi County people's government, 2024 work report on grid governance"
+    fig = flow_figures.resolved_where_figure(run.orders, lang, 0.5, None, target_source=long)
+    texts = figure_texts(fig)
+    assert any(long in t for t in texts)
+    assert any(t.startswith(words[lang][:8]) and t.endswith("…)" if lang == "en" else "…）")
+               for t in texts)  # fmt: skip
+
+
+def test_resolved_where_chinese_source_keeps_the_english_figure_latin(run):
+    source = "平邑县2024年政府工作报告"
+    en = draw_strictly(flow_figures.resolved_where_figure, run.orders, "en", 0.5, None, source)
+    assert_language(en, "en", ["target 50 % (targets.source)"])
+    zh = draw_strictly(flow_figures.resolved_where_figure, run.orders, "zh", 0.5, None, source)
+    assert any(source in t for t in figure_texts(zh))
+
+
+def test_noticing_shares(run):
+    fig = flow_figures.noticing_figure(run.issues, "en")
+    ax = fig.axes[0]
+    names = [t.get_text() for t in ax.get_yticklabels()]
+    assert names[0] == "a household's report" and names[-1] == "nobody"  # top to bottom
+    issues = run.issues
+    found = issues["found_by"].astype(str)
+    # one stacked bar per finder, top to bottom; widths add up to each finder's share
+    totals: dict[float, float] = {}
+    for patch in ax.patches:
+        y = round(patch.get_y() + patch.get_height() / 2, 6)
+        totals[y] = totals.get(y, 0.0) + patch.get_width()
+    by_row = [totals[k] for k in sorted(totals, reverse=True)]  # top row first
+    order = ["report", "visit", "building_leader", "party_member", "screening", "none"]
+    assert by_row == pytest.approx([(found == w).mean() for w in order])
+    spot = [p for p in ax.patches if p.get_facecolor()[:3] == matplotlib.colors.to_rgb("#009E73")]
+    assert sum(p.get_width() for p in spot) == pytest.approx(issues["on_spot"].mean())
+    assert sum(totals.values()) == pytest.approx(1.0)
+
+
+def test_noticing_needs_the_columns_of_the_noticing_race(run):
+    with pytest.raises(style.FigureDataError, match="found_by"):
+        flow_figures.noticing_figure(run.issues.drop(columns=["found_by"]), "en")
 
 
 def test_utilisation_cells(run):
@@ -601,11 +717,44 @@ def test_utilisation_cells(run):
     grid = fig.axes[0].images[0].get_array()
     staff = run.staff
     sel = staff[(staff["town"] == 0) & (staff["role"] == "grid_worker")]
-    expected = sel["busy_hours"].sum() / sel["available_hours"].sum()
+    expected = sel["used_hours"].sum() / sel["available_hours"].sum()
     roles = [t.get_text() for t in fig.axes[0].get_xticklabels()]
     towns = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert towns[-1] == "County level"
     assert grid[towns.index("Town0"), roles.index("Grid worker")] == pytest.approx(expected)
+
+
+def test_utilisation_of_a_role_without_orders_is_its_other_hours(run):
+    """A building leader takes no work orders: its cell is its contacts and help, marked *."""
+    fig = draw_strictly(staff_figures.utilisation_heatmap, run.staff, run.units, "en")
+    grid = fig.axes[0].images[0].get_array()
+    roles = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    towns = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert "Grid assistant*" in roles and "Grid worker" in roles  # only the idle role marked
+    sel = run.staff[(run.staff["town"] == 0) & (run.staff["role"] == "grid_assistant")]
+    assert sel["busy_hours"].sum() == 0
+    cell = grid[towns.index("Town0"), roles.index("Grid assistant*")]
+    assert cell == pytest.approx(sel["used_hours"].sum() / sel["available_hours"].sum())
+    assert cell > 0
+    assert any(t.startswith("* takes no work orders") for t in figure_texts(fig))
+    # the roles can be named, as run_figures does from the scenario's duties
+    named = staff_figures.utilisation_heatmap(run.staff, run.units, "zh", no_orders=["grid_worker"])
+    ticks = [t.get_text() for t in named.axes[0].get_xticklabels()]
+    assert "专职网格员*" in ticks and "网格助理员" in ticks
+    assert any(t.startswith("* 不承接工单") for t in figure_texts(named))
+
+
+def test_utilisation_of_an_older_run_is_its_order_hours(run):
+    """A run saved before used_hours existed still draws, from busy_hours."""
+    staff = run.staff.drop(columns=["used_hours"])
+    fig = staff_figures.utilisation_heatmap(staff, run.units, "en")
+    grid = fig.axes[0].images[0].get_array()
+    roles = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    towns = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    sel = staff[(staff["town"] == 0) & (staff["role"] == "grid_worker")]
+    expected = sel["busy_hours"].sum() / sel["available_hours"].sum()
+    assert grid[towns.index("Town0"), roles.index("Grid worker")] == pytest.approx(expected)
+    assert fig.axes[0].get_title().startswith("Staff utilisation (busy")
 
 
 def test_ranking_shows_the_top_ten(run):
@@ -832,6 +981,7 @@ RUN_FIGURES = [
     "backlog",
     "response_ecdf",
     "resolved_where",
+    "noticing",
     "utilisation",
     "ranking",
     "warmup",
@@ -936,5 +1086,16 @@ def test_real_run_figures_use_scenario_names(tmp_path, real_run, scenario):
     assert {p.name for p in written} == {f"{n}_zh.png" for n in RUN_FIGURES}
     fig = staff_figures.utilisation_heatmap(real_run.staff, real_run.units, "zh", scenario=scenario)
     assert "武台镇" in [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    # roles whose duties lack resolve (building leaders, volunteers) are marked, not idle
+    idle = {r for r, role in scenario.roles.items() if "resolve" not in role.duties}
+    assert idle and "grid_worker" not in idle
+    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert sum(t.endswith("*") for t in ticks) == len(idle & set(real_run.staff["role"]))
+    used = real_run.staff.groupby("role", observed=True)["used_hours"].sum()
+    assert (used[sorted(idle & set(used.index))] > 0).all()
+    fig = flow_figures.resolved_where_figure(
+        real_run.orders, "zh", 0.6, 0.9, scenario.targets.source
+    )
+    assert "目标 60%（示意）" in figure_texts(fig)  # the one-town scenario cites no source
     fig = flow_figures.escalation_flow_figure(real_run.orders, "zh", scenario=scenario)
     assert any(t.startswith("12345热线") for t in figure_texts(fig))

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 
 from gridsim.analysis import queueing as theory
+from gridsim.model.capability import CERTAIN, settle_probabilities
+from gridsim.model.county import build_county
 from gridsim.validation.theory_checks import (
     check_erlang_c,
     check_jackson,
@@ -55,7 +60,16 @@ def test_a_wrong_model_would_fail():
 
 def test_queue_scenario_routes_as_specified():
     s = queue_scenario(1.0, [1.0, 1.0], [1, 1], [0.25], days=40, warmup_days=0)
-    assert s.categories[0].authority == pytest.approx({"microgrid": 0.75, "grid": 0.25})
+    # Who settles is capability (log-odds): the micro-grid settles 3 orders in 4, the grid
+    # (30 log-odds: certain) the rest; nothing is brushed off.
+    base = s.capability.level_base
+    assert base["microgrid"] == pytest.approx(math.log(0.75 / 0.25))
+    assert base["grid"] >= CERTAIN and s.categories[0].complexity == 0
+    county = build_county(s, np.random.default_rng(1), np.random.default_rng(2))
+    settle = settle_probabilities(s, county)
+    microgrid = county.origin_units[0]
+    assert settle[microgrid, 0] == pytest.approx(0.75)
+    assert settle[county.grid_of[microgrid], 0] == 1.0
     import gridsim
 
     r = gridsim.simulate(s, seed=1)

@@ -1,8 +1,10 @@
 """``gridsim describe``: what a scenario builds, as a table and as a picture.
 
-Counts of units per level, households per grid and micro-grid, staff per role and level,
-and a drawing of the hierarchy condensed to what a reader can take in (the county, its
-departments and centre desks, the towns, and each town's grids and micro-grids as counts).
+Counts of units per level, households per grid and micro-grid, staff per role and level
+(with each role's hours budget a week, the part of it that goes to other tasks, and its
+duties), the party groups, and a drawing of the hierarchy condensed to what a reader can
+take in (the county, its departments and centre desks, the towns, and each town's grids and
+micro-grids as counts).
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from gridsim.model.county import County, build_county
 from gridsim.model.scenario import Scenario
 from gridsim.model.seeds import make_streams, seed_sequence
 from gridsim.model.vocabulary import LEVELS
+
+#: The duties of a role in the order the summary lists them (``roles.*.duties``).
+DUTY_ORDER: tuple[str, ...] = ("resolve", "visit", "notice", "help")
 
 
 def build(scenario: Scenario, seed: int | None = None) -> County:
@@ -53,25 +58,33 @@ def summary_text(scenario: Scenario, county: County) -> str:
         f"    micro-grids          {counts.get('microgrid', 0):>7,}   households per micro-grid "
         f"{_range(mg)}",
         "",
-        "  staff by role                 count   level        availability",
+        "  staff by role                 count   level        h/week  tasks  duties",
     ]
     st = county.staff
     by_role = Counter(st.role)
     for role, n in sorted(by_role.items(), key=lambda kv: -kv[1]):
         idx = [i for i, r in enumerate(st.role) if r == role]
         level = Counter(g.nodes[st.unit[i]]["level"] for i in idx).most_common(1)[0][0]
-        speed = float(np.mean([st.speed[i] for i in idx]))
+        budget = float(np.mean([st.hours_per_week[i] for i in idx]))
+        tasks = float(np.mean([st.task_hours_per_week[i] for i in idx]))
+        duties = ",".join(d for d in DUTY_ORDER if d in scenario.roles[role].duties) or "-"
         label = scenario.roles[role].label_zh
-        lines.append(f"    {role:<26}{n:>7,}   {LEVELS[level]:<12} {speed:5.2f}  {label}")
+        lines.append(
+            f"    {role:<26}{n:>7,}   {LEVELS[level]:<12} {budget:6.1f} {tasks:6.1f}  "
+            f"{duties:<22} {label}"
+        )
     women = sum(
         any(st.female[m] for m in d["staff"])
         for _, d in g.nodes(data=True)
         if d["kind"] == "microgrid"
     )
+    active = sum(bool(d.get("party_active", False)) for _, d in g.nodes(data=True))
+    members = float(np.sum(county.party_members))
     lines += [
         f"    {'total':<26}{len(st):>7,}",
         "",
         f"  micro-grid teams with a woman: {women:,} of {counts.get('microgrid', 0):,}",
+        f"  active party groups: {active:,}, with {members:,.0f} linked party members ([party])",
         f"  residents per full-time grid worker: "
         f"{scenario.population / max(by_role.get('grid_worker', 0), 1):,.0f}",
     ]

@@ -30,7 +30,11 @@ from gridsim.output.comparison_figures import (
     tornado_figure,
     welch_figure,
 )
-from gridsim.output.flow_figures import escalation_flow_figure, resolved_where_figure
+from gridsim.output.flow_figures import (
+    escalation_flow_figure,
+    noticing_figure,
+    resolved_where_figure,
+)
 from gridsim.output.hierarchy_figure import hierarchy_figure
 from gridsim.output.i18n import LANGS, Names, check_lang, label, variant_labels
 from gridsim.output.run_dir import OutputDirectoryError, load_run
@@ -118,9 +122,11 @@ def run_figures(
     """Draw every single-run figure from a saved run directory.
 
     Files are ``<out>/<name>_<lang>.png`` for ``hierarchy``, ``escalation_flow``,
-    ``backlog``, ``response_ecdf``, ``resolved_where``, ``utilisation``, ``ranking`` and
-    ``warmup`` (a Welch plot of the hourly backlog). A figure whose data the run lacks
-    (say, no resolved order yet) is skipped with a logged warning.
+    ``backlog``, ``response_ecdf``, ``resolved_where`` (against the scenario's targets,
+    marked illustrative unless ``targets.source`` names a source), ``noticing`` (who noticed
+    issues first), ``utilisation`` (hours used over the hours budget, by role and town),
+    ``ranking`` and ``warmup`` (a Welch plot of the hourly backlog). A figure whose data the
+    run lacks (say, no resolved order yet) is skipped with a logged warning.
 
     Args:
         run_dir: a directory written by :func:`gridsim.output.run_dir.save_run`.
@@ -149,6 +155,12 @@ def run_figures(
     targets = scenario.targets if scenario is not None else None
     grid_target = targets.share_resolved_in_grid if targets else None
     town_target = targets.share_resolved_in_town if targets else None
+    source = targets.source if targets else ""
+    no_orders = (
+        [name for name, r in scenario.roles.items() if "resolve" not in r.duties]
+        if scenario is not None
+        else None
+    )
     backlog_hours = float(np.median(np.diff(run.backlog["time"]))) if len(run.backlog) > 1 else 1.0
     makers: dict[str, Callable[[str], Figure]] = {
         "hierarchy": lambda lg: hierarchy_figure(run.units, run.orders, lg, scenario=names),
@@ -156,9 +168,12 @@ def run_figures(
         "backlog": lambda lg: backlog_figure(run.backlog, lg),
         "response_ecdf": lambda lg: response_ecdf_figure(run.orders, lg, scenario=names),
         "resolved_where": lambda lg: resolved_where_figure(
-            run.orders, lg, grid_target=grid_target, town_target=town_target
+            run.orders, lg, grid_target=grid_target, town_target=town_target, target_source=source
         ),
-        "utilisation": lambda lg: utilisation_heatmap(run.staff, run.units, lg, scenario=names),
+        "noticing": lambda lg: noticing_figure(run.issues, lg),
+        "utilisation": lambda lg: utilisation_heatmap(
+            run.staff, run.units, lg, scenario=names, no_orders=no_orders
+        ),
         "ranking": lambda lg: ranking_figure(
             run.staff, lg, role=role, units=run.units, scenario=names
         ),

@@ -1,11 +1,15 @@
-"""Where work orders go: from entry channel to the level that resolves them.
+"""Where issues and work orders go: who notices an issue, where an order is resolved.
 
-:func:`escalation_flow_figure` draws the flow as bands; :func:`resolved_where_figure` the
-share resolved at each level against the targets ("小事不出网格，大事不出镇街").
+:func:`escalation_flow_figure` draws the flow of orders as bands; :func:`resolved_where_figure`
+the share resolved at each level against the targets ("小事不出网格，大事不出镇街"), marked as
+illustrative unless the scenario names their source; :func:`noticing_figure` who noticed
+issues first (a household's report, a visit, a building leader, a linked party member, a
+screening, nobody) and what came of it (settled on the spot, a work order, faded unnoticed).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -14,13 +18,14 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-from gridsim.model.vocabulary import GRID, MICROGRID, NO_LEVEL, TOWN
-from gridsim.output.i18n import Names, label, level_label
+from gridsim.model.vocabulary import FOUND_BY, GRID, MICROGRID, NO_LEVEL, TOWN
+from gridsim.output.i18n import Names, label, level_label, short
 from gridsim.output.style import (
     LEVEL_CODES,
     LEVEL_COLOURS,
+    PALETTE,
     FigureDataError,
     channel_colours,
     channel_order,
@@ -36,7 +41,7 @@ from gridsim.output.style import (
 if TYPE_CHECKING:
     from gridsim.model.scenario import Scenario
 
-__all__ = ["escalation_flow_figure", "resolved_where_figure"]
+__all__ = ["escalation_flow_figure", "noticing_figure", "resolved_where_figure"]
 
 
 # --------------------------------------------------------------------------- escalation flow
@@ -219,12 +224,15 @@ def resolved_where_figure(
     lang: str,
     grid_target: float | None = None,
     town_target: float | None = None,
+    target_source: str = "",
 ) -> Figure:
     """Share of resolved work orders closed at each level, and against the two targets.
 
     Left: micro-grid, grid, town, county shares of resolved orders. Right: the cumulative
     shares behind "小事不出网格，大事不出镇街" (within the grid = micro-grid + grid; within
-    the town = up to the town), each with its target as a dashed line.
+    the town = up to the town), each with its target as a dashed line. A target is labelled
+    illustrative ("target (illustrative)", "目标（示意）") unless ``target_source`` names
+    where it comes from; the source is then shown with it.
 
     Args:
         orders: the ``orders`` table (``resolved_level``; -1 = still open).
@@ -232,6 +240,8 @@ def resolved_where_figure(
         grid_target: target share resolved within the grid (None to omit); runs take it
             from the scenario's ``[targets]``.
         town_target: target share resolved within the town (None to omit).
+        target_source: the targets' source (the scenario's ``targets.source``); empty when
+            the targets are illustrative.
 
     Returns:
         The figure.
@@ -271,7 +281,7 @@ def resolved_where_figure(
                 continue
             right.hlines(target, i - 0.4, i + 0.4, colors="#222222", linestyles="--", lw=1.2)
             right.annotate(
-                label("target", lang, v=percent(target, lang)),
+                _target_label(target, target_source, lang),
                 (i - 0.4, target),
                 xytext=(0, 2),
                 textcoords="offset points",
@@ -288,12 +298,38 @@ def resolved_where_figure(
             ax.set_axisbelow(True)
         fig.suptitle(f"{label('where_title', lang)}\n{label('where_slogan', lang)}")
         n_open = int((level < 0).sum())  # NO_LEVEL: still open
-        fig.supxlabel(
-            label("where_note", lang, n=f"{resolved.size:,}", open=f"{n_open:,}"),
-            fontsize=8,
-            color="#444444",
-        )
+        note = label("where_note", lang, n=f"{resolved.size:,}", open=f"{n_open:,}")
+        if any(target is not None for target in targets):
+            note += "\n" + _targets_note(target_source, lang)
+        fig.supxlabel(note, fontsize=8, color="#444444")
         return finish(fig)
+
+
+#: Characters the Latin fallback font cannot draw (an English figure shows no CJK text).
+_WIDE = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
+
+
+def _source_text(source: str, lang: str, limit: int) -> str:
+    """The targets' source as a figure shows it: one line, shortened, legible in ``lang``."""
+    text = " ".join(source.split())
+    if lang == "en" and _WIDE.search(text):
+        return "targets.source"  # written in Chinese: the Chinese figure shows it
+    return short(text, limit)
+
+
+def _target_label(target: float, source: str, lang: str) -> str:
+    """A target line's label: illustrative unless the scenario names the source."""
+    v = percent(target, lang)
+    if not source.strip():
+        return label("target_illustrative", lang, v=v)
+    return label("target_sourced", lang, v=v, source=_source_text(source, lang, 24))
+
+
+def _targets_note(source: str, lang: str) -> str:
+    """The footnote on the targets: their source, or that they are illustrative."""
+    if not source.strip():
+        return label("targets_note_illustrative", lang)
+    return label("targets_note_sourced", lang, source=_source_text(source, lang, 90))
 
 
 def _label_bars(ax: Axes, bars: Any, values: np.ndarray, lang: str, middle: bool = False) -> None:
@@ -314,3 +350,96 @@ def _label_bars(ax: Axes, bars: Any, values: np.ndarray, lang: str, middle: bool
             fontsize=8,
             color=text_colour(bar.get_facecolor()) if inside else "black",
         )
+
+
+# --------------------------------------------------------------------------- noticing
+
+
+#: Who noticed issues first, in the order the figure draws them (top to bottom).
+FINDERS: tuple[str, ...] = ("report", "visit", "building_leader", "party_member", "screening",
+                            "none")  # fmt: skip
+#: The segments of a bar: what came of an issue once noticed (or not).
+_SEGMENTS: tuple[tuple[str, str], ...] = (
+    ("found_on_spot", PALETTE[2]),
+    ("found_order", PALETTE[0]),
+    ("found_lapsed", "#9A9A9A"),
+    ("found_unknown", "#D9D9D9"),
+)
+
+
+def noticing_figure(issues: pd.DataFrame, lang: str) -> Figure:
+    """Who noticed issues first, and what came of them (the noticing race).
+
+    One bar per first noticer, as a share of every issue that arose: a household's report,
+    a household visit, a building or lane leader, a linked party member, a screening, or
+    nobody. A find is settled on the spot or becomes a work order; a report always opens
+    an order; an issue nobody noticed faded (the household coped) or is still unknown at
+    the horizon.
+
+    Args:
+        issues: the ``issues`` table (``found_by``, ``first_known``, ``on_spot``, ``lapsed``).
+        lang: ``"zh"`` or ``"en"``.
+
+    Returns:
+        The figure.
+
+    Example:
+        >>> import pandas as pd
+        >>> issues = pd.DataFrame({"found_by": ["report", "visit", "visit", "none"],
+        ...     "first_known": [5.0, 2.0, 3.0, float("nan")],
+        ...     "on_spot": [False, True, False, False], "lapsed": [False, False, False, True]})
+        >>> fig = noticing_figure(issues, "en")
+        >>> [round(float(p.get_width()), 2) for p in fig.axes[0].patches if p.get_width() > 0]
+        [0.25, 0.25, 0.25, 0.25]
+    """
+    need_columns(issues, ("found_by", "first_known", "on_spot", "lapsed"), "issues")
+    if issues.empty:
+        raise FigureDataError("no issues to draw")
+    found = issues["found_by"].astype(str).to_numpy()
+    known = issues["first_known"].notna().to_numpy()
+    spot = issues["on_spot"].to_numpy(dtype=bool)
+    lapsed = issues["lapsed"].to_numpy(dtype=bool)
+    finders = [f for f in FINDERS if f in FOUND_BY]
+    finders += sorted(set(found) - set(finders))  # a code a later model adds
+    n = len(issues)
+    shares = np.zeros((len(finders), len(_SEGMENTS)))
+    for row, who in enumerate(finders):
+        mine = found == who
+        if who == "none":
+            shares[row, 2] = np.sum(mine & lapsed)
+            shares[row, 3] = np.sum(mine & ~lapsed)
+        else:
+            shares[row, 0] = np.sum(mine & spot)
+            shares[row, 1] = np.sum(mine & ~spot)
+    shares /= n
+    ys = np.arange(len(finders))[::-1]  # the first finder on top
+    with figure_style(lang):
+        fig = new_figure((8, 1.6 + 0.42 * len(finders)))
+        ax = fig.add_subplot()
+        left = np.zeros(len(finders))
+        for k, (key, colour) in enumerate(_SEGMENTS):
+            ax.barh(ys, shares[:, k], left=left, color=colour, height=0.62, label=label(key, lang))
+            left += shares[:, k]
+        for y, total in zip(ys, left, strict=True):
+            count = int(round(total * n))
+            ax.text(
+                total + 0.005, y, f"{count:,} ({percent(total, lang)})", va="center", fontsize=7.5
+            )
+        names = [label(f"found_by_{w}", lang) if w in FOUND_BY else w for w in finders]
+        ax.set_yticks(ys, names)
+        upper = float(left.max()) * 1.35 + 0.05  # room for the counts right of the bars
+        ax.set_xlim(0, upper)
+        ticks = MaxNLocator(6).tick_values(0, min(upper, 1.0))
+        ax.set_xticks([x for x in ticks if 0 <= x <= min(upper, 1.0)])
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.set_xlabel(label("found_x", lang))
+        ax.grid(axis="x")
+        ax.set_axisbelow(True)
+        ax.legend(loc="best", fontsize=7.5)
+        ax.set_title(label("found_title", lang))
+        fig.supxlabel(
+            label("found_note", lang, n=f"{n:,}", known=f"{int(known.sum()):,}"),
+            fontsize=8,
+            color="#444444",
+        )
+        return finish(fig)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import matplotlib as mpl
@@ -39,18 +40,25 @@ def utilisation_heatmap(
     units: pd.DataFrame | None,
     lang: str,
     scenario: Scenario | Names | None = None,
+    no_orders: Iterable[str] | None = None,
 ) -> Figure:
-    """Staff utilisation (busy ÷ available hours) by town (rows) and role (columns).
+    """Staff utilisation (hours used ÷ hours budget) by town (rows) and role (columns).
 
     Each cell pools the hours of every staff member of that role in that town; county-level
-    staff (town -1) form the last row. Roles run from the micro-grid up to the county.
+    staff (town -1) form the last row. Roles run from the micro-grid up to the county. Hours
+    used are order work plus other tasks, visits, contacts and help (``used_hours``; a run
+    saved before that column existed shows order work, ``busy_hours``), so a role that takes
+    no work orders (a building leader, a volunteer) shows the hours its other duties use and
+    is marked ``*`` with a note, rather than looking idle.
 
     Args:
-        staff: the ``staff`` table (``role``, ``level``, ``town``, ``busy_hours``,
-            ``available_hours``).
+        staff: the ``staff`` table (``role``, ``level``, ``town``, ``available_hours`` and
+            ``used_hours`` or ``busy_hours``).
         units: the ``units`` table, for town names when no scenario is given (may be None).
         lang: ``"zh"`` or ``"en"``.
         scenario: the scenario (or its names) for town and role names.
+        no_orders: the roles that take no work orders; by default those whose duties lack
+            ``resolve`` when a scenario is given, else those whose members worked on no order.
 
     Returns:
         The figure.
@@ -58,17 +66,18 @@ def utilisation_heatmap(
     Example:
         >>> import pandas as pd
         >>> staff = pd.DataFrame({"role": ["grid_worker", "town_officer"], "level": [1, 2],
-        ...     "town": [0, 0], "busy_hours": [50.0, 20.0], "available_hours": [100.0, 80.0]})
+        ...     "town": [0, 0], "used_hours": [50.0, 20.0], "available_hours": [100.0, 80.0]})
         >>> float(utilisation_heatmap(staff, None, "en").axes[0].images[0].get_array()[0, 0])
         0.5
     """
-    need_columns(staff, ("role", "level", "town", "busy_hours", "available_hours"), "staff")
+    used = "used_hours" if "used_hours" in staff.columns else "busy_hours"
+    need_columns(staff, ("role", "level", "town", used, "available_hours"), "staff")
     if staff.empty:
         raise FigureDataError("no staff to draw")
     names = scenario_names(scenario)
     staff = staff.assign(role=staff["role"].astype(str))
-    sums = staff.groupby(["town", "role"])[["busy_hours", "available_hours"]].sum()
-    ratio = sums["busy_hours"] / sums["available_hours"].where(sums["available_hours"] > 0)
+    sums = staff.groupby(["town", "role"])[[used, "available_hours"]].sum()
+    ratio = sums[used] / sums["available_hours"].where(sums["available_hours"] > 0)
     matrix = ratio.unstack("role")
     roles = staff.groupby("role")["level"].mean().sort_values(kind="stable").index.tolist()
     towns = sorted(t for t in matrix.index if t >= 0) + [t for t in matrix.index if t < 0]
@@ -76,15 +85,17 @@ def utilisation_heatmap(
     town_names = _town_names(units)
     values = matrix.to_numpy(float)
     vmax = max(1.0, float(np.nanmax(values))) if np.isfinite(values).any() else 1.0
+    idle = _roles_without_orders(staff, scenario, no_orders)
     with figure_style(lang):
-        fig = new_figure((min(2.6 + 0.78 * len(roles), 14), min(1.9 + 0.34 * len(towns), 12)))
+        fig = new_figure((min(2.6 + 0.78 * len(roles), 14), min(2.1 + 0.34 * len(towns), 12)))
         ax = fig.add_subplot()
         cmap = mpl.colormaps[CMAP].with_extremes(bad="#F2F2F2")
         image = ax.imshow(np.ma.masked_invalid(values), aspect="auto", cmap=cmap, vmin=0, vmax=vmax)
         _annotate_cells(ax, values, image)
+        limit = 12 if lang == "zh" else 24
         ax.set_xticks(
             range(len(roles)),
-            [short(names.role(r, lang), 12 if lang == "zh" else 24) for r in roles],
+            [short(names.role(r, lang), limit) + ("*" if r in idle else "") for r in roles],
             rotation=35,
             ha="right",
             rotation_mode="anchor",
@@ -100,8 +111,26 @@ def utilisation_heatmap(
         ax.set_ylabel(label("util_y", lang))
         cbar = fig.colorbar(image, ax=ax, shrink=0.9, format=PercentFormatter(1.0, decimals=0))
         cbar.set_label(label("util_cbar", lang))
-        ax.set_title(label("util_title", lang))
+        ax.set_title(label("util_title_used" if used == "used_hours" else "util_title", lang))
+        if any(r in idle for r in roles):
+            fig.supxlabel(label("util_no_orders", lang), fontsize=7.5, color="#444444")
         return finish(fig)
+
+
+def _roles_without_orders(
+    staff: pd.DataFrame, scenario: Scenario | Names | None, given: Iterable[str] | None
+) -> set[str]:
+    """Roles that take no work orders: given, from the scenario's duties, or from the table."""
+    if given is not None:
+        return set(given)
+    roles = getattr(scenario, "roles", None)
+    if roles is not None and not isinstance(scenario, Names):
+        return {name for name, role in roles.items() if "resolve" not in role.duties}
+    worked = [c for c in ("busy_hours", "orders_handled") if c in staff.columns]
+    if not worked:
+        return set()
+    totals = staff.groupby("role")[worked].sum()
+    return {str(r) for r, row in totals.iterrows() if not (row > 0).any()}
 
 
 def _town_names(units: pd.DataFrame | None) -> dict[int, str]:
