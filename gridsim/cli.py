@@ -195,7 +195,7 @@ def _validate_claims(args: argparse.Namespace) -> int:
     if args.doc:
         report.check_claims_doc(args.doc)
     claim_set = load_claims(args.claims_file, args.scenario, args.days)
-    replications = 5 if args.replications is None else args.replications
+    replications = 10 if args.replications is None else args.replications
     try:
         executor = make_executor("serial" if args.workers == 1 else "processes", args.workers)
     except ExecutorOptionError as exc:  # name the option as it was typed (--workers)
@@ -418,7 +418,7 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--claims", action="store_true", help="test the claims of the practice")
     c.add_argument("--scenario", help="scenario (default scenarios/pingyi_baseline.toml)")
     c.add_argument("--claims-file", help="claims file (default gridsim/data/claims.toml)")
-    c.add_argument("--replications", type=_positive(int), help="per side (default 5)")
+    c.add_argument("--replications", type=_positive(int), help="per side (default 10)")
     c.add_argument("--days", type=_positive(float), help="simulated days (default: horizon)")
     c.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
     c.add_argument("--out", help="output directory (default results/claims)")
