@@ -343,7 +343,8 @@ class Engine:
             self._request(order, order.pending.pop(0))
             return
         unit = self._unit_for(order, level)
-        if self.is_centre[unit] and (previous != NO_LEVEL or order.desk != self._intake(order)):
+        intake = self.channel_desk[min(order.channel, self.visit_channel)]
+        if self.is_centre[unit] and (previous != NO_LEVEL or order.desk != intake):
             # Handed over between desks (or up from a grid): the four-party linkage of a
             # merged centre with one leader cuts the time (四方联动).
             merged = self.is_merged[unit] or (self.grid_direct and previous == GRID)
@@ -356,10 +357,6 @@ class Engine:
                 ev.callbacks.append(self._on_handed_over)
                 return
         self._request(order, unit)
-
-    def _intake(self, order: Order) -> int:
-        """The desk of the channel that took the order in."""
-        return self.channel_desk[min(order.channel, self.visit_channel)]
 
     def _on_handed_over(self, ev: Timeout) -> None:
         order, token, unit = ev._value
