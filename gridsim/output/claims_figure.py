@@ -50,6 +50,8 @@ FIGURE_COLUMNS: tuple[str, ...] = (
 )
 #: Colours of a claim that holds and of one that does not (Okabe–Ito green, vermilion).
 HOLDS_COLOUR, FAILS_COLOUR = PALETTE[2], PALETTE[5]
+#: The axis stops at ±CLIP (as a fraction) when some effect lies beyond it.
+CLIP = 1.0
 
 
 def claims_label(key: str, lang: str, **fields: Any) -> str:
@@ -112,14 +114,17 @@ def claims_figure(table: pd.DataFrame, lang: str, confidence: float = 0.95) -> F
         raise FigureDataError("the claims table has no claim")
     rows = table.reset_index(drop=True)
     n = len(rows)
-    height = 1.3 + 0.62 * n
+    height = 1.5 + 0.72 * n
     with figure_style(lang):
         fig = new_figure((8.6, height))
         ax = fig.add_subplot()
         ax.axvline(0.0, color="#444444", lw=0.9, zorder=1)
         has_margin = False
+        # A relative effect against a reference near 0 (a gap that closes) can be -1,000 %:
+        # drawn to scale it would flatten every other claim, so the axis stops at ±CLIP.
+        clip = CLIP if _beyond(rows, CLIP) else math.inf
         for y, (_, row) in enumerate(rows.iterrows()):
-            has_margin |= _draw_row(ax, row, y, lang)
+            has_margin |= _draw_row(ax, row, y, lang, clip)
         ys = list(range(n))
         ax.set_yticks(ys, [_row_label(r, lang) for _, r in rows.iterrows()])
         ax.set_ylim(n - 0.5, -0.5)
@@ -131,9 +136,13 @@ def claims_figure(table: pd.DataFrame, lang: str, confidence: float = 0.95) -> F
             spine.set_visible(False)
         ax.xaxis.set_major_formatter(PercentTicks())
         ax.margins(x=0.12)
+        xlabel = claims_label("x", lang, conf=f"{100 * confidence:g}")
+        if math.isfinite(clip):
+            ax.set_xlim(-clip * 1.3, clip * 1.3)
+            xlabel += "\n" + claims_label("clipped", lang, limit=f"{100 * clip:g}")
         ax.grid(axis="x")
         ax.set_axisbelow(True)
-        ax.set_xlabel(claims_label("x", lang, conf=f"{100 * confidence:g}"))
+        ax.set_xlabel(xlabel)
         handles = [
             Line2D(
                 [], [], color=HOLDS_COLOUR, marker="o", lw=1.4, label=claims_label("holds", lang)
@@ -151,11 +160,28 @@ def claims_figure(table: pd.DataFrame, lang: str, confidence: float = 0.95) -> F
         return finish(fig)
 
 
-def _draw_row(ax: Any, row: pd.Series, y: int, lang: str) -> bool:
+def _beyond(rows: pd.DataFrame, clip: float) -> bool:
+    """Whether any finite effect or interval end lies beyond ±clip."""
+    values = rows[["relative_effect", "relative_low", "relative_high"]].to_numpy(dtype=float)
+    finite = values[np.isfinite(values)]
+    return bool((np.abs(finite) > clip).any())
+
+
+def _draw_row(ax: Any, row: pd.Series, y: int, lang: str, clip: float = math.inf) -> bool:
     """Draw one claim's point and interval (or "undefined"); True if it drew a margin."""
     effect, low, high = (
         float(row[c]) for c in ("relative_effect", "relative_low", "relative_high")
     )
+    if math.isfinite(effect) and abs(effect) > clip:
+        # Beyond the axis: an arrow at the edge and the value written beside it.
+        edge = math.copysign(clip * 1.2, effect)
+        colour = HOLDS_COLOUR if bool(row["holds"]) else FAILS_COLOUR
+        ax.plot(edge, y, "<" if effect < 0 else ">", color=colour, ms=7)
+        ax.text(edge - math.copysign(clip * 0.06, effect), y, f"{100 * effect:+,.0f} %",
+                ha="left" if effect < 0 else "right", va="center", fontsize=7.5,
+                color=colour)  # fmt: skip
+        return False
+    low, high = max(low, -clip * 1.2), min(high, clip * 1.2)
     holds = bool(row["holds"])
     colour = HOLDS_COLOUR if holds else FAILS_COLOUR
     if not math.isfinite(effect):
