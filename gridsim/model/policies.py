@@ -126,7 +126,7 @@ def make_policy(scenario: Scenario) -> EscalationPolicy:
     Example:
         >>> from gridsim import load_scenario
         >>> make_policy(load_scenario("scenarios/one_town.toml")).name
-        'strict_ladder'
+        'direct_triage'
     """
     esc = scenario.escalation
     makers: dict[str, Callable[[], EscalationPolicy]] = {

@@ -214,7 +214,7 @@ def load_claims(
     Example:
         >>> cs = load_claims(scenario="scenarios/one_town.toml")
         >>> cs.claims[0].id, cs.claims[0].expect, len(cs.sides) < 2 * len(cs.claims)
-        ('visits_unreported', 'decrease', True)
+        ('finer_microgrids_notice', 'increase', True)
     """
     source = Path(path) if path is not None else DEFAULT_CLAIMS
     data = _read_toml(source)
