@@ -72,7 +72,10 @@ def main(argv: list[str]) -> int:
     if command == "test":
         run(BIN / "ruff", "check", "gridsim", "tests", "benchmarks", "dev.py", env=env)
         run(BIN / "mypy", env=env)  # the package is type-checked: [tool.mypy] in pyproject.toml
-        return run(PYTHON, "-m", "pytest", "-q", "--nbmake", *rest, check=False, env=env)
+        # One worker per core; a test file stays on one worker, so its module fixtures (a
+        # simulated county, a sweep) are computed once. `-n 0` after the command runs serially.
+        parallel = ("-n", "auto", "--dist", "loadfile")
+        return run(PYTHON, "-m", "pytest", "-q", "--nbmake", *parallel, *rest, check=False, env=env)
     if command == "gridsim":
         return run(BIN / "gridsim", *rest, check=False, env=env)
     return 0
