@@ -4,7 +4,9 @@ county → towns and streets → basic grids → micro-grids, exclusive grids un
 county departments and one-stop-centre desks. Every node is an integer unit id with
 attributes ``kind``, ``level``, ``name``, ``town``, ``households``, ``population`` and
 ``staff`` (a list of staff ids). Staff members are rows of :attr:`County.staff` with their
-role, home unit, sex, skills and effective availability for work orders.
+role, home unit, sex, skills, weekly hours budget, task hours, duties, training and the pace
+at which they work orders. Units where issues arise also carry their Party group (active or
+not, and its members: residents linked to households).
 
 The builder draws only the things the scenario leaves to chance (who on a team is a woman,
 who has which skill, each micro-grid's share of residents without a smartphone) from the
