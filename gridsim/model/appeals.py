@@ -79,6 +79,20 @@ class Issues:
     def __len__(self) -> int:
         return len(self.arose)
 
+    def lists(self, names: Sequence[str], seen: np.ndarray) -> list[list]:
+        """Columns as plain lists (rows for 2-D ones), filled only for the issues in ``seen``.
+
+        Per-event code reads plain lists much faster than numpy; the other entries are
+        ``None`` and never looked up (an issue settled on the spot, faded or never known).
+        """
+        out = []
+        for name in names:
+            rows = getattr(self, name)[seen].tolist()
+            column = np.full(len(self), None, dtype=object)
+            column[seen] = np.fromiter(rows, dtype=object, count=len(rows))  # rows stay lists
+            out.append(column.tolist())
+        return out
+
 
 def draw_issues(
     s: Scenario,

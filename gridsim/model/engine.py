@@ -98,18 +98,14 @@ class Engine:
         self.arr_issue = arrivals.issue.tolist()
         self.arr_channel = arrivals.channel.tolist()
         self.arr_no_phone = arrivals.no_smartphone.tolist()
-        self.iss_work = issues.work.tolist()
-        self.iss_shirk = issues.u_shirk.tolist()
-        self.iss_route = issues.u_route.tolist()
-        self.iss_feedback = issues.u_feedback.tolist()
-        self.iss_origin = issues.origin.tolist()
-        self.iss_category = issues.category.tolist()
-        self.iss_settle = issues.u_settle.tolist()
-        self.iss_callback = issues.u_callback.tolist()
-        self.iss_brush = issues.u_brush.tolist()
-        self.iss_urgent = issues.urgent.tolist()
-        self.iss_joint = issues.joint.tolist()
-        self.iss_externality = issues.externality.tolist()
+        # Per-issue values as plain lists, filled only for the issues that reach the engine
+        # (about half: the others are settled on the spot, fade or are never known).
+        seen = np.unique(arrivals.issue)
+        (self.iss_work, self.iss_shirk, self.iss_route, self.iss_feedback, self.iss_origin,
+         self.iss_category, self.iss_settle, self.iss_callback, self.iss_brush, self.iss_urgent,
+         self.iss_joint, self.iss_externality) = issues.lists(
+            ("work", "u_shirk", "u_route", "u_feedback", "origin", "category", "u_settle",
+             "u_callback", "u_brush", "urgent", "joint", "externality"), seen)  # fmt: skip
         self.grid_of = county.grid_of.tolist()
         self.town_of = county.town_of.tolist()
         n = len(issues)
