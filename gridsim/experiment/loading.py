@@ -13,7 +13,6 @@ Variants come in file order: explicit ``[[variants]]`` first, then one per desig
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,12 @@ from gridsim.experiment.spec import (
     slugify,
 )
 from gridsim.kpi_registry import FAMILIES, KPIS
-from gridsim.model.loader import describe_validation_error, load_scenario, with_overrides
+from gridsim.model.loader import (
+    describe_validation_error,
+    load_scenario,
+    read_toml,
+    with_overrides,
+)
 from gridsim.model.scenario import Scenario, ScenarioError
 
 
@@ -61,18 +65,7 @@ def load_experiment(path: str | Path) -> Experiment:
         ['strict_ladder', 'direct_triage']
     """
     path = Path(path)
-    if not path.is_file():
-        raise ScenarioError(path, "", "no such file (expected a TOML experiment file)")
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-        data = tomllib.loads(text)
-    except UnicodeDecodeError:
-        raise ScenarioError(path, "", "a UTF-8 text file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(path, "", f"valid TOML ({exc})") from None
-    except RecursionError:  # tomllib parses nested arrays and tables recursively
-        raise ScenarioError(path, "", _TOO_DEEP) from None
+    data, text = read_toml(path, ScenarioError, "experiment", _TOO_DEEP)
     return experiment_from_dict(data, source=path, root=path.parent, text=text)
 
 

@@ -130,10 +130,15 @@ def plan_attention(s: Scenario, county: County) -> Attention:
     p = s.party
     households = np.array([max(g[u]["households"], 1) for u in range(n)], dtype=float)
     coverage = np.clip(county.party_members * p.households_per_member / households, 0, 1)
-    affordable = p.hours_per_month / (p.hours_per_contact * p.households_per_member)
-    per_linked = min(p.contacts_per_household_per_month, affordable)
-    party_contacts = np.where(coverage > 0, per_linked, 0.0)
+    party_contacts = np.where(coverage > 0, linked_contacts(s), 0.0)
     return Attention(visits, visit_hours, contacts, coverage, party_contacts, visitors, effort)
+
+
+def linked_contacts(s: Scenario) -> float:
+    """Contacts a month a linked household gets from its party member, within their hours."""
+    p = s.party
+    affordable = p.hours_per_month / (p.hours_per_contact * p.households_per_member)
+    return min(p.contacts_per_household_per_month, affordable)
 
 
 def _visit_hours(s: Scenario, households: float, urban: bool) -> float:

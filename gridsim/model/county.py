@@ -142,6 +142,7 @@ class _Builder:
         # reshuffles who is on a micro-grid team: common random numbers across staffing.
         self.base = int(rng.integers(2**63))
         self.unit_rngs: dict[int, np.random.Generator] = {}
+        self.calendar_hours: dict[str, float] = {}
         self.graph = nx.DiGraph()
         self.staff = StaffTable()
 
@@ -165,7 +166,10 @@ class _Builder:
     def hire(self, uid: int, role_name: str, count: int, budget_factor: float = 1.0) -> None:
         role = self.scenario.roles[role_name]
         rng = self.team_rng(uid)
-        calendar_hours = calendar_hours_per_week(self.scenario, role.calendar)
+        hours = self.calendar_hours  # one calendar built per name, not per hire
+        if role.calendar not in hours:
+            hours[role.calendar] = calendar_hours_per_week(self.scenario, role.calendar)
+        calendar_hours = hours[role.calendar]
         budget = role.hours_per_week or role.availability * calendar_hours
         budget = min(budget * budget_factor, calendar_hours)
         tasks = min(role.task_hours_per_week, budget)

@@ -339,8 +339,10 @@ class Engine:
             self._request(order, order.pending.pop(0))
             return
         unit = self._unit_for(order, level)
-        intake = self.channel_desk[min(order.channel, self.visit_channel)]
-        if self.is_centre[unit] and (previous != NO_LEVEL or order.desk != intake):
+        if self.is_centre[unit] and (
+            previous != NO_LEVEL
+            or order.desk != self.channel_desk[min(order.channel, self.visit_channel)]
+        ):
             # Handed over between desks (or up from a grid): the four-party linkage of a
             # merged centre with one leader cuts the time (四方联动).
             merged = self.is_merged[unit] or (self.grid_direct and previous == GRID)

@@ -128,12 +128,7 @@ def kpis(result: RunResult, population: int, yuan_per_point: float = 0.0) -> dic
     out["unreported_share"] = _share(i["first_known"].isna())
     out["no_smartphone_appeal_share"] = _share(a["no_smartphone"])
     out.update(_noticing(i, result.horizon_hours))
-    # Finds per visit: the visits made after the warm-up against the finds they made, whenever
-    # the issue arose (the stock of unnoticed issues is what a visit finds).
-    all_issues = result.issues
-    found = (all_issues["found_by"] == "visit") & (all_issues["first_known"] >= w)
-    visits = float(result.staff["visits"].sum()) * (result.horizon_hours - w) / result.horizon_hours
-    out["finds_per_visit"] = float(found.sum()) / visits if visits > 0 else float("nan")
+    out["finds_per_visit"] = _finds_per_visit(result)
     out.update(_settling(o, i))
     out["incidents"] = float(i["incident"].sum())
     out["incidents_per_100k_per_year"] = (
@@ -203,6 +198,19 @@ def _noticing(i: pd.DataFrame, horizon: float) -> dict[str, float]:
     out["on_spot_share"] = _share(spot & visited, visited)
     out["lapsed_share"] = _share(i["lapsed"])
     return out
+
+
+def _finds_per_visit(result: RunResult) -> float:
+    """Finds by visits after the warm-up over the visits made after it.
+
+    A find counts whenever its issue arose: the stock of unnoticed issues, built up before
+    the warm-up ended too, is what a visit finds.
+    """
+    w, horizon = result.warmup_hours, result.horizon_hours
+    issues = result.issues
+    found = (issues["found_by"] == "visit") & (issues["first_known"] >= w)
+    visits = float(result.staff["visits"].sum()) * (horizon - w) / horizon
+    return float(found.sum()) / visits if visits > 0 else float("nan")
 
 
 def _settling(o: pd.DataFrame, i: pd.DataFrame) -> dict[str, float]:

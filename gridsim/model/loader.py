@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from gridsim.errors import UserError
 from gridsim.model.calendar import calendar_hours_per_week
 from gridsim.model.scenario import Scenario, ScenarioError
 from gridsim.model.vocabulary import DESKS, LEVELS
@@ -353,6 +354,36 @@ def scenario_from_dict(data: dict, source: str = "<scenario>") -> Scenario:
     return scenario
 
 
+def read_toml(
+    path: Path,
+    error: type[UserError] = ScenarioError,
+    what: str = "scenario",
+    too_deep: str = "TOML nested at most a few levels deep",
+) -> tuple[dict[str, Any], str]:
+    """A user's TOML file as a dict and its text, or one line saying what is wrong with it.
+
+    The scenario, experiment and claims readers share it: a missing file, bytes that are not
+    UTF-8, bad TOML and nesting deep enough to exhaust the parser's recursion each raise
+    ``error(path, "", expected)``, never a traceback.
+
+    Example:
+        >>> data, text = read_toml(Path("scenarios/one_town.toml"))
+        >>> data["meta"]["name"], text.startswith("#")
+        ('One Pingyi-like town', True)
+    """
+    if not path.is_file():
+        raise error(path, "", f"no such file (expected a TOML {what} file)")
+    try:
+        text = path.read_bytes().decode("utf-8")
+        return tomllib.loads(text), text
+    except UnicodeDecodeError:
+        raise error(path, "", "a UTF-8 text file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise error(path, "", f"valid TOML ({exc})") from None
+    except RecursionError:  # tomllib recurses once per level of nesting
+        raise error(path, "", too_deep) from None
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a TOML scenario file.
 
@@ -372,20 +403,9 @@ def load_scenario(path: str | Path) -> Scenario:
         1
     """
     path = Path(path)
-    if not path.is_file():
-        raise ScenarioError(path, "", "no such file (expected a TOML scenario file)")
-    text = path.read_bytes()
+    data, text = read_toml(path)
     if not text.strip():
         raise ScenarioError(path, "", "the file is empty (expected a TOML scenario)")
-    try:
-        data = tomllib.loads(text.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ScenarioError(path, "", "a UTF-8 text file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(path, "", f"valid TOML ({exc})") from None
-    except RecursionError:
-        # tomllib recurses once per level of nesting; no scenario nests more than a few
-        raise ScenarioError(path, "", "TOML nested at most a few levels deep") from None
     if not data:
         raise ScenarioError(path, "", "the file has no settings (expected a TOML scenario)")
     return scenario_from_dict(data, str(path))

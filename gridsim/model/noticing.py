@@ -186,7 +186,7 @@ def _staff_clocks(
                            s.visits.target_no_smartphone)  # fmt: skip
         q = np.clip(s.proactive.find_probability * visible, 0.0, 1.0)
         cycle = HOURS_PER_MONTH / v
-        tries = np.floor(np.log(np.clip(u_visit, 1e-300, 1)) / np.log1p(-np.clip(q, 0, 1 - 1e-12)))
+        tries = _failures(u_visit, q)
         by_visit = np.where((v > 0) & (q > 0), arose + (u_phase + tries) * cycle, np.inf)
         rate = att.contacts[origin] * s.noticing.notice_probability * casual / HOURS_PER_MONTH
         by_leader = np.where(rate > 0, arose + e_contact / rate, np.inf)
@@ -213,9 +213,16 @@ def _screening(
     phase_of[county.origin_units] = (county.origin_units * 0.618034 % 1.0) * period
     offset = phase_of[issues.origin]
     first = offset + np.ceil((issues.arose - offset) / period) * period
+    return np.where(q > 0, first + _failures(u, q) * period, np.inf)
+
+
+def _failures(u: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Tries that fail before the first success, Geometric(q) by inversion of uniforms ``u``.
+
+    Inversion keeps one uniform per issue, so a higher ``q`` only brings a find earlier.
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
-        tries = np.floor(np.log(np.clip(u, 1e-300, 1)) / np.log1p(-np.clip(q, 0, 1 - 1e-12)))
-    return np.where(q > 0, first + tries * period, np.inf)
+        return np.floor(np.log(np.clip(u, 1e-300, 1)) / np.log1p(-np.clip(q, 0, 1 - 1e-12)))
 
 
 def _settled_on_spot(

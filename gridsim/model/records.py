@@ -22,10 +22,12 @@ import pandas as pd
 
 from gridsim.errors import InternalError
 from gridsim.model.appeals import Issues, incident_probabilities, incident_times
+from gridsim.model.attention import linked_contacts
 from gridsim.model.calendar import HOURS_PER_MONTH, HOURS_PER_YEAR
 from gridsim.model.county import County
 from gridsim.model.scenario import Scenario
 from gridsim.model.vocabulary import (
+    BY_PARTY_MEMBER,
     DESKS,
     EXTERNALITY,
     FOUND_BY,
@@ -422,10 +424,8 @@ def _party_hours(state: EngineState) -> tuple[np.ndarray, np.ndarray]:
     budget = members * p.hours_per_month * months
     households = np.array([h for _, h in county.graph.nodes(data="households")], dtype=float)
     linked = np.minimum(members * p.households_per_member, households)
-    affordable = p.hours_per_month / (p.hours_per_contact * p.households_per_member)
-    per_household = min(p.contacts_per_household_per_month, affordable)
-    contacts = linked * per_household * p.hours_per_contact * months
-    mediated = iss.on_spot & (iss.found_by == FOUND_BY.index("party_member"))
+    contacts = linked * linked_contacts(s) * p.hours_per_contact * months
+    mediated = iss.on_spot & (iss.found_by == BY_PARTY_MEMBER)
     mediation = np.bincount(iss.origin[mediated], minlength=county.n_units) * p.hours_per_mediation
     return budget, np.where(members > 0, contacts + mediation, 0.0)
 

@@ -18,7 +18,7 @@ from pydantic import AfterValidator, Field, model_validator
 from gridsim.errors import UserError
 from gridsim.model.distributions import Distribution
 from gridsim.model.fields import Count, Key, NonNeg, Pos, Prob, Seq, Strict, Table
-from gridsim.model.sections import (
+from gridsim.model.scenario_sections import (
     Capability,
     Duty,
     Logit,

@@ -28,6 +28,7 @@ from gridsim.output.style import (
     finish,
     need_columns,
     new_figure,
+    note_in_row,
 )
 from gridsim.output.wording import undefined_text
 
@@ -185,16 +186,7 @@ def _draw_row(ax: Any, row: pd.Series, y: int, lang: str, clip: float = math.inf
     holds = bool(row["holds"])
     colour = HOLDS_COLOUR if holds else FAILS_COLOUR
     if not math.isfinite(effect):
-        ax.text(
-            0.5,
-            y,
-            undefined_text("undefined", lang),
-            transform=ax.get_yaxis_transform(),
-            ha="center",
-            va="center",
-            fontsize=7.5,
-            color="#555555",
-        )
+        note_in_row(ax, y, undefined_text("undefined", lang))
         return False
     marker = "o" if holds else "D"
     if math.isfinite(low) and math.isfinite(high):

@@ -31,6 +31,7 @@ from gridsim.output.style import (
     finish,
     need_columns,
     new_figure,
+    note_in_row,
 )
 from gridsim.output.wording import undefined_text
 
@@ -170,16 +171,7 @@ def _kpi_panel(ax: Axes, rows: pd.DataFrame, variants: list[str], lang: str) -> 
     for i, (_, row) in enumerate(rows.iterrows()):
         if not np.isfinite(row["mean"]):
             # No value to place: say "undefined" in the middle of the row, not a point at 0.
-            ax.text(
-                0.5,
-                i,
-                undefined_text("undefined", lang),
-                transform=ax.get_yaxis_transform(),
-                ha="center",
-                va="center",
-                fontsize=7.5,
-                color="#555555",
-            )
+            note_in_row(ax, i, undefined_text("undefined", lang))
             continue
         colour = PALETTE[i % len(PALETTE)]
         bounded = np.isfinite(row["low"]) and np.isfinite(row["high"])

@@ -178,6 +178,12 @@ def text_colour(colour: Any) -> str:
     return "white" if 0.299 * r + 0.587 * g + 0.114 * b < 0.55 else "black"
 
 
+def note_in_row(ax: Any, y: float, text: str) -> None:
+    """Write ``text`` (e.g. "undefined") in the middle of row ``y``, where no point can go."""
+    ax.text(0.5, y, text, transform=ax.get_yaxis_transform(), ha="center", va="center",
+            fontsize=7.5, color="#555555")  # fmt: skip
+
+
 def need_columns(table: pd.DataFrame, columns: Iterable[str], what: str) -> None:
     """Raise :class:`FigureDataError` naming the ``columns`` that ``table`` lacks."""
     missing = [c for c in columns if c not in table.columns]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -79,27 +80,6 @@ class Executor(Protocol):
     def run(self, fn: Callable[[T], R], specs: Iterable[T]) -> Iterator[R]:
         """Apply ``fn`` to every spec; yield the results (in any order)."""
         ...
-
-
-class InProcess:
-    """The default executor: every run in this process, one after another.
-
-    Example:
-        >>> with InProcess() as ex:
-        ...     list(ex.run(abs, [-1, 2]))
-        [1, 2]
-    """
-
-    def __enter__(self) -> InProcess:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def run(self, fn: Callable[[T], R], specs: Iterable[T]) -> Iterator[R]:
-        """Apply ``fn`` to each spec in turn."""
-        for spec in specs:
-            yield fn(spec)
 
 
 @dataclass(frozen=True)
@@ -293,10 +273,11 @@ def run_claims(
     from tqdm.auto import tqdm
 
     with (
-        executor or InProcess() as ex,
+        executor or nullcontext(),
         tqdm(total=len(specs), unit="run", desc="claims", disable=not progress) as bar,
     ):
-        for side, r, kpis in ex.run(run_side, specs):
+        results = executor.run(run_side, specs) if executor is not None else map(run_side, specs)
+        for side, r, kpis in results:
             values[(side, r)] = kpis
             bar.update(1)
     return claims_table(claim_set, values, int(replications))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from gridsim.errors import UserError
 from gridsim.kpi_registry import kpi as kpi_record
 from gridsim.model.guard import check_run
-from gridsim.model.loader import describe_validation_error, load_scenario, with_overrides
+from gridsim.model.loader import (
+    describe_validation_error,
+    load_scenario,
+    read_toml,
+    with_overrides,
+)
 from gridsim.model.scenario import Scenario, ScenarioError
 
 #: Where the package's own claims live.
@@ -217,7 +221,7 @@ def load_claims(
         ('finer_microgrids_notice', 'increase', True)
     """
     source = Path(path) if path is not None else DEFAULT_CLAIMS
-    data = _read_toml(source)
+    data, _ = read_toml(source, ClaimsFileError, "claims")
     spec = _validate(data, source)
     default_path = _scenario_path(scenario or DEFAULT_SCENARIO)
     if not default_path.is_file():
@@ -286,20 +290,6 @@ def load_claims(
     for side in sides.values():
         _check_days(side, days)
     return ClaimSet(source, spec.confidence, spec.seed, tuple(claims), sides)
-
-
-def _read_toml(source: Path) -> dict[str, Any]:
-    if not source.is_file():
-        raise ClaimsFileError(source, "", "no such file (expected a TOML claims file)")
-    try:
-        data = tomllib.loads(source.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ClaimsFileError(source, "", "a UTF-8 text file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ClaimsFileError(source, "", f"valid TOML ({exc})") from None
-    except RecursionError:
-        raise ClaimsFileError(source, "", "TOML nested at most a few levels deep") from None
-    return data
 
 
 def _validate(data: dict[str, Any], source: Path) -> ClaimsFile:
