@@ -19,6 +19,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "1")
 
 import argparse  # noqa: E402
+import math  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -42,11 +43,12 @@ def bare_scenario(rate_per_hour: float, days: float):
         for i, n in enumerate(grids_per_town)
     ]
     population = sum(t["population"] for t in towns)
-    authority = {
-        "microgrid": 1 - P_GRID,
-        "grid": P_GRID * (1 - P_TOWN),
-        "town": P_GRID * P_TOWN * (1 - P_COUNTY),
-        "county": P_GRID * P_TOWN * P_COUNTY,
+    # Each level settles with probability 1 - (the chance of escalating from it), as log-odds.
+    level_base = {
+        "microgrid": math.log((1 - P_GRID) / P_GRID),
+        "grid": math.log((1 - P_TOWN) / P_TOWN),
+        "town": math.log((1 - P_COUNTY) / P_COUNTY),
+        "county": 30.0,
     }
     per_category = rate_per_hour / DEPARTMENTS * 8760 * 1000 / population
     departments = [{"key": f"d{k}", "staff": SERVERS[3]} for k in range(DEPARTMENTS)]
@@ -55,7 +57,6 @@ def bare_scenario(rate_per_hour: float, days: float):
             "key": f"c{k}",
             "issues_per_1000_residents_per_year": per_category,
             "report_probability": 1.0,
-            "authority": authority,
             "handling": {"distribution": "exponential", "mean": MEAN_HANDLING_H},
             "department": f"d{k}",
         }
@@ -89,6 +90,7 @@ def bare_scenario(rate_per_hour: float, days: float):
             {"key": "app", "share": 1.0, "delay": {"distribution": "fixed", "mean": 1e-9}}
         ],
         "categories": categories,
+        "capability": {"level_base": level_base},
         "escalation": {"policy": "strict_ladder", "attempt_fraction": 1.0, "redraw_handling": True},
         "integration": {"enabled": False},
         "proactive": {"enabled": False},
