@@ -1,0 +1,213 @@
+"""The engine's set-up and hand-over: everything it reads per event, as plain lists.
+
+:class:`EngineSetup` builds, once, the lookups the engine (``gridsim.model.engine``) reads on
+every event: per unit, per staff member, per category, per issue and per arrival, as plain
+Python lists (numpy scalars are several times slower in per-event code), and the scenario's
+scalars looked up once. When the run is over, :meth:`EngineSetup.final_state` hands the
+engine's bookkeeping over, as an :class:`~gridsim.model.records.EngineState`, for the tables.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+
+from gridsim.model.appeals import Issues
+from gridsim.model.calendar import WeeklyCalendar, make_calendar
+from gridsim.model.clock import Clock
+from gridsim.model.county import County
+from gridsim.model.noticing import Arrivals
+from gridsim.model.orders import EventLog, LogSink, Order
+from gridsim.model.policies import DeadlineLadder, StrictLadder, make_policy
+from gridsim.model.records import EngineState
+from gridsim.model.scenario import Scenario
+from gridsim.model.vocabulary import DESK_INDEX, LEVELS
+
+
+class EngineSetup:
+    """The engine's state and lookups (see the module); :class:`Engine` adds the behaviour.
+
+    ``log_sink``, when given, receives the event log in chunks as the run goes
+    (``gridsim.model.event_file``); the log handed over at the end then holds no rows.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        county: County,
+        issues: Issues,
+        arrivals: Arrivals,
+        rngs: dict[str, np.random.Generator],
+        horizon: float,
+        log_events: bool = True,
+        settle: np.ndarray | None = None,
+        log_sink: LogSink | None = None,
+    ):
+        self.scenario = scenario
+        self.county = county
+        self.issues = issues
+        self.arrivals = arrivals
+        self.rngs = rngs
+        self.horizon = horizon
+        self.env = Clock()
+        self.log = EventLog(log_events, log_sink)
+        self.log_add = self.log.add  # one attribute lookup per event row, not two
+        self.policy = make_policy(scenario)
+        # A ladder's first level is always the origin's (StrictLadder, DeadlineLadder): the
+        # engine skips the call.
+        self.ladder = type(self.policy) in (StrictLadder, DeadlineLadder)
+        n_cat = len(scenario.categories)
+        if settle is None:  # every unit settles everything (a textbook network)
+            settle = np.ones((county.n_units, n_cat))
+        # P(unit settles category), per unit a plain list: read on every handling.
+        self.settle = settle.tolist()
+        self._setup_units()
+        self._setup_categories()
+        # Plain Python lists: numpy scalars are several times slower in per-event code.
+        self.arr_time = arrivals.time.tolist()
+        self.arr_filed = arrivals.filed.tolist()
+        self.arr_issue = arrivals.issue.tolist()
+        self.arr_channel = arrivals.channel.tolist()
+        self.arr_no_phone = arrivals.no_smartphone.tolist()
+        # Per-issue values as plain lists, filled only for the issues that reach the engine
+        # (about half: the others are settled on the spot, fade or are never known).
+        seen = np.unique(arrivals.issue)
+        (self.iss_work, self.iss_shirk, self.iss_route, self.iss_feedback, self.iss_origin,
+         self.iss_category, self.iss_settle, self.iss_callback, self.iss_brush, self.iss_urgent,
+         self.iss_joint, self.iss_externality) = issues.lists(
+            ("work", "u_shirk", "u_route", "u_feedback", "origin", "category", "u_settle",
+             "u_callback", "u_brush", "urgent", "joint", "externality"), seen)  # fmt: skip
+        self.grid_of = county.grid_of.tolist()
+        self.town_of = county.town_of.tolist()
+        n = len(issues)
+        self.issue_order: list[Order | None] = [None] * n
+        # Issues settled on the spot when found are known and settled before the run sees
+        # them (gridsim.model.noticing); every other issue is open until an order settles it.
+        spot = np.where(issues.on_spot, issues.found + scenario.visits.hours_per_spot_settlement,
+                        np.nan)  # fmt: skip
+        self.issue_resolved = spot.tolist()
+        self.issue_known = np.where(issues.on_spot, issues.found, np.nan).tolist()
+        self.false_closures = 0
+        self.orders: list[Order] = []
+        # One tuple per appeal: (issue, order, channel, created, no_smartphone, merged).
+        self.appeal_rows: list[tuple] = []
+
+    # ------------------------------------------------------------------ set-up
+
+    def _setup_units(self) -> None:
+        c, s = self.county, self.scenario
+        g = c.graph
+        n = c.n_units
+        staff = c.staff
+        self.free: list[list[tuple[float, int]]] = [[] for _ in range(n)]
+        self.queue: list[deque] = [deque() for _ in range(n)]
+        self.priority_queue: list[deque] = [deque() for _ in range(n)]
+        self.unit_has_woman: list[bool] = []
+        self.unit_helpers: list[int] = []
+        for u in range(n):
+            members = g.nodes[u]["staff"]
+            self.free[u] = sorted((staff.speed[m], m) for m in staff.resolvers(members))
+            self.unit_helpers.append(sum("help" in staff.duties[m] for m in members))
+            self.unit_has_woman.append(any(staff.female[m] for m in members))
+        self.servers = [max(len(f), 1) for f in self.free]
+        self.help_hours = [0.0] * n
+        self.is_centre = [g.nodes[u]["kind"] == "centre" for u in range(n)]
+        self.is_merged = [g.nodes[u].get("desk") == "pooled" for u in range(n)]
+        calendars = {name: make_calendar(s, name) for name in set(staff.calendar)}
+        self.staff_calendar = [calendars[name] for name in staff.calendar]
+        # Per member, their weekly calendar, or None for a 24/7 one: its answers are plain
+        # arithmetic (next_open(t) = t, worked(t) = t, finish(t, w) = t + w), which the
+        # engine does inline instead of calling the calendar.
+        self.staff_weekly = [c if isinstance(c, WeeklyCalendar) else None
+                             for c in self.staff_calendar]  # fmt: skip
+        self.staff_speed = list(staff.speed)
+        k = len(staff)
+        self.busy_hours = [0.0] * k
+        self.handled = [0] * k
+        self.resolved_by = [0] * k
+        self.on_time_by = [0] * k
+        self.satisfied_by = [0] * k
+        self.feedback_by = [0] * k
+        self.finds_by = [0] * k
+
+    def _setup_categories(self) -> None:
+        s = self.scenario
+        self.cat_limit = [c.time_limit_hours for c in s.categories]
+        self.channel_limit = [c.time_limit_hours for c in s.channels] + [None, None]
+        self.cat_to_department = [c.route == "department" for c in s.categories]
+        self.cat_woman = [c.needs_woman for c in s.categories]
+        self.cat_department = [c.department for c in s.categories]
+        self.cat_enterprise = [c.kind == "enterprise" for c in s.categories]
+        self.cat_desk = [DESK_INDEX[c.desk] if c.desk else -1 for c in s.categories]
+        self.cat_joint = [
+            sorted({self.county.department[c.department]}
+                   | {self.county.department[d] for d in c.joint.departments})
+            for c in s.categories
+        ]  # fmt: skip
+        self.channel_desk = [DESK_INDEX[c.desk] for c in s.channels] + [
+            DESK_INDEX["grid_management"]
+        ]
+        self.level_factor = [s.levels.handling_factor.get(lvl, 1.0) for lvl in LEVELS]
+        self.level_limit = [s.levels.time_limit_hours.get(lvl, math.inf) for lvl in LEVELS]
+        self.visit_channel = len(s.channels)
+        self.reopen_channel = len(s.channels) + 1
+        # Scenario scalars read on every event, looked up once.
+        self.merge_enabled = s.integration.enabled
+        self.merge_window = s.integration.window_hours
+        self.shirk = s.escalation.shirking_probability
+        sup = s.supervision
+        self.brush = (sup.brush_off_intercept - sup.accountability, sup.brush_off_per_gap,
+                      sup.brush_off_per_waiting)  # fmt: skip
+        self.brush_on = sup.brush_off_intercept - sup.accountability > -40
+        self.callback = sup.callback_rate * sup.callback_detects
+        self.callback_delay = sup.callback_delay_hours
+        self.help_share = s.team.help_share
+        self.handoff = s.centre.handoff_hours
+        self.merged_handoff = s.centre.merged_handoff_hours
+        self.grid_direct = s.centre.grid_direct_to_12345
+        self.attempt = s.escalation.attempt_fraction
+        self.misroute_hours = s.escalation.misroute_return_hours
+        policy = s.externality.minority_negative_policy
+        self.mediate = policy == "mediate"
+        self.decline = policy == "decline"
+        self.mediate_factor = s.externality.mediate_hours_factor
+        self.borrow = s.team.no_woman_action == "borrow"
+        self.borrow_delay = s.team.borrow_delay_hours
+        self.business_priority = s.exclusive.business_priority
+        sat = s.satisfaction
+        self.sat = (sat.intercept, sat.per_day_to_resolve / 24, sat.per_escalation, sat.on_time,
+                    sat.proactive, sat.declined)  # fmt: skip
+        self.reopen_probability = sat.reopen_probability
+        self.feedback_delay = sat.feedback_delay_hours
+
+    # ------------------------------------------------------------------ hand-over
+
+    def final_state(self) -> EngineState:
+        """The run's bookkeeping, handed over once when it ends, for the tables.
+
+        Called after :meth:`run`; the tables of a :class:`~gridsim.model.records.RunResult`
+        are built from this record alone (:func:`gridsim.model.records.assemble_result`).
+        """
+        return EngineState(
+            scenario=self.scenario,
+            county=self.county,
+            issues=self.issues,
+            horizon=self.horizon,
+            orders=self.orders,
+            appeal_rows=self.appeal_rows,
+            issue_resolved=self.issue_resolved,
+            issue_known=self.issue_known,
+            staff_calendar=self.staff_calendar,
+            busy_hours=self.busy_hours,
+            handled=self.handled,
+            resolved_by=self.resolved_by,
+            on_time_by=self.on_time_by,
+            satisfied_by=self.satisfied_by,
+            feedback_by=self.feedback_by,
+            finds_by=self.finds_by,
+            help_hours=self.help_hours,
+            false_closures=self.false_closures,
+            log=self.log.columns(),
+        )
