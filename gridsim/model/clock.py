@@ -61,7 +61,8 @@ class Clock(simpy.Environment):
         """
         if delay < 0:
             raise ValueError(f"Negative delay {delay}")
-        heappush(self._queue, (self._now + delay, NORMAL, next(self._eid), Wake(self, callback, value)))
+        event = Wake(self, callback, value)
+        heappush(self._queue, (self._now + delay, NORMAL, next(self._eid), event))
 
     def run_merged(
         self,
@@ -103,7 +104,7 @@ class Clock(simpy.Environment):
                     # simpy's Environment.step(), inlined: one call fewer per event.
                     self._now = t
                     event = heappop(queue)[3]
-                    callbacks, event.callbacks = event.callbacks, None
+                    callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
                     for callback in callbacks:
                         callback(event)
                     if not event._ok and not hasattr(event, "_defused"):

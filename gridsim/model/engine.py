@@ -105,10 +105,10 @@ class Engine(EngineSetup):
             oid = len(self.orders)
         appeal_rows.append((issue, oid, channel, filed, self.arr_no_phone[i], merged))
         origin = self.iss_origin[issue]
-        log = self.log_add
-        log([filed, oid, appeal, ARRIVE, -1, origin, -1, channel])
+        log, pack = self.log_write, self.log_pack
+        log(pack(filed, oid, appeal, ARRIVE, -1, origin, -1, channel))
         if merged:
-            log([self.env._now, oid, appeal, MERGE, -1, origin, -1, 0.0])
+            log(pack(self.env._now, oid, appeal, MERGE, -1, origin, -1, 0.0))
             return
         order = self._new_order(oid, issue, channel, filed, open_order is not None)
         if channel == self.visit_channel:
@@ -185,7 +185,7 @@ class Engine(EngineSetup):
             draws = self.iss_shirk[order.issue]
             while level < COUNTY and draws[level] < self.shirk:
                 unit = self._unit_for(order, level)
-                self.log_add([self.env._now, order.id, -1, ESCALATE, level, unit, -1, 1.0])
+                self._note(ESCALATE, order.id, level, unit, -1, 1.0)
                 order.escalations += 1
                 level += 1
         previous, order.level = order.level, level
@@ -204,7 +204,7 @@ class Engine(EngineSetup):
             delay = self.merged_handoff if merged else self.handoff
             if delay > 0:
                 order.handoff_hours += delay
-                self.log_add([self.env._now, order.id, -1, HANDOFF, level, unit, -1, delay])
+                self._note(HANDOFF, order.id, level, unit, -1, delay)
                 order.token += 1
                 self.env.wake(delay, self._on_handed_over, (order, order.token, unit))
                 return
@@ -217,7 +217,8 @@ class Engine(EngineSetup):
 
     def _dispatch(self, order: Order, unit: int) -> None:
         """Hand the order to the unit: a free member starts on it, or it waits in line."""
-        self.log_add([self.env._now, order.id, -1, DISPATCH, order.level, unit, -1, 0.0])
+        self.log_write(self.log_pack(self.env._now, order.id, -1, DISPATCH, order.level, unit, -1,
+                                     0.0))  # fmt: skip
         free = self.free[unit]
         order.token += 1
         if free:
@@ -238,7 +239,7 @@ class Engine(EngineSetup):
         if order.token != token:
             return  # no longer waiting there
         order.token += 1
-        self.log_add([self.env._now, order.id, -1, ESCALATE, order.level, unit, -1, 2.0])
+        self._note(ESCALATE, order.id, order.level, unit, -1, 2.0)
         order.escalations += 1
         self._send(order, order.level + 1)
 
@@ -313,7 +314,7 @@ class Engine(EngineSetup):
             handled[member] += 1
         if helped:  # the helpers' share, done alongside, counted inside the horizon too
             self.help_hours[unit] += helped * (inside / work if work > 0 else 1.0)
-        self.log_add([now, order.id, -1, START, level, unit, staff, work])
+        self.log_write(self.log_pack(now, order.id, -1, START, level, unit, staff, work))
         # The clock's time is now + (done - now), as a Timeout of that delay would have it.
         env.wake(finish + delay - now, self._on_done, (order, outcome))
 
@@ -364,16 +365,16 @@ class Engine(EngineSetup):
         if outcome == RESOLVE_OUTCOME:
             self._resolve(order, level, main_unit, main_staff)
         elif outcome == ESCALATE_OUTCOME:
-            self.log_add([self.env._now, order.id, -1, ESCALATE, level, main_unit, main_staff, 0.0])
+            self.log_write(self.log_pack(self.env._now, order.id, -1, ESCALATE, level, main_unit,
+                                         main_staff, 0.0))  # fmt: skip
             order.escalations += 1
             self._send(order, level + 1 if level < COUNTY else COUNTY)
         elif outcome == BRUSH_OUTCOME:
             order.brushed_off = True
-            self.log_add([self.env._now, order.id, -1, BRUSH_OFF, level, main_unit, main_staff,
-                          0.0])  # fmt: skip
+            self._note(BRUSH_OFF, order.id, level, main_unit, main_staff, 0.0)
             self._resolve(order, level, main_unit, main_staff)
         else:  # RETURN_OUTCOME
-            self.log_add([self.env._now, order.id, -1, RETURN, level, main_unit, main_staff, 0.0])
+            self._note(RETURN, order.id, level, main_unit, main_staff, 0.0)
             order.misrouted = False
             self._send(order, order.settle_level)
 
@@ -405,8 +406,8 @@ class Engine(EngineSetup):
             # Points go to settled orders only: a declined or brushed-off order earns none.
             self.resolved_by[staff] += 1
             self.on_time_by[staff] += on_time
-        log = self.log_add
-        log([now, order.id, -1, RESOLVE, level, unit, staff, 0.0 if settled else 1.0])
+        log, pack = self.log_write, self.log_pack
+        log(pack(now, order.id, -1, RESOLVE, level, unit, staff, 0.0 if settled else 1.0))
         c0, per_hour, per_escalation, c_on_time, c_proactive, c_declined = self.sat
         score = c0 + per_hour * elapsed + per_escalation * order.escalations
         if on_time:
@@ -424,7 +425,7 @@ class Engine(EngineSetup):
         order.satisfied = 1.0 if satisfied else 0.0
         self.satisfied_by[staff] += satisfied
         self.feedback_by[staff] += 1
-        log([now, order.id, -1, FEEDBACK, level, unit, staff, order.satisfied])
+        log(pack(now, order.id, -1, FEEDBACK, level, unit, staff, order.satisfied))
         if order.brushed_off and self.iss_callback[issue] < self.callback:
             # The centre's callback (回访) finds the false closure (责任倒查).
             self.env.wake(self.callback_delay, self._on_callback, (order, level))
@@ -432,20 +433,24 @@ class Engine(EngineSetup):
             if self.rngs["feedback"].random() < self.reopen_probability:
                 self.env.wake(self.feedback_delay, self._on_reopen, (order, level))
 
+    def _note(self, event: int, oid: int, level: int, unit: int, staff: int, value: float) -> None:
+        """Log an event of an order, now (the rarer events: the hot path writes inline)."""
+        self.log_write(self.log_pack(self.env._now, oid, -1, event, level, unit, staff, value))
+
     def _on_callback(self, ev: Any) -> None:
         previous, level = ev._value
         if self.issue_order[previous.issue] is not None:
             return  # a new order for the issue is already open
         previous.false_closure_found = True
         self.false_closures += 1
-        self.log_add([self.env._now, previous.id, -1, CALLBACK, level, -1, -1, 0.0])
+        self._note(CALLBACK, previous.id, level, -1, -1, 0.0)
         self._reissue(previous, level)
 
     def _on_reopen(self, ev: Any) -> None:
         previous, level = ev._value
         if self.issue_order[previous.issue] is not None:
             return
-        self.log_add([self.env._now, previous.id, -1, REOPEN, level, -1, -1, 0.0])
+        self._note(REOPEN, previous.id, level, -1, -1, 0.0)
         self._reissue(previous, level)
 
     def _reissue(self, previous: Order, level: int) -> None:
@@ -456,7 +461,8 @@ class Engine(EngineSetup):
         appeal = len(self.appeal_rows)
         oid = len(self.orders)
         self.appeal_rows.append((issue, oid, self.reopen_channel, now, False, False))
-        self.log_add([now, oid, appeal, ARRIVE, -1, previous.origin, -1, self.reopen_channel])
+        self.log_write(self.log_pack(now, oid, appeal, ARRIVE, -1, previous.origin, -1,
+                                     self.reopen_channel))  # fmt: skip
         order = self._new_order(oid, issue, self.reopen_channel, now, False)
         order.desk = previous.desk
         self._send(order, min(max(level + 1, order.origin_level), COUNTY))

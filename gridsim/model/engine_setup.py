@@ -53,7 +53,8 @@ class EngineSetup:
         self.horizon = horizon
         self.env = Clock()
         self.log = EventLog(log_events, log_sink)
-        self.log_add = self.log.add  # one attribute lookup per event row, not two
+        # One attribute lookup per call, not two: a row is written as log_write(log_pack(...)).
+        self.log_write, self.log_pack = self.log.write, self.log.pack
         self.policy = make_policy(scenario)
         # A ladder's first level is always the origin's (StrictLadder, DeadlineLadder): the
         # engine skips the call.

@@ -1,17 +1,18 @@
 """A work order in flight and the compact event log: the engine's per-order records.
 
 ``Order`` is the mutable state of one work order while the engine handles it; when the run
-ends, ``gridsim.model.records`` turns the orders into a table. ``EventLog`` appends eight
-numbers per lifecycle event to one flat array of doubles and cuts it into typed numpy
+ends, ``gridsim.model.records`` turns the orders into a table. ``EventLog`` packs each
+lifecycle event into 64 bytes of a growing buffer and cuts the buffer into typed numpy
 columns after the run (or every so often, for a log streamed to a file).
 """
 
 from __future__ import annotations
 
+import io
 import math
-from array import array
 from collections import deque
 from collections.abc import Callable
+from struct import Struct
 
 import numpy as np
 
@@ -21,48 +22,56 @@ LOG_DTYPE = np.dtype(
     [("time", "f8"), ("order", "i4"), ("appeal", "i4"), ("event", "i1"), ("level", "i1"),
      ("unit", "i4"), ("staff", "i4"), ("value", "f4")]
 )  # fmt: skip
-LOG_FIELDS = len(LOG_DTYPE.names or ())
-#: One row of the event log, in LOG_DTYPE's column order, as the list the engine hands to
-#: ``EventLog.add``. In the rows the engine writes, -1 means "none" (no appeal, no level, no
-#: staff): a literal, so that per-event code does not look up a global name for it.
-LogRow = list[float]
+_FLOATS = ("time", "value")
+_NAMES: tuple[str, ...] = LOG_DTYPE.names or ()
+#: A row as the engine packs it: LOG_DTYPE's fields in its order, ``time`` and ``value`` as
+#: doubles, the others as 64-bit integers (so packing never rounds; the columns are cast to
+#: LOG_DTYPE's narrower types once, in numpy). In the rows the engine writes, -1 means
+#: "none" (no appeal, no level, no staff): a literal, so that per-event code does not look
+#: up a global name for it.
+ROW_DTYPE = np.dtype([(name, "<f8" if name in _FLOATS else "<i8") for name in _NAMES])
+ROW = Struct("<" + "".join("d" if name in _FLOATS else "q" for name in _NAMES))
 #: Where a streamed log goes, a chunk of columns at a time (``gridsim.model.event_file``).
 LogSink = Callable[[dict[str, np.ndarray]], None]
 
 
 class EventLog:
-    """Compact event log: eight doubles per lifecycle event in one flat ``array('d')``.
+    """Compact event log: each event packed into 64 bytes, appended to one buffer.
 
-    ``array.fromlist`` of an eight-item list costs about what appending a tuple to a list
-    does, but the row then takes 64 bytes instead of a tuple and its boxed numbers (~200),
-    and cutting it into columns is one ``numpy.frombuffer`` instead of a per-row
-    ``numpy.fromiter``. Every field fits a double exactly (ids stay far below 2**53).
+    The engine writes a row as ``write(pack(time, order, appeal, event, level, unit, staff,
+    value))``: two C calls, as cheap as appending a tuple to a list, but the row then takes
+    64 bytes instead of a tuple and its boxed numbers (~200), and cutting the log into
+    columns is one ``numpy.frombuffer`` instead of a per-row ``numpy.fromiter``.
 
     With a ``sink``, :meth:`flush` hands the rows held so far to it once there are at least
-    ``flush_rows`` of them, and empties the array: a long run never holds its whole log.
+    ``flush_rows`` of them, and empties the buffer: a long run never holds its whole log.
     """
 
     def __init__(self, enabled: bool = True, sink: LogSink | None = None,
                  flush_rows: int = 1_000_000):  # fmt: skip
         self.enabled = enabled
-        self.data = array("d")
+        self.buffer = io.BytesIO()
         self.sink = sink if enabled else None
         self.flush_rows = flush_rows
         self.rows_flushed = 0
-        # The engine calls ``add(row)``. When logging is off, a deque that keeps nothing
-        # swallows the row in C: cheaper than calling a Python no-op.
-        self.add: Callable[[LogRow], None] = (
-            self.data.fromlist if enabled else deque(maxlen=0).extend
-        )
+        self.pack = ROW.pack
+        # When logging is off, a deque that keeps nothing swallows the row in C: cheaper
+        # than calling a Python no-op.
+        self.write: Callable[[bytes], object] = self.buffer.write
+        if not enabled:
+            swallow: deque[bytes] = deque(maxlen=0)
+            self.write = swallow.append
 
     def __len__(self) -> int:
-        return len(self.data) // LOG_FIELDS
+        return self.buffer.tell() // ROW.size
 
     def columns(self) -> dict[str, np.ndarray]:
         """The rows held in memory as numpy arrays, one per column, with LOG_DTYPE's types."""
-        flat = np.frombuffer(self.data, dtype=np.float64).reshape(-1, LOG_FIELDS)
-        out = {name: flat[:, k].astype(LOG_DTYPE[name]) for k, name in enumerate(LOG_DTYPE.names or ())}
-        del flat  # release the array's buffer, so that it can grow again
+        view = self.buffer.getbuffer()
+        rows = np.frombuffer(view, dtype=ROW_DTYPE)
+        out = {name: rows[name].astype(LOG_DTYPE[name]) for name in _NAMES}
+        del rows
+        view.release()  # so that the buffer can grow again
         return out
 
     def flush(self, everything: bool = False) -> None:
@@ -70,12 +79,13 @@ class EventLog:
 
         Without a sink this does nothing: the rows stay for :meth:`columns`.
         """
-        if self.sink is None or not self.data:
+        if self.sink is None or not self.buffer.tell():
             return
         if everything or len(self) >= self.flush_rows:
             self.rows_flushed += len(self)
             self.sink(self.columns())
-            del self.data[:]
+            self.buffer.seek(0)
+            self.buffer.truncate()
 
 
 class Order:
