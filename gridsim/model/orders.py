@@ -31,6 +31,8 @@ _NAMES: tuple[str, ...] = LOG_DTYPE.names or ()
 #: up a global name for it.
 ROW_DTYPE = np.dtype([(name, "<f8" if name in _FLOATS else "<i8") for name in _NAMES])
 ROW = Struct("<" + "".join("d" if name in _FLOATS else "q" for name in _NAMES))
+#: Rows a streamed log holds before it hands them to its sink (64 MB).
+FLUSH_ROWS = 1_000_000
 #: Where a streamed log goes, a chunk of columns at a time (``gridsim.model.event_file``).
 LogSink = Callable[[dict[str, np.ndarray]], None]
 
@@ -44,15 +46,16 @@ class EventLog:
     columns is one ``numpy.frombuffer`` instead of a per-row ``numpy.fromiter``.
 
     With a ``sink``, :meth:`flush` hands the rows held so far to it once there are at least
-    ``flush_rows`` of them, and empties the buffer: a long run never holds its whole log.
+    ``flush_rows`` of them (default FLUSH_ROWS), and empties the buffer: a long run never
+    holds its whole log.
     """
 
     def __init__(self, enabled: bool = True, sink: LogSink | None = None,
-                 flush_rows: int = 1_000_000):  # fmt: skip
+                 flush_rows: int | None = None):  # fmt: skip
         self.enabled = enabled
         self.buffer = io.BytesIO()
         self.sink = sink if enabled else None
-        self.flush_rows = flush_rows
+        self.flush_rows = FLUSH_ROWS if flush_rows is None else flush_rows
         self.rows_flushed = 0
         self.pack = ROW.pack
         # When logging is off, a deque that keeps nothing swallows the row in C: cheaper

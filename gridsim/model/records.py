@@ -55,7 +55,8 @@ class RunResult:
         events: the event log, one row per lifecycle event: ``time``, ``order``, ``appeal``,
             ``event`` (code, see ``gridsim.model.vocabulary.EVENT_CODES``), ``level``
             (index into ``LEVELS``, ``NO_LEVEL`` = -1 none), ``unit`` (row of ``units``), ``staff``
-            (row of ``staff``, -1 none), ``value``.
+            (row of ``staff``, -1 none), ``value``. Empty (same columns) when the log was
+            streamed to ``events_path`` instead.
         appeals: one row per appeal.
         orders: one row per work order.
         issues: one row per latent issue that arose.
@@ -64,6 +65,9 @@ class RunResult:
         backlog: open work orders sampled every hour: ``time``, ``open``.
         breakdowns: KPI tables by group (by channel, by level, by role ...), by name
             (see ``gridsim.model.breakdowns``).
+        events_path: where the event log went when it was streamed to a Parquet file
+            (``gridsim.simulate(..., events_path=...)``, see ``gridsim.model.event_file``);
+            ``None`` when it is in ``events``.
     """
 
     scenario_name: str
@@ -79,6 +83,7 @@ class RunResult:
     units: pd.DataFrame
     backlog: pd.DataFrame
     breakdowns: dict[str, pd.DataFrame] = field(default_factory=dict)
+    events_path: str | None = None
 
     def kpi_table(self) -> pd.DataFrame:
         """The KPIs as a tidy table with columns ``metric`` and ``value``."""

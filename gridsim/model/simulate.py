@@ -10,6 +10,7 @@ noticing race (``noticing``), the event-driven handling (``engine``), the tables
 from __future__ import annotations
 
 import gc
+from pathlib import Path
 
 import numpy as np
 
@@ -19,6 +20,7 @@ from gridsim.model.breakdowns import breakdowns
 from gridsim.model.capability import settle_probabilities
 from gridsim.model.county import build_county
 from gridsim.model.engine import Engine
+from gridsim.model.event_file import EventFile
 from gridsim.model.guard import check_run
 from gridsim.model.kpis import kpis
 from gridsim.model.noticing import draw_arrivals
@@ -34,6 +36,7 @@ def simulate(
     *,
     log_events: bool = True,
     progress: bool = False,
+    events_path: str | Path | None = None,
 ) -> RunResult:
     """Simulate a scenario once.
 
@@ -44,6 +47,13 @@ def simulate(
         days: simulated days; ``None`` uses ``meta.horizon_days``.
         log_events: keep the event log (turn off to save memory in large sweeps).
         progress: show a progress bar over simulated days.
+        events_path: stream the event log to this Parquet file (zstd, a row group per
+            million rows or so) instead of keeping it in memory: for long horizons. The
+            result's ``events`` is then empty and its ``events_path`` says where the log
+            went. The file's rows are in the order the engine recorded them, then the
+            incident events; sorted by ``time`` (stable) they are exactly the ``events`` of
+            the same run kept in memory (``gridsim.model.event_file``). Ignored when
+            ``log_events`` is off.
 
     Raises:
         ScenarioError: ``days`` is not a sane horizon, the warm-up is not shorter than it,
@@ -67,7 +77,7 @@ def simulate(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _simulate(scenario, seed, days, log_events, progress)
+        return _simulate(scenario, seed, days, log_events, progress, events_path)
     finally:
         if collecting:
             gc.enable()
@@ -79,6 +89,7 @@ def _simulate(
     days: float | None,
     log_events: bool,
     progress: bool,
+    events_path: str | Path | None,
 ) -> RunResult:
     root = seed_sequence(seed, scenario.meta.seed)
     horizon = float(days if days is not None else scenario.meta.horizon_days) * 24.0
@@ -88,16 +99,27 @@ def _simulate(
     settle = settle_probabilities(scenario, county)
     issues = draw_issues(scenario, county, attention, horizon, rngs)
     arrivals = draw_arrivals(scenario, county, attention, settle, issues, horizon, rngs)
-    engine = Engine(scenario, county, issues, arrivals, rngs, horizon, log_events, settle)
-    if progress:
-        from tqdm.auto import tqdm  # only a progress bar needs it: keep imports light
+    stream = EventFile(events_path) if events_path is not None and log_events else None
+    try:
+        sink = stream.write if stream is not None else None
+        engine = Engine(scenario, county, issues, arrivals, rngs, horizon, log_events, settle, sink)
+        if progress:
+            from tqdm.auto import tqdm  # only a progress bar needs it: keep imports light
 
-        with tqdm(total=round(horizon / 24), unit="day", desc=scenario.meta.name) as bar:
-            engine.run(lambda t: bar.update(round(t / 24) - bar.n))
-    else:
-        engine.run()
-    seed_info = {"entropy": str(root.entropy), "spawn_key": list(root.spawn_key)}
-    result = assemble_result(engine.final_state(), seed_info)
+            with tqdm(total=round(horizon / 24), unit="day", desc=scenario.meta.name) as bar:
+                engine.run(lambda t: bar.update(round(t / 24) - bar.n))
+        else:
+            engine.run()
+        seed_info = {"entropy": str(root.entropy), "spawn_key": list(root.spawn_key)}
+        result = assemble_result(engine.final_state(), seed_info)
+        if stream is not None:
+            # The engine's rows are in the file; what the table holds now is the incidents.
+            stream.write_frame(result.events)
+            result.events = result.events.iloc[:0].reset_index(drop=True)
+            result.events_path = str(stream.path)
+    finally:
+        if stream is not None:
+            stream.close()
     result.kpis = kpis(result, scenario.population, scenario.incentives.yuan_per_point)
     result.breakdowns = breakdowns(result, scenario.incentives.ranking_role)
     return result
