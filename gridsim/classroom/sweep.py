@@ -15,7 +15,7 @@ Example:
     >>> design = load_design()
     >>> plan = plan_variants(design, load_scenario("scenarios/one_town.toml"))
     >>> len(plan.variants), plan.baseline_key
-    (10, '1-0-1-1-1-0')
+    (11, '1-0-1-1-1-0')
 """
 
 from __future__ import annotations
