@@ -34,8 +34,11 @@ SERVERS = (1, 1, 8, 8)
 MEAN_HANDLING_H = 2.0
 
 
-def bare_scenario(rate_per_hour: float, days: float):
-    """The bare network as a gridsim scenario: 16 towns of 31-32 grids of 4 micro-grids."""
+def bare_scenario(rate_per_hour: float, days: float, microgrids_per_grid: int = 4):
+    """The bare network as a gridsim scenario: 16 towns of 31-32 grids of 4 micro-grids.
+
+    ``microgrids_per_grid`` splits every grid finer (``scale_microgrids.py`` uses 40).
+    """
     grids_per_town = [32] * 4 + [31] * 12  # 500 grids
     households_per_grid = 400
     towns = [
@@ -67,7 +70,7 @@ def bare_scenario(rate_per_hour: float, days: float):
         "county": {"name": "bare", "persons_per_household": 1.0, "towns": towns},
         "grids": {
             "households_per_grid": households_per_grid,
-            "rural_households_per_microgrid": households_per_grid / 4,
+            "rural_households_per_microgrid": households_per_grid / microgrids_per_grid,
             "exclusive": {},
         },
         "roles": {"handler": {"calendar": "always", "availability": 1.0}},
