@@ -8,7 +8,7 @@ exponential at every level. The same network, arrival rate and horizon run throu
 model (a process per appeal, ``simpy.Resource`` per unit), in one process, one after the
 other. Prints appeals per second of each and their ratio.
 
-    python benchmarks/bare_network.py [--days 120] [--rate 25] [--repeat 3]
+    python benchmarks/bare_network.py [--days 365] [--rate 25] [--repeat 2]
 """
 
 from __future__ import annotations
@@ -144,9 +144,9 @@ def plain_simpy(rate_per_hour: float, days: float, seed: int) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=float, default=120)
+    parser.add_argument("--days", type=float, default=365)
     parser.add_argument("--rate", type=float, default=25.0, help="appeals per hour, county-wide")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
