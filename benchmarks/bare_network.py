@@ -8,7 +8,7 @@ exponential at every level. The same network, arrival rate and horizon run throu
 model (a process per appeal, ``simpy.Resource`` per unit), in one process, one after the
 other. Prints appeals per second of each and their ratio.
 
-    python benchmarks/bare_network.py [--days 120] [--rate 25] [--repeat 3]
+    python benchmarks/bare_network.py [--days 365] [--rate 25] [--repeat 2]
 """
 
 from __future__ import annotations
@@ -34,8 +34,11 @@ SERVERS = (1, 1, 8, 8)
 MEAN_HANDLING_H = 2.0
 
 
-def bare_scenario(rate_per_hour: float, days: float):
-    """The bare network as a gridsim scenario: 16 towns of 31-32 grids of 4 micro-grids."""
+def bare_scenario(rate_per_hour: float, days: float, microgrids_per_grid: int = 4):
+    """The bare network as a gridsim scenario: 16 towns of 31-32 grids of 4 micro-grids.
+
+    ``microgrids_per_grid`` splits every grid finer (``scale_microgrids.py`` uses 40).
+    """
     grids_per_town = [32] * 4 + [31] * 12  # 500 grids
     households_per_grid = 400
     towns = [
@@ -67,7 +70,7 @@ def bare_scenario(rate_per_hour: float, days: float):
         "county": {"name": "bare", "persons_per_household": 1.0, "towns": towns},
         "grids": {
             "households_per_grid": households_per_grid,
-            "rural_households_per_microgrid": households_per_grid / 4,
+            "rural_households_per_microgrid": households_per_grid / microgrids_per_grid,
             "exclusive": {},
         },
         "roles": {"handler": {"calendar": "always", "availability": 1.0}},
@@ -141,9 +144,9 @@ def plain_simpy(rate_per_hour: float, days: float, seed: int) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=float, default=120)
+    parser.add_argument("--days", type=float, default=365)
     parser.add_argument("--rate", type=float, default=25.0, help="appeals per hour, county-wide")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})

@@ -1,24 +1,21 @@
 """Benchmark (a): the baseline county for 365 simulated days, on one core.
 
-Prints appeals simulated, wall seconds, appeals per second and peak memory (RSS).
+Prints appeals simulated, wall and CPU seconds, peak memory (RSS), and the ratio of the
+county-year's wall time to the plain-SimPy network year of ``bare_network.py`` measured in
+the same process (bar: <= 0.5).
 
     python benchmarks/baseline_county.py [--days 365] [--seed 1] [--repeat 1]
 """
 
 from __future__ import annotations
 
-import os
+import argparse
+import time
+from pathlib import Path
 
-# One core: no threaded BLAS behind numpy's back.
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(var, "1")
+import _common
 
-import argparse  # noqa: E402
-import resource  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import gridsim  # noqa: E402
+import gridsim
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,9 +26,9 @@ def main() -> None:
     parser.add_argument("--days", type=float, default=365)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--no-plain", action="store_true", help="skip the plain-SimPy year")
     args = parser.parse_args()
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    _common.pin_one_core()
     scenario = gridsim.load_scenario(args.scenario)
     print(f"scenario: {scenario.meta.name}, {args.days:g} days, {scenario.population:,} residents")
     for rep in range(args.repeat):
@@ -44,8 +41,15 @@ def main() -> None:
             f"events {len(result.events):,}  wall {wall:.2f} s  CPU {cpu:.2f} s  "
             f"appeals/s {appeals / wall:,.0f} (wall)"
         )
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    print(f"peak memory (max RSS of this process): {peak:.2f} GiB")
+        del result
+        if not args.no_plain:
+            n, p_wall, p_cpu = _common.plain_simpy_year(seed=rep)
+            print(
+                f"plain SimPy network year: {n:,} appeals, wall {p_wall:.2f} s, CPU {p_cpu:.2f} s"
+                f" | county-year / plain year: wall {wall / p_wall:.2f}, CPU {cpu / p_cpu:.2f}"
+                " (bar <= 0.5)"
+            )
+    print(f"peak memory (max RSS of this process): {_common.peak_rss_gib():.2f} GiB")
 
 
 if __name__ == "__main__":
