@@ -15,8 +15,10 @@ Time unit: hours; hour 0 is Monday 00:00.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -79,18 +81,34 @@ class Issues:
     def __len__(self) -> int:
         return len(self.arose)
 
-    def lists(self, names: Sequence[str], seen: np.ndarray) -> list[list]:
-        """Columns as plain lists (rows for 2-D ones), filled only for the issues in ``seen``.
+    def lists(self, names: Sequence[str], seen: np.ndarray) -> list[Sequence[Any]]:
+        """Columns as sequences that per-event code indexes by issue id.
 
-        Per-event code reads plain lists much faster than numpy; the other entries are
-        ``None`` and never looked up (an issue settled on the spot, faded or never known).
+        Per-event code reads Python sequences much faster than numpy arrays. A column of
+        numbers becomes an ``array.array`` (8 bytes an issue; a Python number is made on each
+        read), a column of flags a list of ``True``/``False``. A 2-D column becomes a list of
+        rows, one ``array.array`` of a value per level, made only for the issues in ``seen``
+        (the other entries are ``None`` and never looked up: an issue settled on the spot,
+        faded or never known). The values are the same float64 and int64 as the arrays'.
         """
-        out = []
+        out: list[Sequence[Any]] = []
         for name in names:
-            rows = getattr(self, name)[seen].tolist()
-            column = np.full(len(self), None, dtype=object)
-            column[seen] = np.fromiter(rows, dtype=object, count=len(rows))  # rows stay lists
-            out.append(column.tolist())
+            column = getattr(self, name)
+            if column.ndim == 1:
+                kind = column.dtype.kind
+                if kind == "b":
+                    out.append(column.tolist())
+                else:
+                    code, dtype = ("d", np.float64) if kind == "f" else ("q", np.int64)
+                    out.append(array(code, column.astype(dtype, copy=False).tobytes()))
+                continue
+            width = column.shape[1]
+            flat = array("d", np.ascontiguousarray(column[seen], dtype=np.float64).tobytes())
+            # Slices of one array are arrays of their exact size (a row: 4 doubles, no floats).
+            rows = [flat[i : i + width] for i in range(0, len(flat), width)]
+            full = np.full(len(self), None, dtype=object)
+            full[seen] = np.fromiter(rows, dtype=object, count=len(rows))
+            out.append(full.tolist())
         return out
 
 
