@@ -28,6 +28,7 @@ so that a policy change never shifts another draw (common random numbers).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 
@@ -297,14 +298,21 @@ def _credit_finders(
 def _choice_table(
     teams: list[list[int]], weights: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per unit, its members padded with -1 and the cumulative choice probabilities."""
-    width = max((len(t) for t in teams), default=0) or 1
+    """Per unit, its members padded with -1 and the cumulative choice probabilities.
+
+    Teams of one size are done together: the cumulative sums and totals of each row are the
+    ones a team-by-team ``np.cumsum(w) / w.sum()`` gives, to the last bit.
+    """
+    lengths = np.fromiter(map(len, teams), dtype=np.int64, count=len(teams))
+    width = int(lengths.max(initial=0)) or 1
     members = np.full((len(teams), width), -1, dtype=np.int64)
     cdf = np.ones((len(teams), width))
-    for x, team in enumerate(teams):
-        if not team:
-            continue
-        w = np.ones(len(team)) if weights is None else weights[team]
-        members[x, : len(team)] = team
-        cdf[x, : len(team)] = np.cumsum(w) / w.sum()
+    flat = np.fromiter(chain.from_iterable(teams), dtype=np.int64, count=int(lengths.sum()))
+    starts = np.cumsum(lengths) - lengths
+    for size in np.unique(lengths[lengths > 0]).tolist():
+        rows = np.flatnonzero(lengths == size)
+        team = flat[starts[rows, None] + np.arange(size)]
+        w = np.ones(team.shape) if weights is None else weights[team]
+        members[rows, :size] = team
+        cdf[rows, :size] = np.cumsum(w, axis=1) / w.sum(axis=1, keepdims=True)
     return members, cdf
