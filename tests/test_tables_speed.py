@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import gridsim
-from gridsim.model.appeals import Issues
+from gridsim.model.appeals import Issues, later_draws
 from gridsim.model.county import build_county
 from gridsim.model.kpis import Rows, mean, total
 from gridsim.model.noticing import _choice_table
@@ -156,3 +156,15 @@ def test_rows_isin_matches_pandas_on_categorical_and_plain_columns():
         want = table[name].isin(("b", "c")).to_numpy()
         assert (Rows(table, None).isin(name, ("b", "c")) == want).all()
         assert (Rows(table, mask).isin(name, ("b", "c")) == want[mask]).all()
+
+
+def test_draws_put_off_are_the_ones_that_were_due_and_the_stream_moves_past_them():
+    rng = np.random.default_rng(9)
+    eager = np.random.default_rng(9)
+    shirk, route = later_draws(rng, (1000, 4), (1000,))
+    settle = rng.random((1000, 4))
+    assert np.array_equal(shirk.draw(), eager.random((1000, 4)))
+    assert np.array_equal(route.draw(), eager.random(1000))
+    assert np.array_equal(settle, eager.random((1000, 4)))
+    assert rng.bit_generator.state == eager.bit_generator.state
+    assert np.array_equal(shirk.draw(), shirk.draw())  # the same every time they are read
