@@ -19,7 +19,7 @@ import gridsim
 from gridsim.model.appeals import Issues, later_draws
 from gridsim.model.county import build_county
 from gridsim.model.kpis import Rows, mean, total
-from gridsim.model.noticing import _choice_table
+from gridsim.model.noticing import _choice_table, _ragged
 from gridsim.model.seeds import keyed_generators, make_streams, seed_sequence
 
 # ------------------------------------------------------------------ golden results
@@ -100,9 +100,10 @@ def test_choice_tables_are_bit_for_bit_the_team_by_team_ones():
             for _ in range(rng.integers(1, 30))
         ]
         for weights in (None, rng.random(60) * rng.choice([1e-3, 1.0, 1e3])):
-            got, want = _choice_table(teams, weights), _choice_table_one_by_one(teams, weights)
+            got = _choice_table(*_ragged(teams), weights)
+            want = _choice_table_one_by_one(teams, weights)
             assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
-    members, cdf = _choice_table([[], []], None)
+    members, cdf = _choice_table(*_ragged([[], []]), None)
     assert members.shape == (2, 1) and (members == -1).all() and (cdf == 1).all()
 
 

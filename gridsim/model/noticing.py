@@ -270,13 +270,20 @@ def _credit_finders(
     u = rng.random(len(found))
     if not len(found):
         return
-    staff, nodes = county.staff, county.graph.nodes
+    staff, n_units = county.staff, county.n_units
     households = np.array([max(h, 1) for _, h in county.graph.nodes(data="households")], float)
-    per_household = np.asarray(staff.visits_per_month) / households[np.asarray(staff.unit)]
-    noticers = [[m for m in nodes[x]["staff"] if "notice" in staff.duties[m]]
-                for x in range(county.n_units)]  # fmt: skip
-    fallback = [list(nodes[x]["staff"]) for x in range(county.n_units)]
-    visitors = [v if per_household[v].sum() > 0 else [] for v in att.visitors]
+    unit = np.asarray(staff.unit, dtype=np.int64)
+    per_household = np.asarray(staff.visits_per_month) / households[unit]
+    # A unit's staff, in id order, are its members in the order they were hired.
+    members = np.argsort(unit, kind="stable")
+    fallback = (members, np.bincount(unit, minlength=n_units))
+    notice = np.array(["notice" in d for d in staff.duties], dtype=bool)
+    noticers = (members[notice[members]], np.bincount(unit[notice], minlength=n_units))
+    # Visitors who make no visits (weights all 0) credit nobody.
+    flat, lengths = _ragged(att.visitors)
+    team = np.repeat(np.arange(len(lengths)), lengths)
+    visits = np.bincount(team, weights=per_household[flat] > 0, minlength=len(lengths)) > 0
+    visitors = (flat[visits[team]], np.where(visits, lengths, 0))
     by_leader = issues.found_by[found] == BY_BUILDING_LEADER
     by_party = issues.found_by[found] == BY_PARTY_MEMBER
     origin = issues.origin[found]
@@ -288,26 +295,31 @@ def _credit_finders(
         todo = mask & (issues.finder[found] < 0)
         if not todo.any():
             continue
-        members, cdf = _choice_table(teams, per_household if weighted else None)
+        table, cdf = _choice_table(teams[0], teams[1], per_household if weighted else None)
         rows = origin[todo]
         pick = (cdf[rows] < u[todo, None]).sum(axis=1)
-        chosen = members[rows, np.minimum(pick, members.shape[1] - 1)]
+        chosen = table[rows, np.minimum(pick, table.shape[1] - 1)]
         issues.finder[found[todo]] = chosen
 
 
+def _ragged(teams: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Teams as one array of their members, one team after the other, and their sizes."""
+    lengths = np.fromiter(map(len, teams), dtype=np.int64, count=len(teams))
+    flat = np.fromiter(chain.from_iterable(teams), dtype=np.int64, count=int(lengths.sum()))
+    return flat, lengths
+
+
 def _choice_table(
-    teams: list[list[int]], weights: np.ndarray | None
+    flat: np.ndarray, lengths: np.ndarray, weights: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per unit, its members padded with -1 and the cumulative choice probabilities.
+    """Per team (see :func:`_ragged`): its members padded with -1, the cumulative choices.
 
     Teams of one size are done together: the cumulative sums and totals of each row are the
     ones a team-by-team ``np.cumsum(w) / w.sum()`` gives, to the last bit.
     """
-    lengths = np.fromiter(map(len, teams), dtype=np.int64, count=len(teams))
     width = int(lengths.max(initial=0)) or 1
-    members = np.full((len(teams), width), -1, dtype=np.int64)
-    cdf = np.ones((len(teams), width))
-    flat = np.fromiter(chain.from_iterable(teams), dtype=np.int64, count=int(lengths.sum()))
+    members = np.full((len(lengths), width), -1, dtype=np.int64)
+    cdf = np.ones((len(lengths), width))
     starts = np.cumsum(lengths) - lengths
     for size in np.unique(lengths[lengths > 0]).tolist():
         rows = np.flatnonzero(lengths == size)
