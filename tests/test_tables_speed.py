@@ -169,3 +169,17 @@ def test_draws_put_off_are_the_ones_that_were_due_and_the_stream_moves_past_them
     assert np.array_equal(settle, eager.random((1000, 4)))
     assert rng.bit_generator.state == eager.bit_generator.state
     assert np.array_equal(shirk.draw(), shirk.draw())  # the same every time they are read
+
+
+def test_the_first_clock_is_argmins_pick_with_ties_and_nan():
+    """noticing._staff_clocks picks the first clock to fire without stacking the four."""
+    from gridsim.model import noticing
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        clocks = [np.where(rng.random(40) < 0.2, np.inf, rng.integers(0, 5, 40) * 1.0)
+                  for _ in range(4)]  # fmt: skip
+        for c in clocks:
+            c[rng.random(40) < 0.1] = np.nan
+        want = np.argmin(np.stack(clocks), axis=0)
+        assert np.array_equal(noticing._first_clock(clocks)[1], want)

@@ -195,11 +195,24 @@ def _staff_clocks(
         rate = att.party_contacts[origin] * s.party.notice_probability * casual / HOURS_PER_MONTH
         by_party = np.where(linked & (rate > 0), arose + e_party / rate, np.inf)
     by_screening = _screening(s, county, issues, visible, u_screen)
-    clocks = np.stack([by_visit, by_leader, by_party, by_screening])
-    winner = np.argmin(clocks, axis=0) if n else np.zeros(0, dtype=np.int64)
+    found, winner = _first_clock([by_visit, by_leader, by_party, by_screening])
     codes = np.array([BY_VISIT, BY_BUILDING_LEADER, BY_PARTY_MEMBER, BY_SCREENING])
-    found = clocks[winner, np.arange(n)] if n else np.zeros(0)
     return found, codes[winner]
+
+
+def _first_clock(clocks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """When the first clock fires and which, as argmin over the stacked clocks would pick it.
+
+    The first of equal times wins; a NaN, which argmin takes as the least, wins unless an
+    earlier clock is NaN too. Done clock by clock, without stacking them.
+    """
+    found = clocks[0]
+    winner = np.zeros(len(found), dtype=np.int64)
+    for j, clock in enumerate(clocks[1:], start=1):
+        earlier = (clock < found) | (np.isnan(clock) & ~np.isnan(found))
+        winner[earlier] = j
+        found = np.where(earlier, clock, found)
+    return found, winner
 
 
 def _screening(
