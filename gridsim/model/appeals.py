@@ -15,8 +15,12 @@ Time unit: hours; hour 0 is Monday 00:00.
 
 from __future__ import annotations
 
+import copy
+import math
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -46,6 +50,38 @@ def rate_profile(
     return profile / profile.mean()
 
 
+@dataclass(frozen=True)
+class LaterDraws:
+    """Uniform draws made when they are read, from a copy of their stream as it was when due.
+
+    The stream itself is moved past them at once (``advance``: a PCG64 jumps ahead without
+    drawing), so every later draw from it is the one it would have been. The draws are made
+    again, identical, each time they are read, and never kept: only the engine's set-up
+    reads them, once, so a run does not hold them (about 110 bytes an issue).
+    """
+
+    rng: np.random.Generator  # a copy of the stream where the first of the draws was due
+    offset: int  # draws from there to these ones
+    shape: tuple[int, ...]
+
+    def draw(self) -> np.ndarray:
+        """The draws, as ``rng.random(shape)`` would have made them when they were due."""
+        rng = copy.deepcopy(self.rng)
+        rng.bit_generator.advance(self.offset)  # type: ignore[attr-defined]
+        return rng.random(self.shape)
+
+
+def later_draws(rng: np.random.Generator, *shapes: tuple[int, ...]) -> list[LaterDraws]:
+    """Put off consecutive ``rng.random(shape)`` draws; moves ``rng`` past them now."""
+    saved = copy.deepcopy(rng)
+    out, offset = [], 0
+    for shape in shapes:
+        out.append(LaterDraws(saved, offset, shape))
+        offset += math.prod(shape)
+    rng.bit_generator.advance(offset)  # type: ignore[attr-defined]
+    return out
+
+
 @dataclass
 class Issues:
     """Per-issue arrays (one entry per latent issue, in order of arising)."""
@@ -61,12 +97,13 @@ class Issues:
     incident_scale: np.ndarray  # Weibull scale (hours) of the incident hazard
     incident_shape: np.ndarray  # Weibull shape
     work: np.ndarray  # (n, len(LEVELS)): work hours at each level, before level factors
-    u_shirk: np.ndarray  # (n, len(LEVELS)): uniform draws, one per level, for shirking
-    u_route: np.ndarray
-    u_feedback: np.ndarray
     u_settle: np.ndarray  # (n, len(LEVELS)): a unit at that level settles if u < P(settle)
-    u_brush: np.ndarray  # (n, len(LEVELS)): a unit brushes the order off if u < P(brush-off)
-    u_callback: np.ndarray  # a callback finds a false closure if u < callback rate × detection
+    # Draws only the engine's set-up reads (see the properties of the same names below).
+    later_shirk: LaterDraws  # (n, len(LEVELS)): one per level, for shirking
+    later_route: LaterDraws
+    later_feedback: LaterDraws
+    later_brush: LaterDraws  # (n, len(LEVELS)): a unit brushes the order off if u < P(brush-off)
+    later_callback: LaterDraws  # a callback finds a false closure if u < rate × detection
     finder: np.ndarray  # staff id credited with a proactive find, -1 if none
     # Set by gridsim.model.noticing.draw_arrivals (the noticing race):
     first_report: np.ndarray  # first household report (inf if none)
@@ -79,18 +116,59 @@ class Issues:
     def __len__(self) -> int:
         return len(self.arose)
 
-    def lists(self, names: Sequence[str], seen: np.ndarray) -> list[list]:
-        """Columns as plain lists (rows for 2-D ones), filled only for the issues in ``seen``.
+    @property
+    def u_shirk(self) -> np.ndarray:
+        """(n, len(LEVELS)) uniforms: a level passes the order up if u < P(shirk)."""
+        return self.later_shirk.draw()
 
-        Per-event code reads plain lists much faster than numpy; the other entries are
-        ``None`` and never looked up (an issue settled on the spot, faded or never known).
+    @property
+    def u_route(self) -> np.ndarray:
+        """Uniforms of the platform's routing judgement."""
+        return self.later_route.draw()
+
+    @property
+    def u_feedback(self) -> np.ndarray:
+        """Uniforms of the resident's feedback."""
+        return self.later_feedback.draw()
+
+    @property
+    def u_brush(self) -> np.ndarray:
+        """(n, len(LEVELS)) uniforms: a unit brushes the order off if u < P(brush-off)."""
+        return self.later_brush.draw()
+
+    @property
+    def u_callback(self) -> np.ndarray:
+        """Uniforms: a callback finds a false closure if u < callback rate × detection."""
+        return self.later_callback.draw()
+
+    def lists(self, names: Sequence[str], seen: np.ndarray) -> list[Sequence[Any]]:
+        """Columns as sequences that per-event code indexes by issue id.
+
+        Per-event code reads Python sequences much faster than numpy arrays. A column of
+        numbers becomes an ``array.array`` (8 bytes an issue; a Python number is made on each
+        read), a column of flags a list of ``True``/``False``. A 2-D column becomes a list of
+        rows, one ``array.array`` of a value per level, made only for the issues in ``seen``
+        (the other entries are ``None`` and never looked up: an issue settled on the spot,
+        faded or never known). The values are the same float64 and int64 as the arrays'.
         """
-        out = []
+        out: list[Sequence[Any]] = []
         for name in names:
-            rows = getattr(self, name)[seen].tolist()
-            column = np.full(len(self), None, dtype=object)
-            column[seen] = np.fromiter(rows, dtype=object, count=len(rows))  # rows stay lists
-            out.append(column.tolist())
+            column = getattr(self, name)
+            if column.ndim == 1:
+                kind = column.dtype.kind
+                if kind == "b":
+                    out.append(column.tolist())
+                else:
+                    code, dtype = ("d", np.float64) if kind == "f" else ("q", np.int64)
+                    out.append(array(code, column.astype(dtype, copy=False).tobytes()))
+                continue
+            width = column.shape[1]
+            flat = array("d", np.ascontiguousarray(column[seen], dtype=np.float64).tobytes())
+            # Slices of one array are arrays of their exact size (a row: 4 doubles, no floats).
+            rows = [flat[i : i + width] for i in range(0, len(flat), width)]
+            full = np.full(len(self), None, dtype=object)
+            full[seen] = np.fromiter(rows, dtype=object, count=len(rows))
+            out.append(full.tolist())
         return out
 
 
@@ -169,6 +247,12 @@ def _issue_attributes(
     work = _draw_work(s, rngs["handling"], category, n)
     budget, scale, shape = _draw_incident_hazards(s, rngs["incidents"], category)
     rr = rngs["routing"]
+    levels = (n, len(LEVELS))
+    # In the streams' order: shirking and routing, then settling, from ``routing``.
+    later_shirk, later_route = later_draws(rr, levels, (n,))
+    u_settle = rr.random(levels)
+    later_brush, later_callback = later_draws(rngs["settling"], levels, (n,))
+    (later_feedback,) = later_draws(rngs["feedback"], (n,))
     return Issues(
         arose=arose,
         category=category,
@@ -181,12 +265,12 @@ def _issue_attributes(
         incident_scale=scale,
         incident_shape=shape,
         work=work,
-        u_shirk=rr.random((n, len(LEVELS))),
-        u_route=rr.random(n),
-        u_feedback=rngs["feedback"].random(n),
-        u_settle=rr.random((n, len(LEVELS))),
-        u_brush=rngs["settling"].random((n, len(LEVELS))),
-        u_callback=rngs["settling"].random(n),
+        u_settle=u_settle,
+        later_shirk=later_shirk,
+        later_route=later_route,
+        later_feedback=later_feedback,
+        later_brush=later_brush,
+        later_callback=later_callback,
         finder=np.full(n, -1, dtype=np.int64),
         first_report=np.full(n, np.inf),
         no_smartphone=np.zeros(n, dtype=bool),
@@ -204,7 +288,8 @@ def _draw_work(s: Scenario, rng: np.random.Generator, category: np.ndarray, n: i
         idx = np.flatnonzero(category == k)
         for col in range(columns):
             work[idx, col] = cat.handling.sample(rng, len(idx))
-    return np.repeat(work, len(LEVELS), axis=1) if columns == 1 else work
+    # One draw for every level: a read-only view repeats it, rather than four copies.
+    return np.broadcast_to(work, (n, len(LEVELS))) if columns == 1 else work
 
 
 def _draw_incident_hazards(

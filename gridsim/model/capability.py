@@ -12,9 +12,7 @@ in-town shares are then outcomes that training, sinking department staff and Par
 move, not inputs.
 
 Example:
-    >>> import math
-
-import numpy as np
+    >>> import numpy as np
     >>> from gridsim import load_scenario
     >>> from gridsim.model.county import build_county
     >>> s = load_scenario("scenarios/one_town.toml")

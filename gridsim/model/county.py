@@ -25,6 +25,7 @@ import numpy as np
 from gridsim.model.calendar import calendar_hours_per_week
 from gridsim.model.guard import check_county
 from gridsim.model.scenario import Scenario
+from gridsim.model.seeds import keyed_generators
 from gridsim.model.vocabulary import COUNTY, DESKS, GRID, LEVELS, MICROGRID, TOWN
 
 
@@ -66,9 +67,47 @@ class StaffTable:
         self.contact_hours_per_month.append(0.0)
         return len(self.role) - 1
 
+    def extend(self, role: str, unit: int, female: list[bool], skills: list[frozenset[str]],
+               recipe: _Recipe) -> int:  # fmt: skip
+        """Append members of one role and unit, one per entry of ``female``; returns the first id.
+
+        What they share (pace, hours, duties, training) comes from ``recipe``.
+        """
+        first = len(self.role)
+        count = len(female)
+        self.role.extend([role] * count)
+        self.unit.extend([unit] * count)
+        self.female.extend(female)
+        self.skills.extend(skills)
+        self.speed.extend([recipe.speed] * count)
+        self.calendar.extend([recipe.calendar] * count)
+        self.hours_per_week.extend([recipe.budget] * count)
+        self.task_hours_per_week.extend([recipe.tasks] * count)
+        self.duties.extend([recipe.duties] * count)
+        self.training.extend([recipe.training] * count)
+        zeros = [0.0] * count
+        self.visit_hours_per_month.extend(zeros)
+        self.visits_per_month.extend(zeros)
+        self.contact_hours_per_month.extend(zeros)
+        return first
+
     def resolvers(self, members: Sequence[int]) -> list[int]:
         """The members who take work orders."""
         return [m for m in members if "resolve" in self.duties[m]]
+
+
+@dataclass(frozen=True)
+class _Recipe:
+    """What every member of one role, hired with one budget factor, has in common."""
+
+    calendar: str
+    budget: float
+    tasks: float
+    speed: float
+    duties: frozenset[str]
+    training: float
+    skills: tuple[tuple[str, float], ...]
+    female_share: float
 
 
 @dataclass
@@ -133,7 +172,14 @@ def _apportion(total: int, weights: Sequence[float]) -> list[int]:
 
 
 class _Builder:
-    """Adds units and staff to a graph; one instance per build."""
+    """Adds units and staff to a graph; one instance per build.
+
+    Units are added as the hierarchy is walked; their staffing is planned then and carried
+    out in the same order by :meth:`staff_units`, once every unit exists, so that the
+    generators of all teams and Party groups are seeded in one go (see
+    :func:`gridsim.model.seeds.keyed_generators`). Staff ids follow the order of the plan,
+    exactly as if each unit had been staffed as soon as it was added.
+    """
 
     def __init__(self, scenario: Scenario, rng: np.random.Generator):
         self.scenario = scenario
@@ -145,12 +191,20 @@ class _Builder:
         self.calendar_hours: dict[str, float] = {}
         self.graph = nx.DiGraph()
         self.staff = StaffTable()
+        # Planned staffing steps, in order: (what, unit, role, count, budget factor).
+        self.plan: list[tuple[str, int, str, int, float]] = []
+        self.planning = True
+        self.recipes: dict[tuple[str, float], _Recipe] = {}
+        self.skill_sets: dict[frozenset[str], frozenset[str]] = {}
+
+    def key(self, uid: int) -> int:
+        """The 32-bit key of a unit's generators: the crc32 of its name."""
+        return zlib.crc32(self.graph.nodes[uid]["name"].encode("utf-8"))
 
     def team_rng(self, uid: int) -> np.random.Generator:
         """The generator of one unit's team composition."""
         if uid not in self.unit_rngs:
-            key = zlib.crc32(self.graph.nodes[uid]["name"].encode("utf-8"))
-            self.unit_rngs[uid] = np.random.default_rng([self.base, key])
+            self.unit_rngs[uid] = np.random.default_rng([self.base, self.key(uid)])
         return self.unit_rngs[uid]
 
     def unit(self, kind: str, level: int, name: str, parent: int | None, **attrs: object) -> int:
@@ -164,45 +218,108 @@ class _Builder:
         return uid
 
     def hire(self, uid: int, role_name: str, count: int, budget_factor: float = 1.0) -> None:
-        role = self.scenario.roles[role_name]
-        rng = self.team_rng(uid)
-        hours = self.calendar_hours  # one calendar built per name, not per hire
-        if role.calendar not in hours:
-            hours[role.calendar] = calendar_hours_per_week(self.scenario, role.calendar)
-        calendar_hours = hours[role.calendar]
-        budget = role.hours_per_week or role.availability * calendar_hours
-        budget = min(budget * budget_factor, calendar_hours)
-        tasks = min(role.task_hours_per_week, budget)
-        for _ in range(count):
-            female = bool(rng.random() < role.female_share)
-            skills = frozenset(k for k, p in role.skills.items() if rng.random() < p)
-            sid = self.staff.add(role_name, uid, female, skills, role.calendar)
-            # Orders are worked inside the calendar at the pace the budget left after other
-            # tasks allows; visits and contacts use the slack (see gridsim.model.attention).
-            self.staff.speed[sid] = max((budget - tasks) / calendar_hours, 1e-6)
-            self.staff.hours_per_week[sid] = budget
-            self.staff.task_hours_per_week[sid] = tasks
-            self.staff.duties[sid] = frozenset(role.duties)
-            self.staff.training[sid] = role.training
-            self.graph.nodes[uid]["staff"].append(sid)
+        """Staff a unit with ``count`` members of a role (planned while units are added)."""
+        if self.planning:
+            self.plan.append(("hire", uid, role_name, count, budget_factor))
+        else:
+            self._hire(uid, role_name, count, budget_factor)
 
-    def embed_party(self, uid: int, urban: bool) -> bool:
-        """Decide whether this origin unit has an active party group; place its members.
+    def microgrid(self, uid: int) -> None:
+        """Plan a micro-grid's Party group, its team and the rule of a woman on the team."""
+        self.plan.append(("microgrid", uid, "", 0, 1.0))
 
-        The decision uses a generator of its own keyed by the unit's name, so that a higher
-        ``active_group_share`` only adds groups (common random numbers across Party knobs).
-        """
+    def embed_party(self, uid: int) -> None:
+        """Plan the Party group of a unit at the bottom of the hierarchy (no team change)."""
+        self.plan.append(("party", uid, "", 0, 1.0))
+
+    def staff_units(self) -> None:
+        """Carry out the plan, in order; later hires are carried out at once."""
+        party_units = [uid for what, uid, *_ in self.plan if what != "hire"]
+        team_units = list(dict.fromkeys(uid for what, uid, *_ in self.plan if what != "party"))
+        keys = [self.key(uid) for uid in team_units]
+        self.unit_rngs.update(zip(team_units, keyed_generators(self.base, keys), strict=True))
+        # Whether a unit has an active Party group: one draw from a generator of its own,
+        # keyed by the unit's name, so a higher ``active_group_share`` only adds groups
+        # (common random numbers across Party knobs).
+        keys = [self.key(uid) for uid in party_units]
+        party = keyed_generators(self.base, keys, 1)
+        draws = {uid: g.random() for uid, g in zip(party_units, party, strict=True)}
+        self.planning = False
+        for what, uid, role, count, factor in self.plan:
+            if what == "hire":
+                self._hire(uid, role, count, factor)
+                continue
+            active = self._party(uid, draws[uid])
+            if what == "microgrid":
+                self._staff_microgrid(uid, active)
+        self.plan.clear()
+
+    def _hire(self, uid: int, role_name: str, count: int, budget_factor: float = 1.0) -> None:
+        recipe = self._recipe(role_name, budget_factor)
+        skills = recipe.skills
+        width = 1 + len(skills)
+        # Per member: one draw for being a woman, then one per skill, in that order: the
+        # draws one call per member would make, taken in one call.
+        u = self.team_rng(uid).random(count * width).tolist()
+        rows = [u[i : i + width] for i in range(0, len(u), width)]
+        female = [row[0] < recipe.female_share for row in rows]
+        # One frozenset per combination of skills, shared by everyone who has it.
+        has = [self._skill_set(frozenset(k for (k, p), x in zip(skills, row[1:], strict=True)
+                                         if x < p)) for row in rows]  # fmt: skip
+        first = self.staff.extend(role_name, uid, female, has, recipe)
+        self.graph.nodes[uid]["staff"].extend(range(first, first + count))
+
+    def _recipe(self, role_name: str, budget_factor: float) -> _Recipe:
+        """What every member of a role hired with a budget factor shares (computed once)."""
+        key = (role_name, budget_factor)
+        if key not in self.recipes:
+            role = self.scenario.roles[role_name]
+            hours = self.calendar_hours  # one calendar built per name, not per hire
+            if role.calendar not in hours:
+                hours[role.calendar] = calendar_hours_per_week(self.scenario, role.calendar)
+            calendar_hours = hours[role.calendar]
+            budget = role.hours_per_week or role.availability * calendar_hours
+            budget = min(budget * budget_factor, calendar_hours)
+            tasks = min(role.task_hours_per_week, budget)
+            self.recipes[key] = _Recipe(
+                calendar=role.calendar,
+                budget=budget,
+                tasks=tasks,
+                # Orders are worked inside the calendar at the pace the budget left after
+                # other tasks allows; visits and contacts use the slack (gridsim.model.attention).
+                speed=max((budget - tasks) / calendar_hours, 1e-6),
+                duties=frozenset(role.duties),
+                training=role.training,
+                skills=tuple(role.skills.items()),
+                female_share=role.female_share,
+            )
+        return self.recipes[key]
+
+    def _skill_set(self, skills: frozenset[str]) -> frozenset[str]:
+        return self.skill_sets.setdefault(skills, skills)
+
+    def _party(self, uid: int, u: float) -> bool:
+        """Decide whether this unit has an active Party group; place its members."""
         party = self.scenario.party
         node = self.graph.nodes[uid]
-        key = zlib.crc32(node["name"].encode("utf-8"))
-        u = np.random.default_rng([self.base, key, 1]).random()
         active = bool(u < party.active_group_share)
         node["party_active"] = active
         members = node["households"] * party.members_per_100_households / 100 if active else 0.0
         node["party_members"] = members
         return active
 
-    def enforce_woman_rule(self, uid: int) -> None:
+    def _staff_microgrid(self, mid: int, active: bool) -> None:
+        s = self.scenario
+        mobilised = 1.0 + (s.party.volunteer_mobilisation if active else 0.0)
+        for role, n in s.staffing.microgrid.items():
+            factor = mobilised if role in s.party.mobilised_roles else 1.0
+            self._hire(mid, role, n, factor)
+        if active and self.graph.nodes[mid]["urban"]:
+            extra = round(s.party.in_service_members_per_urban_microgrid)
+            self._hire(mid, s.party.in_service_role, extra)
+        self._enforce_woman_rule(mid)
+
+    def _enforce_woman_rule(self, uid: int) -> None:
         # The practice asks for at least one woman on every micro-grid team; compliance is data.
         members = self.graph.nodes[uid]["staff"]
         if not members or any(self.staff.female[m] for m in members):
@@ -274,7 +391,7 @@ def build_county(
                 b.hire(gid, role, n)
             grids.append(gid)
             if not s.grids.microgrids:
-                b.embed_party(gid, town.urban)  # before the reform: the grid is the bottom
+                b.embed_party(gid)  # before the reform: the grid is the bottom
                 microgrids.append(gid)
                 continue
             n_mg = max(1, round(grid_hh / per_mg))
@@ -282,15 +399,7 @@ def build_county(
                 mid = b.unit("microgrid", MICROGRID, f"{town.name} grid {gi + 1}.{mi + 1}", gid,
                              town=ti, households=mg_hh, urban=town.urban,
                              population=round(mg_hh * s.county.persons_per_household))  # fmt: skip
-                active = b.embed_party(mid, town.urban)
-                mobilised = 1.0 + (s.party.volunteer_mobilisation if active else 0.0)
-                for role, n in s.staffing.microgrid.items():
-                    factor = mobilised if role in s.party.mobilised_roles else 1.0
-                    b.hire(mid, role, n, factor)
-                if active and town.urban:
-                    extra = round(s.party.in_service_members_per_urban_microgrid)
-                    b.hire(mid, s.party.in_service_role, extra)
-                b.enforce_woman_rule(mid)
+                b.microgrid(mid)
                 microgrids.append(mid)
         for kind, _ in kinds:
             for k in range(ex_per_town[kind][ti]):
@@ -305,6 +414,7 @@ def build_county(
         units = _centre(b, tid, TOWN, ti, s.centre.merged_town, desks)
         town_desk.append([units[d] for d in DESKS])
 
+    b.staff_units()
     _sink_department_staff(b, s, grids)
     n = b.graph.number_of_nodes()
     grid_of = np.full(n, -1, dtype=np.int64)

@@ -28,6 +28,7 @@ so that a policy change never shifts another draw (common random numbers).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 
@@ -194,11 +195,24 @@ def _staff_clocks(
         rate = att.party_contacts[origin] * s.party.notice_probability * casual / HOURS_PER_MONTH
         by_party = np.where(linked & (rate > 0), arose + e_party / rate, np.inf)
     by_screening = _screening(s, county, issues, visible, u_screen)
-    clocks = np.stack([by_visit, by_leader, by_party, by_screening])
-    winner = np.argmin(clocks, axis=0) if n else np.zeros(0, dtype=np.int64)
+    found, winner = _first_clock([by_visit, by_leader, by_party, by_screening])
     codes = np.array([BY_VISIT, BY_BUILDING_LEADER, BY_PARTY_MEMBER, BY_SCREENING])
-    found = clocks[winner, np.arange(n)] if n else np.zeros(0)
     return found, codes[winner]
+
+
+def _first_clock(clocks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """When the first clock fires and which, as argmin over the stacked clocks would pick it.
+
+    The first of equal times wins; a NaN, which argmin takes as the least, wins unless an
+    earlier clock is NaN too. Done clock by clock, without stacking them.
+    """
+    found = clocks[0]
+    winner = np.zeros(len(found), dtype=np.int64)
+    for j, clock in enumerate(clocks[1:], start=1):
+        earlier = (clock < found) | (np.isnan(clock) & ~np.isnan(found))
+        winner[earlier] = j
+        found = np.where(earlier, clock, found)
+    return found, winner
 
 
 def _screening(
@@ -269,13 +283,20 @@ def _credit_finders(
     u = rng.random(len(found))
     if not len(found):
         return
-    staff, nodes = county.staff, county.graph.nodes
+    staff, n_units = county.staff, county.n_units
     households = np.array([max(h, 1) for _, h in county.graph.nodes(data="households")], float)
-    per_household = np.asarray(staff.visits_per_month) / households[np.asarray(staff.unit)]
-    noticers = [[m for m in nodes[x]["staff"] if "notice" in staff.duties[m]]
-                for x in range(county.n_units)]  # fmt: skip
-    fallback = [list(nodes[x]["staff"]) for x in range(county.n_units)]
-    visitors = [v if per_household[v].sum() > 0 else [] for v in att.visitors]
+    unit = np.asarray(staff.unit, dtype=np.int64)
+    per_household = np.asarray(staff.visits_per_month) / households[unit]
+    # A unit's staff, in id order, are its members in the order they were hired.
+    members = np.argsort(unit, kind="stable")
+    fallback = (members, np.bincount(unit, minlength=n_units))
+    notice = np.array(["notice" in d for d in staff.duties], dtype=bool)
+    noticers = (members[notice[members]], np.bincount(unit[notice], minlength=n_units))
+    # Visitors who make no visits (weights all 0) credit nobody.
+    flat, lengths = _ragged(att.visitors)
+    team = np.repeat(np.arange(len(lengths)), lengths)
+    visits = np.bincount(team, weights=per_household[flat] > 0, minlength=len(lengths)) > 0
+    visitors = (flat[visits[team]], np.where(visits, lengths, 0))
     by_leader = issues.found_by[found] == BY_BUILDING_LEADER
     by_party = issues.found_by[found] == BY_PARTY_MEMBER
     origin = issues.origin[found]
@@ -287,24 +308,36 @@ def _credit_finders(
         todo = mask & (issues.finder[found] < 0)
         if not todo.any():
             continue
-        members, cdf = _choice_table(teams, per_household if weighted else None)
+        table, cdf = _choice_table(teams[0], teams[1], per_household if weighted else None)
         rows = origin[todo]
         pick = (cdf[rows] < u[todo, None]).sum(axis=1)
-        chosen = members[rows, np.minimum(pick, members.shape[1] - 1)]
+        chosen = table[rows, np.minimum(pick, table.shape[1] - 1)]
         issues.finder[found[todo]] = chosen
 
 
+def _ragged(teams: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Teams as one array of their members, one team after the other, and their sizes."""
+    lengths = np.fromiter(map(len, teams), dtype=np.int64, count=len(teams))
+    flat = np.fromiter(chain.from_iterable(teams), dtype=np.int64, count=int(lengths.sum()))
+    return flat, lengths
+
+
 def _choice_table(
-    teams: list[list[int]], weights: np.ndarray | None
+    flat: np.ndarray, lengths: np.ndarray, weights: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per unit, its members padded with -1 and the cumulative choice probabilities."""
-    width = max((len(t) for t in teams), default=0) or 1
-    members = np.full((len(teams), width), -1, dtype=np.int64)
-    cdf = np.ones((len(teams), width))
-    for x, team in enumerate(teams):
-        if not team:
-            continue
-        w = np.ones(len(team)) if weights is None else weights[team]
-        members[x, : len(team)] = team
-        cdf[x, : len(team)] = np.cumsum(w) / w.sum()
+    """Per team (see :func:`_ragged`): its members padded with -1, the cumulative choices.
+
+    Teams of one size are done together: the cumulative sums and totals of each row are the
+    ones a team-by-team ``np.cumsum(w) / w.sum()`` gives, to the last bit.
+    """
+    width = int(lengths.max(initial=0)) or 1
+    members = np.full((len(lengths), width), -1, dtype=np.int64)
+    cdf = np.ones((len(lengths), width))
+    starts = np.cumsum(lengths) - lengths
+    for size in np.unique(lengths[lengths > 0]).tolist():
+        rows = np.flatnonzero(lengths == size)
+        team = flat[starts[rows, None] + np.arange(size)]
+        w = np.ones(team.shape) if weights is None else weights[team]
+        members[rows, :size] = team
+        cdf[rows, :size] = np.cumsum(w, axis=1) / w.sum(axis=1, keepdims=True)
     return members, cdf

@@ -8,7 +8,11 @@ numbers (common random numbers across policy variants).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+from numpy.random.bit_generator import ISeedSequence
 
 from gridsim.model.vocabulary import STREAMS
 
@@ -55,3 +59,98 @@ def make_streams(root: np.random.SeedSequence) -> dict[str, np.random.Generator]
         name: np.random.default_rng(np.random.SeedSequence(root.entropy, spawn_key=key + (i,)))
         for i, name in enumerate(STREAMS)
     }
+
+
+# numpy's SeedSequence constants (numpy/random/bit_generator.pyx), for keyed_generators.
+_INIT_A, _MULT_A = 0x43B0D7E5, 0x931E8875
+_INIT_B, _MULT_B = 0x8B51F9DD, 0x58F38DED
+_MIX_L, _MIX_R = 0xCA01F9DD, 0x4973F715
+_POOL = 4
+_MASK32 = 0xFFFFFFFF
+
+
+def _words32(n: int) -> list[int]:
+    """An int's little-endian 32-bit words, as SeedSequence reads an entropy int (0: [0])."""
+    words = [n & _MASK32]
+    n >>= 32
+    while n:
+        words.append(n & _MASK32)
+        n >>= 32
+    return words
+
+
+def _pcg64_seeds(entropy: np.ndarray) -> np.ndarray:
+    """``SeedSequence(row).generate_state(4, np.uint64)`` for every row of uint32 words.
+
+    The same arithmetic as numpy's SeedSequence (pool of four 32-bit words, hashmix and mix
+    in the same order), on whole columns at once. ``tests/test_tables_speed.py`` checks it
+    against numpy's own.
+    """
+    n, k = entropy.shape
+    u32 = np.uint32
+    hash_a = [_INIT_A]
+
+    def hashmix(value: np.ndarray) -> np.ndarray:
+        value = value ^ u32(hash_a[0])
+        hash_a[0] = (hash_a[0] * _MULT_A) & _MASK32
+        value = value * u32(hash_a[0])
+        return value ^ (value >> u32(16))
+
+    def mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        result: np.ndarray = u32(_MIX_L) * x - u32(_MIX_R) * y
+        return result ^ (result >> u32(16))
+
+    zero = np.zeros(n, dtype=u32)
+    pool = [hashmix(entropy[:, i] if i < k else zero) for i in range(_POOL)]
+    for src in range(_POOL):
+        for dst in range(_POOL):
+            if src != dst:
+                pool[dst] = mix(pool[dst], hashmix(pool[src]))
+    for src in range(_POOL, k):
+        for dst in range(_POOL):
+            pool[dst] = mix(pool[dst], hashmix(entropy[:, src]))
+    out = np.empty((n, 8), dtype=u32)
+    hash_b = _INIT_B
+    for i in range(8):
+        word: np.ndarray = pool[i % _POOL] ^ u32(hash_b)
+        hash_b = (hash_b * _MULT_B) & _MASK32
+        word = word * u32(hash_b)
+        out[:, i] = word ^ (word >> u32(16))
+    return out.astype("<u4").view("<u8").astype(np.uint64)
+
+
+class _Seeded(ISeedSequence):
+    """A seed sequence whose PCG64 seed words are already known (see keyed_generators)."""
+
+    def __init__(self, words: np.ndarray):
+        self.words = words
+
+    def generate_state(self, n_words: int, dtype: Any = np.uint32) -> np.ndarray:
+        """The precomputed words: all a PCG64 asks for when it is seeded."""
+        if n_words != 4 or np.dtype(dtype) != np.uint64:
+            raise ValueError("only PCG64's seed (4 uint64 words) is precomputed")
+        return self.words
+
+
+def keyed_generators(base: int, keys: Sequence[int], *tail: int) -> list[np.random.Generator]:
+    """``np.random.default_rng([base, key, *tail])`` for every key, seeded at once.
+
+    A generator per unit keyed by its name gives common random numbers across staffing
+    choices; creating thousands through ``default_rng`` costs a SeedSequence each, so the
+    seeds are derived here on whole columns, bit for bit as numpy would. Keys must be
+    32-bit (crc32 values).
+
+    Example:
+        >>> a = keyed_generators(2**40 + 7, [0, 5], 1)[1].random()
+        >>> a == np.random.default_rng([2**40 + 7, 5, 1]).random()
+        True
+    """
+    head = _words32(base)
+    tail_words = [w for t in tail for w in _words32(t)]
+    entropy = np.empty((len(keys), len(head) + 1 + len(tail_words)), dtype=np.uint32)
+    entropy[:, : len(head)] = head
+    entropy[:, len(head)] = np.asarray(keys, dtype=np.uint32)
+    entropy[:, len(head) + 1 :] = tail_words
+    seeds = _pcg64_seeds(entropy)
+    # numpy accepts any ISeedSequence here; its stubs list only SeedSequence.
+    return [np.random.Generator(np.random.PCG64(_Seeded(row))) for row in seeds]  # type: ignore[arg-type]
