@@ -29,8 +29,10 @@ ALLOWED: dict[str, set[str]] = {
                    "calibration"},
     "output": {"errors", "version", "files", "labels", "kpi_registry", "analysis", "model",
                "experiment"},
+    "classroom": {"errors", "version", "files", "labels", "kpi_registry", "analysis", "model",
+                  "experiment", "output"},
     "cli": {"errors", "version", "files", "labels", "kpi_registry", "analysis", "model",
-            "experiment", "calibration", "validation", "output"},
+            "experiment", "calibration", "validation", "output", "classroom"},
     "__init__": {"errors", "version", "model", "experiment", "output"},
     "__main__": {"cli"},
 }
