@@ -74,7 +74,8 @@ class EngineSetup:
         self.arr_no_phone = arrivals.no_smartphone.tolist()
         # Per-issue values as plain lists, filled only for the issues that reach the engine
         # (about half: the others are settled on the spot, fade or are never known).
-        seen = np.unique(arrivals.issue)
+        # The issues some arrival reports, ascending (np.unique would sort all the arrivals).
+        seen = np.flatnonzero(np.bincount(arrivals.issue, minlength=len(issues)))
         (self.iss_work, self.iss_shirk, self.iss_route, self.iss_feedback, self.iss_origin,
          self.iss_category, self.iss_settle, self.iss_callback, self.iss_brush, self.iss_urgent,
          self.iss_joint, self.iss_externality) = issues.lists(

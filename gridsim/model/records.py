@@ -464,24 +464,31 @@ def check_conservation(appeals: pd.DataFrame, orders: pd.DataFrame) -> None:
 
 
 def events_table(state: EngineState, incidents: pd.DataFrame) -> pd.DataFrame:
-    """The event log as a DataFrame, with incident events added, sorted by time."""
-    events = pd.DataFrame(state.log)
+    """The event log as a DataFrame, with incident events added, sorted by time (stable).
+
+    Sorted in numpy, one stable argsort and one take per column: a DataFrame concat and
+    sort would copy the county-year's million-row log twice more.
+    """
+    columns = dict(state.log)
     hit = incidents[incidents["incident"]]
     if len(hit):
-        extra = pd.DataFrame(
-            {
-                "time": hit["incident_time"].to_numpy(),
-                "order": np.full(len(hit), -1, np.int32),
-                "appeal": np.full(len(hit), -1, np.int32),
-                "event": np.full(len(hit), INCIDENT, np.int8),
-                "level": np.full(len(hit), NO_LEVEL, np.int8),
-                "unit": hit["microgrid"].to_numpy().astype(np.int32),
-                "staff": np.full(len(hit), -1, np.int32),
-                "value": hit["issue"].to_numpy().astype(np.float32),
-            }
-        )
-        events = pd.concat([events, extra], ignore_index=True)
-    return events.sort_values("time", kind="stable", ignore_index=True)
+        n = len(hit)
+        extra = {
+            "time": hit["incident_time"].to_numpy(),
+            "order": np.full(n, -1, np.int32),
+            "appeal": np.full(n, -1, np.int32),
+            "event": np.full(n, INCIDENT, np.int8),
+            "level": np.full(n, NO_LEVEL, np.int8),
+            "unit": hit["microgrid"].to_numpy().astype(np.int32),
+            "staff": np.full(n, -1, np.int32),
+            "value": hit["issue"].to_numpy().astype(np.float32),
+        }
+        columns = {
+            name: np.concatenate([values, extra[name].astype(values.dtype)])
+            for name, values in columns.items()
+        }
+    order = np.argsort(columns["time"], kind="stable")
+    return pd.DataFrame({name: values[order] for name, values in columns.items()}, copy=False)
 
 
 def assemble_result(state: EngineState, seed: dict) -> RunResult:

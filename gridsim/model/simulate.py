@@ -111,7 +111,12 @@ def _simulate(
         else:
             engine.run()
         seed_info = {"entropy": str(root.entropy), "spawn_key": list(root.spawn_key)}
-        result = assemble_result(engine.final_state(), seed_info)
+        state = engine.final_state()
+        # The engine's per-issue lists, queues and log buffer are not needed for the tables:
+        # letting them go before the tables are built lowers the run's peak memory.
+        del engine, arrivals
+        result = assemble_result(state, seed_info)
+        del state
         if stream is not None:
             # The engine's rows are in the file; what the table holds now is the incidents.
             stream.write_frame(result.events)
