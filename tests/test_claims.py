@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
+import shutil
 import warnings
 from pathlib import Path
 
@@ -361,11 +364,24 @@ def _args(claims: Path, out: Path, *more: str) -> list[str]:
             "--days", "30", "--replications", "3", "--out", str(out), *more]  # fmt: skip
 
 
-def test_validate_claims_writes_its_files_and_exits_0(two_claims, tmp_path, capsys, repo):
-    out = tmp_path / "claims"
-    doc = write(tmp_path, f"# Claims\n{DOC_START}\n{DOC_END}\n", "doc.md")
-    assert main(_args(two_claims, out, "--workers", "1", "--doc", str(doc))) == 0
-    printed = capsys.readouterr().out
+@pytest.fixture(scope="module")
+def claims_run(two_claims, tmp_path_factory) -> tuple[Path, Path, int, str]:
+    """`validate --claims` of the two claims (both languages, --doc): out, doc, exit, stdout.
+
+    Shared (the runs and figures take seconds): copy the output directory before changing it.
+    """
+    tmp = tmp_path_factory.mktemp("claims_run")
+    out = tmp / "claims"
+    doc = write(tmp, f"# Claims\n{DOC_START}\n{DOC_END}\n", "doc.md")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(_args(two_claims, out, "--workers", "1", "--doc", str(doc)))
+    return out, doc, code, printed.getvalue()
+
+
+def test_validate_claims_writes_its_files_and_exits_0(claims_run):
+    out, doc, code, printed = claims_run
+    assert code == 0
     assert "✓  visits" in printed and "2 of 2 claims hold." in printed
     table = read_csv(out / "claims.csv")
     assert list(table.columns) == list(CLAIM_COLUMNS)
@@ -383,18 +399,21 @@ def test_validate_claims_writes_its_files_and_exits_0(two_claims, tmp_path, caps
     assert "strict_ladder" in doc.read_text("utf-8")
 
 
-def test_a_failing_claim_exits_1_and_a_rerun_keeps_the_users_files(two_claims, tmp_path,
-                                                                     capsys):  # fmt: skip
+def test_a_failing_claim_exits_1_and_a_rerun_keeps_the_users_files(two_claims, claims_run,
+                                                                     tmp_path, capsys):  # fmt: skip
     text = two_claims.read_text("utf-8").replace('expect = "decrease"', 'expect = "increase"', 1)
     failing = write(tmp_path, text, "failing.toml")
     out = tmp_path / "claims"
-    assert main(_args(two_claims, out, "--workers", "1", "--lang", "en")) == 0
+    shutil.copytree(claims_run[0], out)  # the earlier run: every claim held, both languages
+    assert claims_run[2] == 0 and (out / "claims_en.png").is_file()
     (out / "notes.txt").write_text("mine")
     assert main(_args(failing, out, "--workers", "2", "--lang", "zh")) == 1
     printed = capsys.readouterr().out
     assert "✗  visits" in printed and "2 项主张中 1 项成立" in printed
     assert (out / "notes.txt").read_text() == "mine"
     assert (out / "claims_zh.png").is_file() and not (out / "claims_en.png").exists()
+    earlier = (claims_run[0] / "claims_zh.png").stat().st_mtime_ns  # copytree kept it
+    assert (out / "claims_zh.png").stat().st_mtime_ns != earlier  # drawn again
     assert not read_csv(out / "claims.csv")["holds"].iloc[0]
 
 

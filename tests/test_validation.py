@@ -19,8 +19,14 @@ from gridsim.validation.theory_checks import (
 )
 
 
-def test_mmc_reduction_agrees_with_erlang_c():
-    rows = check_erlang_c(replications=8, days=80)
+@pytest.fixture(scope="module")
+def mmc_rows():
+    """The M/M/3 check (8 replications of 80 days): computed once for the two tests below."""
+    return tuple(check_erlang_c(replications=8, days=80))
+
+
+def test_mmc_reduction_agrees_with_erlang_c(mmc_rows):
+    rows = mmc_rows
     by_quantity = {r.quantity: r for r in rows}
     wait = by_quantity["mean wait (h)"]
     assert wait.ci_low <= wait.theory <= wait.ci_high
@@ -50,10 +56,9 @@ def test_erlang_c_across_loads_and_server_counts():
     assert all(r.passed for r in rows), [r for r in rows if not r.passed]
 
 
-def test_a_wrong_model_would_fail():
+def test_a_wrong_model_would_fail(mmc_rows):
     """The check has power: a 20 % slower service lies outside the interval."""
-    rows = check_erlang_c(replications=8, days=80)
-    wait = rows[0]
+    wait = mmc_rows[0]
     wrong = theory.erlang_c(2.4, 1.0 / 1.08, 3).mean_wait
     assert not (wait.ci_low <= wrong <= wait.ci_high)
 
