@@ -424,3 +424,12 @@ def test_any_dates_and_format_load_or_give_one_line(tmp_path, rows, date_format)
     assert log.n_clean + log.n_bad == log.n_rows == len(rows)
     assert (log.data["hours_to_close"].dropna() > 0).all()
     assert (log.data["hours_to_close"].dropna() <= MAX_HOURS_TO_CLOSE).all()
+
+
+@pytest.mark.parametrize("date_format", ["%%V", "%%U", "%%G"])
+def test_formats_only_pandas_refuses_give_one_line(tmp_path, date_format):
+    """'%%V' is a literal '%' then 'V' to a directive scanner, but pandas reads %V: one line."""
+    path = nyc_log(tmp_path, [("03/01/2011 09:00:00 AM", "03/01/2011 09:00:00 AM")])
+    with pytest.raises(LogError, match=r"date_format '%%[VUG]'") as caught:
+        read_log(path, date_format=date_format)
+    assert "\n" not in str(caught.value) and str(path) in str(caught.value)

@@ -263,8 +263,12 @@ def read_log(
     export = _export_date(export_date)
     raw = _read_csv(path)
     _check_columns(path, schema, raw, mapping)
-    created = _parse_dates(raw[mapping["created"]], fmt)
-    closed = _parse_dates(raw[mapping["closed"]], fmt)
+    try:
+        created = _parse_dates(raw[mapping["created"]], fmt)
+        closed = _parse_dates(raw[mapping["closed"]], fmt)
+    except ValueError as error:  # a format pandas refuses (e.g. '%%V', read as %V)
+        # Checked up front where we know the rule; this catches what pandas alone refuses.
+        _bad_format(path, fmt or "", str(error).splitlines()[0] if str(error) else "")
     _check_some_dates_parse(path, raw[mapping["created"]], created, mapping["created"], fmt, True)
     _check_some_dates_parse(path, raw[mapping["closed"]], closed, mapping["closed"], fmt, False)
     table = pd.DataFrame(
