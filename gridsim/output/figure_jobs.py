@@ -258,17 +258,19 @@ class FigureWorkers:
     def __init__(self, count: int) -> None:
         self.count = max(0, count)
         self.pool: ProcessPoolExecutor | None = None
+        #: One warm-up job per worker; a worker is handed figures once its warm-up is done.
+        self.warm: list[Future] = []
         if self.count:
             self.pool = ProcessPoolExecutor(
                 max_workers=self.count, mp_context=get_context("spawn"),
                 initializer=watch_parent, initargs=(os.getpid(),),
             )  # fmt: skip
             for _ in range(self.count):  # a process is spawned per job submitted
-                self.pool.submit(_warm)
+                self.warm.append(self.pool.submit(_warm))
 
     @classmethod
     def for_drawing(cls, jobs: int, issues: float) -> FigureWorkers:
-        """As many workers as are worth it: none for a small run or a single figure.
+        """As many workers as are worth it (:func:`spare_cores`); none for a small run.
 
         Example:
             >>> FigureWorkers.for_drawing(jobs=8, issues=1_000).count
@@ -276,7 +278,7 @@ class FigureWorkers:
         """
         if jobs < 2 or issues < PARALLEL_FROM_ISSUES:
             return cls(0)
-        return cls(min(jobs, usable_cores()) - 1)
+        return cls(spare_cores(jobs))
 
     def close(self) -> None:
         """Stop the workers (a figure being drawn is finished first)."""
@@ -299,6 +301,26 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def spare_cores(jobs: int) -> int:
+    """Worker processes worth starting for ``jobs`` figures besides this process.
+
+    One per usable core but this process's, fewer on a busy machine: each worker costs some
+    two seconds of CPU to start and then halves the drawing only if a core is idle for it
+    (on a shared, saturated machine it made the drawing slower, not faster). Idle cores are
+    read from the load average of the last minute where the system has one.
+
+    Example:
+        >>> 0 <= spare_cores(8) < usable_cores()
+        True
+    """
+    cores = usable_cores()
+    try:
+        idle = cores - os.getloadavg()[0]
+    except (AttributeError, OSError):  # Windows: no load average; assume the cores are free
+        idle = float(cores)
+    return max(0, min(jobs, cores, round(idle)) - 1)  # this process takes one
+
+
 def draw_figures(
     run_dir: str | os.PathLike[str],
     jobs: Sequence[Job],
@@ -315,7 +337,7 @@ def draw_figures(
         jobs: what to draw.
         out: the folder to write into.
         workers: processes drawing at once, this one included: 1 (the default) draws
-            everything here; ``None`` means one per usable core (never more than jobs);
+            everything here; ``None`` means one per idle core (:func:`spare_cores`);
             or :class:`FigureWorkers` already started (left running for their owner).
 
     Raises:
@@ -332,8 +354,8 @@ def draw_figures(
     if isinstance(workers, FigureWorkers):
         pool, own = workers, False
     else:
-        n = min(len(jobs), usable_cores() if workers is None else max(1, workers))
-        pool, own = FigureWorkers(n - 1), True
+        extra = spare_cores(len(jobs)) if workers is None else min(len(jobs), workers) - 1
+        pool, own = FigureWorkers(extra), True
     try:
         if pool.pool is None or len(jobs) < 2:
             results = {i: _draw_job(where, *job, str(out)) for i, job in enumerate(jobs)}
@@ -358,10 +380,11 @@ def _with_workers(
 ) -> dict[int, tuple[str | None, str | None]]:
     """Draw in this process and in the worker processes, all taking from one queue.
 
-    This process starts drawing at once, while the workers start (a second or two to import
-    matplotlib and gridsim); each worker has one figure in hand at a time and takes the next
-    as soon as it finishes (a callback, not this process's loop, hands it over). The
-    dearest figures go first, so that the last to finish is a cheap one.
+    This process starts drawing at once; a worker, once started (two seconds or so to import
+    matplotlib and gridsim, unless :class:`FigureWorkers` started it earlier), has one
+    figure in hand at a time and takes the next as soon as it finishes (a callback, not
+    this process's loop, hands it over). The dearest figures go first, so that the last to
+    finish is a cheap one.
     """
     pending = deque(sorted(range(len(jobs)), key=lambda i: -FIGURE_COST.get(jobs[i][0], 1.0)))
     lock = threading.Lock()
@@ -376,21 +399,25 @@ def _with_workers(
     def hand_over(done: Future | None = None) -> None:
         if done is not None and (done.cancelled() or done.exception() is not None):
             return  # a failure stops the hand-over; this process raises it
-        i = take()
-        if i is None:
-            return
-        try:
-            future = pool.submit(_draw_job, run_dir, *jobs[i], out)
-        except RuntimeError:  # shutting down (this process failed) or a worker died
-            return
-        with lock:
+        with lock:  # taken and registered at once: this process never misses a figure
+            if not pending:
+                return
+            i = pending.popleft()
+            try:
+                future = pool.submit(_draw_job, run_dir, *jobs[i], out)
+            except RuntimeError:  # a worker died, or shutting down: drawn here instead
+                pending.appendleft(i)
+                return
             futures[i] = future
-        future.add_done_callback(hand_over)
+        future.add_done_callback(hand_over)  # outside the lock: it may run at once
 
     results: dict[int, tuple[str | None, str | None]] = {}
     try:
-        for _ in range(workers.count):
-            hand_over()
+        # A worker gets its first figure once it has started (imported matplotlib): handed
+        # over earlier, a figure would wait behind the start-up while this process, done
+        # with everything else, waited for it.
+        for warm in workers.warm:
+            warm.add_done_callback(hand_over)
         while (i := take()) is not None:
             results[i] = _draw_job(run_dir, *jobs[i], out)
             _raise_failures(futures, lock, jobs)
