@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set up and run gridsim on a fresh machine with nothing but Python 3.11+.
 
-    python3 dev.py baseline   # the baseline county-year: results and every figure in results/baseline/
+    python3 dev.py baseline   # the baseline county-year: every figure in results/baseline/
     python3 dev.py test       # lint, type check and the whole test suite (notebooks included)
 
 Each command creates or updates the project's virtual environment (.venv) from
