@@ -22,7 +22,6 @@ from typing import NoReturn
 
 from gridsim.errors import UserError
 from gridsim.files import SIGNATURE, atomic_write_text, foreign_file, sign_png
-from gridsim.kpi_registry import summary_kpis
 from gridsim.labels import LANGS
 from gridsim.model.guard import DEFAULT_MAX_MEMORY_GB, MEMORY_ENV
 from gridsim.model.loader import load_scenario
@@ -63,49 +62,17 @@ def _positive(kind: type) -> Callable[[str], float]:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from gridsim.model.simulate import simulate
-    from gridsim.output.run_dir import check_output_directory, save_run
+    from gridsim.output.run_command import run_command
 
-    scenario = load_scenario(args.scenario)
-    out = Path(args.out) if args.out else Path("results") / Path(args.scenario).stem
-    check_output_directory(out)  # before the run, not after it
-    result = simulate(scenario, seed=args.seed, days=args.days, progress=not args.quiet)
-    scenario_toml = scenario.to_toml().encode("utf-8")
-
-    def add_figures(directory: Path) -> None:
-        from gridsim.output.figure_dirs import run_figures
-
-        for lang in _languages(args.lang):
-            run_figures(directory, lang=lang)
-
-    if not args.quiet:
-        print(f"writing tables and figures to {out}/ ...", file=sys.stderr, flush=True)
-    save_run(result, out, extra={"scenario.toml": scenario_toml}, finalize=add_figures)
-    print(_summary(result, out))
+    run_command(
+        args.scenario, args.out, seed=args.seed, days=args.days, langs=_languages(args.lang),
+        figures=args.figures, progress=not args.quiet,
+    )  # fmt: skip
     return 0
 
 
 def _languages(lang: str) -> list[str]:
     return ["en", "zh"] if lang == "both" else [lang]
-
-
-def _summary(result, out: Path) -> str:
-    k = result.kpis
-    days = result.horizon_hours / 24
-    lines = [f"{result.scenario_name}: {days:g} days, seed {result.seed['entropy']}", ""]
-    for kpi in summary_kpis():
-        shown = kpi.show(k.get(kpi.name, float("nan")))
-        lines.append(f"  {_pad(kpi.summary_label, 46)}{shown:>12}")
-    lines += ["", f"written to {out}/ (event log, tables, KPIs, figures)"]
-    return "\n".join(lines)
-
-
-def _pad(text: str, width: int) -> str:
-    """Left-justify to a display width (a Chinese character takes two columns)."""
-    import unicodedata
-
-    used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-    return text + " " * max(width - used, 1)
 
 
 # ----------------------------------------------------------------------------- describe
@@ -301,8 +268,12 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
     path = Path(args.results)
     if (path / "run.json").is_file():
-        written = run_figures(path, args.lang, args.out)
+        figures = args.figures or "all"
+        workers = _figure_workers(path, figures, args.lang)
+        written = run_figures(path, args.lang, args.out, figures=figures, workers=workers)
     elif (path / "tidy.parquet").is_file():
+        if args.figures is not None:
+            raise UserError("", "--figures", "only for a run directory (with run.json)")
         written = sweep_figures(path, args.lang, args.out)
     else:
         raise UserError(
@@ -312,6 +283,21 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     for file in written:
         print(file)
     return 0
+
+
+def _figure_workers(run_dir: Path, figures: str, lang: str) -> int | None:
+    """Processes to redraw with: one per core for a large run, else this one."""
+    from gridsim.output.figure_jobs import PARALLEL_FROM_ISSUES
+    from gridsim.output.figure_sets import parse_figures
+
+    try:  # the row count is in the Parquet footer: nothing is read but the metadata
+        import pyarrow.parquet as pq
+
+        issues = pq.read_metadata(run_dir / "issues.parquet").num_rows
+    except (OSError, ValueError):
+        return 1  # run_figures says what is wrong with the directory
+    jobs = len(parse_figures(figures)) * len(_languages(lang))
+    return None if issues >= PARALLEL_FROM_ISSUES and jobs > 1 else 1
 
 
 # --------------------------------------------------------------------------------- main
@@ -380,6 +366,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--days", type=_positive(float), default=None, help="simulated days")
     run.add_argument("--out", default=None, help="run directory (default results/<scenario>)")
     run.add_argument("--lang", choices=["en", "zh", "both"], default="both", help="figure labels")
+    _add_figures_option(run, for_run=True)
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_memory_option(run)
     run.set_defaults(func=_cmd_run)
@@ -528,7 +515,32 @@ def _add_plot(sub: argparse._SubParsersAction) -> None:
                    help="language of the figures (default: both)")  # fmt: skip
     p.add_argument("--out", metavar="DIR", default=None,
                    help="where to write the figures (default: RESULTS/figures)")  # fmt: skip
+    _add_figures_option(p, for_run=False)
     p.set_defaults(func=_cmd_plot)
+
+
+def _figure_selection(text: str) -> str:
+    """Check ``--figures`` as it is parsed, so that a bad name is one line before any work."""
+    from gridsim.output.figure_sets import parse_figures
+
+    try:
+        parse_figures(text)
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(exc.expected) from None
+    return text
+
+
+def _add_figures_option(p: argparse.ArgumentParser, for_run: bool) -> None:
+    from gridsim.output.figure_sets import CORE_FIGURES, RUN_DEFAULT
+
+    note = (f"default {RUN_DEFAULT}; the rest later with: gridsim plot RUN_DIR --figures all"
+            if for_run else "run directories only; default all")  # fmt: skip
+    p.add_argument(
+        "--figures", metavar="WHICH", type=_figure_selection,
+        default=RUN_DEFAULT if for_run else None,
+        help=f"none, core ({', '.join(CORE_FIGURES)}), all, or figure names separated by "
+        f"commas ({note})",
+    )  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

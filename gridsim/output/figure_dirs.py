@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -21,8 +21,6 @@ from matplotlib.figure import Figure
 
 from gridsim.analysis.stats import TIDY_KEYS, summarise
 from gridsim.files import foreign_file, read_csv, sign_png
-from gridsim.model.loader import load_scenario
-from gridsim.model.scenario import ScenarioError
 from gridsim.output.comparison_figures import (
     default_metrics,
     factor_columns,
@@ -30,17 +28,11 @@ from gridsim.output.comparison_figures import (
     tornado_figure,
     welch_figure,
 )
-from gridsim.output.flow_figures import (
-    escalation_flow_figure,
-    noticing_figure,
-    resolved_where_figure,
-)
-from gridsim.output.hierarchy_figure import hierarchy_figure
-from gridsim.output.i18n import LANGS, Names, check_lang, label, variant_labels
-from gridsim.output.run_dir import OutputDirectoryError, load_run
-from gridsim.output.staff_figures import ranking_figure, utilisation_heatmap
+from gridsim.output.figure_jobs import FigureWorkers, SavedRun, draw_figures
+from gridsim.output.figure_sets import parse_figures
+from gridsim.output.i18n import LANGS, check_lang, label, variant_labels
+from gridsim.output.run_dir import OutputDirectoryError
 from gridsim.output.style import FigureDataError, save_figure
-from gridsim.output.time_figures import backlog_figure, response_ecdf_figure
 
 __all__ = ["run_figures", "sweep_figures"]
 
@@ -52,18 +44,6 @@ log = logging.getLogger(__name__)
 
 def _langs(lang: str) -> tuple[str, ...]:
     return LANGS if lang == "both" else (check_lang(lang),)
-
-
-def _load_scenario(run_dir: Path):
-    """The scenario a run used (None when the run directory has no readable copy)."""
-    path = run_dir / "scenario.toml"
-    if not path.is_file():
-        return None
-    try:
-        return load_scenario(path)
-    except ScenarioError as exc:  # an old copy costs only display names: degrade, warn
-        log.warning("%s: names left as keys, no targets (%s)", path, exc)
-        return None
 
 
 def _figures_dir(results_dir: Path, out: str | os.PathLike[str] | None) -> tuple[Path, bool]:
@@ -85,11 +65,10 @@ def _figures_dir(results_dir: Path, out: str | os.PathLike[str] | None) -> tuple
     return chosen, True
 
 
-def _check_targets(makers: dict[str, Callable[[str], Figure]], langs: Sequence[str],
-                   out: Path) -> None:  # fmt: skip
+def _check_targets(names: Iterable[str], langs: Sequence[str], out: Path) -> None:
     """Refuse, before drawing anything, to replace a figure gridsim did not write."""
     for lang in langs:
-        for name in makers:
+        for name in names:
             path = out / f"{name}_{lang}.png"
             reason = foreign_file(path)
             if reason is not None:
@@ -101,7 +80,7 @@ def _write(
 ) -> list[Path]:
     out, guarded = place
     if guarded:
-        _check_targets(makers, langs, out)
+        _check_targets(list(makers), langs, out)
     written = []
     for lang in langs:
         for name, make in makers.items():
@@ -117,16 +96,22 @@ def _write(
 
 
 def run_figures(
-    run_dir: str | os.PathLike[str], lang: str = "both", out: str | os.PathLike[str] | None = None
+    run_dir: str | os.PathLike[str],
+    lang: str = "both",
+    out: str | os.PathLike[str] | None = None,
+    figures: str | Sequence[str] = "all",
+    workers: int | FigureWorkers | None = 1,
 ) -> list[Path]:
-    """Draw every single-run figure from a saved run directory.
+    """Draw the single-run figures of a saved run directory (all of them by default).
 
-    Files are ``<out>/<name>_<lang>.png`` for ``hierarchy``, ``escalation_flow``,
-    ``backlog``, ``response_ecdf``, ``resolved_where`` (against the scenario's targets,
-    marked illustrative unless ``targets.source`` names a source), ``noticing`` (who noticed
-    issues first), ``utilisation`` (hours used over the hours budget, by role and town),
-    ``ranking`` and ``warmup`` (a Welch plot of the hourly backlog). A figure whose data the
-    run lacks (say, no resolved order yet) is skipped with a logged warning.
+    The figures (:data:`~gridsim.output.figure_sets.RUN_FIGURES`) are ``hierarchy``,
+    ``escalation_flow``, ``backlog``, ``response_ecdf``, ``resolved_where`` (against the
+    scenario's targets, marked illustrative unless ``targets.source`` names a source),
+    ``noticing`` (who noticed issues first), ``utilisation`` (hours used over the hours
+    budget, by role and town), ``ranking`` and ``warmup`` (a Welch plot of the hourly
+    backlog); files are ``<out>/<name>_<lang>.png``. A figure whose data the run lacks
+    (say, no resolved order yet) is skipped with a logged warning. With ``workers`` they
+    are drawn in parallel (:func:`gridsim.output.figure_jobs.draw_figures`).
 
     Args:
         run_dir: a directory written by :func:`gridsim.output.run_dir.save_run`.
@@ -134,6 +119,13 @@ def run_figures(
         out: where to write (default ``run_dir/figures``); in a folder of the user's, a
             file of the same name that gridsim did not write is never replaced
             (:class:`~gridsim.output.run_dir.OutputDirectoryError`, before anything is drawn).
+        figures: ``"all"``, ``"core"`` (:data:`~gridsim.output.figure_sets.CORE_FIGURES`),
+            ``"none"``, or figure names (a list, or one string separated by commas).
+        workers: processes drawing at once, this one included: 1 (the default) draws
+            everything here; ``None`` means one per usable core (what the command line
+            uses), or :class:`~gridsim.output.figure_jobs.FigureWorkers` already started.
+            Worker processes are spawned, so a script of yours that asks for them needs
+            the ``if __name__ == "__main__":`` guard.
 
     Returns:
         The files written.
@@ -143,48 +135,22 @@ def run_figures(
         Traceback (most recent call last):
         ...
         FileNotFoundError: no/such/run: not a gridsim run directory (no run.json)
+        >>> run_figures("no/such/run", figures="sankey")
+        Traceback (most recent call last):
+        ...
+        gridsim.errors.UserError: --figures: expected none, core, all or figure names \
+separated by commas (hierarchy, escalation_flow, backlog, response_ecdf, resolved_where, \
+noticing, utilisation, ranking, warmup), got 'sankey'
     """
+    names = parse_figures(figures)
     run_dir = Path(run_dir)
+    SavedRun(run_dir)  # not a run directory: refused before anything else
     langs = _langs(lang)
-    run = load_run(run_dir)
-    scenario = _load_scenario(run_dir)
-    names = Names.from_scenario(scenario) if scenario is not None else Names()
-    role = scenario.incentives.ranking_role if scenario is not None else "grid_worker"
-    if role not in set(run.staff["role"]) and not run.staff.empty:
-        role = str(run.staff["role"].mode().iloc[0])
-    targets = scenario.targets if scenario is not None else None
-    grid_target = targets.share_resolved_in_grid if targets else None
-    town_target = targets.share_resolved_in_town if targets else None
-    source = targets.source if targets else ""
-    no_orders = (
-        [name for name, r in scenario.roles.items() if "resolve" not in r.duties]
-        if scenario is not None
-        else None
-    )
-    backlog_hours = float(np.median(np.diff(run.backlog["time"]))) if len(run.backlog) > 1 else 1.0
-    makers: dict[str, Callable[[str], Figure]] = {
-        "hierarchy": lambda lg: hierarchy_figure(run.units, run.orders, lg, scenario=names),
-        "escalation_flow": lambda lg: escalation_flow_figure(run.orders, lg, scenario=names),
-        "backlog": lambda lg: backlog_figure(run.backlog, lg),
-        "response_ecdf": lambda lg: response_ecdf_figure(run.orders, lg, scenario=names),
-        "resolved_where": lambda lg: resolved_where_figure(
-            run.orders, lg, grid_target=grid_target, town_target=town_target, target_source=source
-        ),
-        "noticing": lambda lg: noticing_figure(run.issues, lg),
-        "utilisation": lambda lg: utilisation_heatmap(
-            run.staff, run.units, lg, scenario=names, no_orders=no_orders
-        ),
-        "ranking": lambda lg: ranking_figure(
-            run.staff, lg, role=role, units=run.units, scenario=names
-        ),
-        "warmup": lambda lg: welch_figure(
-            run.backlog["open"].to_numpy(float),
-            lg,
-            period_hours=backlog_hours,
-            ylabel=label("backlog_y", lg),
-        ),
-    }
-    return _write(makers, langs, _figures_dir(run_dir, out))
+    out_dir, guarded = _figures_dir(run_dir, out)
+    if guarded:
+        _check_targets(names, langs, out_dir)
+    jobs = [(name, lg) for lg in langs for name in names]
+    return draw_figures(run_dir, jobs, out_dir, workers=workers)
 
 
 def _sweep_manifest(results_dir: Path) -> dict:

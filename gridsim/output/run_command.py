@@ -1,0 +1,201 @@
+"""What ``gridsim run`` does: simulate, print the summary, write the run directory.
+
+The phases, in order, each timed (wall and CPU, worker processes included) and logged at
+DEBUG level on the ``gridsim.run`` logger, which ``benchmarks/run_end_to_end.py`` reads:
+
+``simulate``
+    the run itself;
+``garbage``
+    the collection of the cyclic garbage the engine leaves behind;
+``summary``
+    the headline KPIs on stdout, as soon as they are known;
+``write``
+    the run directory's tables, KPIs and metadata under a temporary name, then
+``figures`` (logged apart, and inside ``write``)
+    the selected figures (``--figures``, default :data:`DEFAULT_FIGURES`) drawn from the
+    tables just written; then the directory is renamed into place: complete or absent.
+
+For a large run, figure workers (:class:`~gridsim.output.figure_jobs.FigureWorkers`) are
+started before the simulation, so that they have imported matplotlib on a spare core by
+the time the tables are written.
+
+Example:
+    >>> summary_line("  appeals filed", "1,234", 30)
+    '  appeals filed                      1,234'
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import resource
+import sys
+import time
+import unicodedata
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gridsim.kpi_registry import summary_kpis
+from gridsim.model.guard import check_run
+from gridsim.model.loader import load_scenario
+from gridsim.model.records import RunResult
+from gridsim.model.scenario import Scenario
+from gridsim.output.figure_sets import RUN_DEFAULT, parse_figures
+from gridsim.output.run_dir import check_output_directory, save_run
+
+if TYPE_CHECKING:
+    from gridsim.output.figure_jobs import FigureWorkers
+
+__all__ = ["DEFAULT_FIGURES", "run_command", "summary_text"]
+
+#: What ``gridsim run`` draws unless told otherwise (``--figures``): the core figures.
+DEFAULT_FIGURES = RUN_DEFAULT
+
+log = logging.getLogger("gridsim.run")
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the figure workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@contextmanager
+def phase(name: str) -> Iterator[None]:
+    """Time a phase of the command and log it on ``gridsim.run`` at DEBUG level.
+
+    The record carries ``phase``, ``wall`` and ``cpu`` (seconds, worker processes included).
+
+    Example:
+        >>> with phase("nothing"):
+        ...     pass
+    """
+    wall, cpu = time.perf_counter(), _cpu_seconds()
+    yield
+    wall, cpu = time.perf_counter() - wall, _cpu_seconds() - cpu
+    log.debug("%s: %.2f s wall, %.2f s CPU", name, wall, cpu,
+              extra={"phase": name, "wall": wall, "cpu": cpu})  # fmt: skip
+
+
+def run_command(
+    scenario_path: str | Path,
+    out: str | Path | None = None,
+    *,
+    seed: int | None = None,
+    days: float | None = None,
+    langs: Sequence[str] = ("zh", "en"),
+    figures: str | Sequence[str] = DEFAULT_FIGURES,
+    progress: bool = True,
+) -> Path:
+    """Simulate a scenario, print its summary, and write its run directory with figures.
+
+    Args:
+        scenario_path: the scenario file.
+        out: the run directory (default ``results/<scenario file stem>``).
+        seed: the seed (default ``meta.seed``).
+        days: simulated days (default ``meta.horizon_days``).
+        langs: languages of the figures.
+        figures: which figures (:func:`~gridsim.output.figure_sets.parse_figures`).
+        progress: show a progress bar and say where the files go (on stderr).
+
+    Returns:
+        The run directory.
+
+    Raises:
+        UserError: a bad scenario, option or output directory: refused before anything
+            is simulated or written.
+
+    Example:
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp()) / "run"
+        >>> run_command("scenarios/one_town.toml", out, days=1, figures="none",
+        ...             progress=False) == out  # doctest: +ELLIPSIS
+        One Pingyi-like town: 1 days, seed ...
+        written to .../run/ (event log, tables, KPIs)
+        True
+    """
+    names = parse_figures(figures)
+    scenario = load_scenario(scenario_path)
+    final = Path(out) if out else Path("results") / Path(scenario_path).stem
+    check_output_directory(final)  # before the run, not after it
+    expected = check_run(scenario, days)  # a run too large is refused before workers start
+    with _workers(len(names) * len(langs), expected.issues) as workers:
+        result = _simulate(scenario, seed, days, progress)
+        with phase("summary"):
+            print(summary_text(result), flush=True)  # the answer first; files follow
+        if progress:
+            print(f"writing tables and figures to {final}/ ...", file=sys.stderr, flush=True)
+
+        def add_figures(directory: Path) -> None:
+            from gridsim.output.figure_dirs import run_figures
+
+            with phase("figures"):
+                lang = langs[0] if len(langs) == 1 else "both"
+                run_figures(directory, lang=lang, figures=names, workers=workers)
+                if workers is not None:
+                    workers.close()  # done with them (and their CPU time is counted here)
+
+        extra = {"scenario.toml": scenario.to_toml().encode("utf-8")}
+        with phase("write"):  # tables, then figures (logged apart too), then the rename
+            save_run(result, final, extra=extra, meta={"figures": list(names)},
+                     finalize=add_figures if names else None)  # fmt: skip
+    what = "event log, tables, KPIs" + (", figures" if names else "")
+    print(f"\nwritten to {final}/ ({what})")
+    return final
+
+
+def _workers(jobs: int, issues: float) -> AbstractContextManager[FigureWorkers | None]:
+    """Figure workers for a large run, started now; nothing (not even matplotlib) for none."""
+    if not jobs:
+        return nullcontext()
+    from gridsim.output.figure_jobs import FigureWorkers
+
+    return FigureWorkers.for_drawing(jobs, issues)
+
+
+def _simulate(
+    scenario: Scenario, seed: int | None, days: float | None, progress: bool
+) -> RunResult:
+    """Simulate (phase ``simulate``), then collect the engine's garbage (phase ``garbage``).
+
+    The engine rests the cyclic garbage collector while it runs and leaves millions of
+    objects in cycles behind; re-enabled, the collector would free them at whatever
+    allocation came next (seconds for a county-year, in the middle of writing the tables).
+    Kept resting until then, they are collected here, once, and timed apart.
+    """
+    from gridsim.model.simulate import simulate
+
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        with phase("simulate"):
+            result = simulate(scenario, seed=seed, days=days, progress=progress)
+        with phase("garbage"):
+            gc.collect()
+    finally:
+        if collecting:
+            gc.enable()
+    return result
+
+
+def summary_text(result: RunResult) -> str:
+    """The headline KPIs of a run, one per line (what ``gridsim run`` prints first)."""
+    k = result.kpis
+    days = result.horizon_hours / 24
+    lines = [f"{result.scenario_name}: {days:g} days, seed {result.seed['entropy']}", ""]
+    for kpi in summary_kpis():
+        shown = kpi.show(k.get(kpi.name, float("nan")))
+        lines.append(summary_line(f"  {kpi.summary_label}", shown, 48))
+    return "\n".join(lines)
+
+
+def summary_line(label: str, value: str, width: int) -> str:
+    """``label`` padded to a display width, then ``value`` right-aligned in 12 columns.
+
+    A Chinese character takes two columns.
+    """
+    used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in label)
+    return label + " " * max(width - used, 1) + f"{value:>12}"
