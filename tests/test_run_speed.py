@@ -211,3 +211,26 @@ def test_an_error_in_a_worker_comes_back_naming_the_figure(run_dir, tmp_path):
         draw_figures(broken, jobs, tmp_path / "figs", workers=2)
     notes = " ".join(getattr(exc.value, "__notes__", []))
     assert not notes or "while drawing the figure" in notes  # drawn here: no note needed
+
+
+def test_a_long_run_streams_its_event_log_into_the_run_directory(one_town, tmp_path, monkeypatch):
+    """Past STREAM_EVENTS_DAYS the log goes to disk as the run goes, then into the directory:
+    sorted by time it is the log of the same run kept in memory; no temporary file is left."""
+    from gridsim.output import run_command as command
+
+    kept = command.run_command(one_town, tmp_path / "kept", days=4, figures="none",
+                               progress=False)  # fmt: skip
+    monkeypatch.setattr(command, "STREAM_EVENTS_DAYS", 3.0)
+    streamed = command.run_command(one_town, tmp_path / "streamed", days=4, figures="none",
+                                   progress=False)  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept", "streamed"]
+    assert json.loads((kept / "run.json").read_text())["events_sorted_by_time"] is True
+    assert json.loads((streamed / "run.json").read_text())["events_sorted_by_time"] is False
+    in_memory = pd.read_parquet(kept / "events.parquet")
+    on_disk = pd.read_parquet(streamed / "events.parquet")
+    assert len(on_disk) == len(in_memory) > 100
+    by_time = on_disk.sort_values("time", kind="stable", ignore_index=True)
+    pd.testing.assert_frame_equal(by_time, in_memory)
+    for name in ("orders", "appeals", "issues"):
+        pd.testing.assert_frame_equal(pd.read_parquet(streamed / f"{name}.parquet"),
+                                      pd.read_parquet(kept / f"{name}.parquet"))  # fmt: skip

@@ -15,6 +15,12 @@ DEBUG level on the ``gridsim.run`` logger, which ``benchmarks/run_end_to_end.py`
     the selected figures (``--figures``, default :data:`DEFAULT_FIGURES`) drawn from the
     tables just written; then the directory is renamed into place: complete or absent.
 
+A run longer than :data:`STREAM_EVENTS_DAYS` streams its event log to Parquet row groups
+as it goes (``gridsim.simulate(..., events_path=...)``), next to the run directory, and the
+file is moved in with the tables: the log of a many-year run is never held in memory. Its
+rows are then in the order the engine wrote them (``run.json``: ``events_sorted_by_time``
+is false); sorted by time (stable) they are the log a shorter run keeps.
+
 For a large run, figure workers (:class:`~gridsim.output.figure_jobs.FigureWorkers`) are
 started before the simulation, so that they have imported matplotlib on a spare core by
 the time the tables are written.
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import resource
 import sys
 import time
@@ -52,6 +59,8 @@ __all__ = ["DEFAULT_FIGURES", "run_command", "summary_text"]
 
 #: What ``gridsim run`` draws unless told otherwise (``--figures``): the core figures.
 DEFAULT_FIGURES = RUN_DEFAULT
+#: Runs longer than this stream their event log to disk as they go (two simulated years).
+STREAM_EVENTS_DAYS = 730.0
 
 log = logging.getLogger("gridsim.run")
 
@@ -122,8 +131,12 @@ def run_command(
     final = Path(out) if out else Path("results") / Path(scenario_path).stem
     check_output_directory(final)  # before the run, not after it
     expected = check_run(scenario, days)  # a run too large is refused before workers start
-    with _workers(len(names) * len(langs), expected.issues) as workers:
-        result = _simulate(scenario, seed, days, progress)
+    horizon = days if days is not None else scenario.meta.horizon_days
+    stream = None
+    if horizon > STREAM_EVENTS_DAYS:  # a name of this process's own: no user file is touched
+        stream = final.parent / f".{final.name}.events-{os.getpid()}.parquet"
+    with _workers(len(names) * len(langs), expected.issues) as workers, _removed(stream):
+        result = _simulate(scenario, seed, days, progress, stream)
         with phase("summary"):
             print(summary_text(result), flush=True)  # the answer first; files follow
         if progress:
@@ -156,8 +169,22 @@ def _workers(jobs: int, issues: float) -> AbstractContextManager[FigureWorkers |
     return FigureWorkers.for_drawing(jobs, issues)
 
 
+@contextmanager
+def _removed(path: Path | None) -> Iterator[None]:
+    """Remove ``path`` (a streamed event log not moved into a run directory) on the way out."""
+    try:
+        yield
+    finally:
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+
 def _simulate(
-    scenario: Scenario, seed: int | None, days: float | None, progress: bool
+    scenario: Scenario,
+    seed: int | None,
+    days: float | None,
+    progress: bool,
+    events_path: Path | None = None,
 ) -> RunResult:
     """Simulate (phase ``simulate``), then collect the engine's garbage (phase ``garbage``).
 
@@ -172,7 +199,11 @@ def _simulate(
     gc.disable()
     try:
         with phase("simulate"):
-            result = simulate(scenario, seed=seed, days=days, progress=progress)
+            if events_path is not None:
+                events_path.parent.mkdir(parents=True, exist_ok=True)
+            result = simulate(
+                scenario, seed=seed, days=days, progress=progress, events_path=events_path
+            )
         with phase("garbage"):
             gc.collect()
     finally:

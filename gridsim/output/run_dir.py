@@ -119,6 +119,10 @@ def save_run(
     tmp = temporary_directory(final)
     try:
         for name in RUN_TABLES:
+            if name == "events" and result.events_path is not None:
+                # Streamed while the run went on (a long horizon): moved in, not rewritten.
+                shutil.move(result.events_path, tmp / "events.parquet")
+                continue
             write_table(getattr(result, name), tmp / f"{name}.parquet")
         for name, table in result.breakdowns.items():
             write_csv(table, tmp / f"kpis_by_{name}.csv")
@@ -131,6 +135,8 @@ def save_run(
             "horizon_hours": result.horizon_hours,
             "warmup_hours": result.warmup_hours,
             "breakdowns": sorted(result.breakdowns),
+            # A streamed log is in the order the engine wrote it (gridsim.model.event_file).
+            "events_sorted_by_time": result.events_path is None,
             **(meta or {}),
         }
         write_json(tmp / "run.json", fields)
