@@ -84,7 +84,9 @@ def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # ------------------------------------------------------------------------------- run
 
 
-def _one_figure(directory: Path, lang: str = "both", out: Path | None = None) -> list[Path]:
+def _one_figure(
+    directory: Path, lang: str = "both", out: Path | None = None, **_: object
+) -> list[Path]:
     """A stand-in for drawing every run figure (the file handling is what is tested)."""
     return [place((out or directory / "figures") / f"backlog_{lang}.png", b"png")]
 

@@ -17,11 +17,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats as sps
 
 # The warm-up procedures live in their own module; they are re-exported here, where callers
 # have always found them.
@@ -130,6 +130,18 @@ class ReplicationsResult:
     converged: bool
 
 
+
+def _student_t() -> Any:
+    """Student's t from scipy, imported on first use.
+
+    ``import scipy.stats`` takes about a second; ``import gridsim`` (every command, every
+    figure worker, every sweep worker) should not pay it before a confidence interval is
+    needed.
+    """
+    from scipy import stats
+
+    return stats.t
+
 def _check_confidence(confidence: float) -> float:
     confidence = float(confidence)
     if not 0.0 < confidence < 1.0:
@@ -150,7 +162,7 @@ def _t_half_width(sample: NDArray[np.float64], confidence: float) -> float:
         # One observation says nothing about spread; an infinite interval is the honest answer.
         return math.inf
     sd = float(np.std(sample, ddof=1))
-    return float(sps.t.ppf(0.5 + confidence / 2.0, n - 1)) * sd / math.sqrt(n)
+    return float(_student_t().ppf(0.5 + confidence / 2.0, n - 1)) * sd / math.sqrt(n)
 
 
 def mean_ci(values: ArrayLike, confidence: float = 0.95) -> ConfidenceInterval:
@@ -261,7 +273,7 @@ def paired_comparison(
     else:
         se = float(np.std(diff, ddof=1)) / math.sqrt(n)
         if se > 0:
-            p_value = float(2.0 * sps.t.sf(abs(mean) / se, n - 1))
+            p_value = float(2.0 * _student_t().sf(abs(mean) / se, n - 1))
         else:
             p_value = 0.0 if mean != 0 else math.nan
     low, high = mean - half, mean + half

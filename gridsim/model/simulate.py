@@ -114,6 +114,7 @@ def _simulate(
         state = engine.final_state()
         # The engine's per-issue lists, queues and log buffer are not needed for the tables:
         # letting them go before the tables are built lowers the run's peak memory.
+        engine.discard()
         del engine, arrivals
         result = assemble_result(state, seed_info)
         del state
