@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 
 from gridsim.classroom.cli import add_classroom_command
 from gridsim.errors import UserError
@@ -27,9 +27,6 @@ from gridsim.labels import LANGS
 from gridsim.model.guard import DEFAULT_MAX_MEMORY_GB, MEMORY_ENV
 from gridsim.model.loader import load_scenario
 from gridsim.version import __version__
-
-if TYPE_CHECKING:
-    from gridsim.experiment.spec import Experiment
 
 EXIT_USER_ERROR = 2
 
@@ -66,30 +63,9 @@ def _positive(kind: type) -> Callable[[str], float]:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from gridsim.model.loader import parse_assignments
-    from gridsim.output.figure_sets import RUN_DEFAULT
-    from gridsim.output.run_command import replications_command, run_command
+    from gridsim.output.quick_cli import run_handler
 
-    sets = parse_assignments(args.set or [])
-    if args.replications is not None:
-        for option, given in (("--figures", args.figures), ("--lang", args.lang)):
-            if given is not None:
-                raise UserError("", option, "not with --replications (no figures are drawn)")
-        replications_command(
-            args.scenario, args.out, replications=args.replications, seed=args.seed,
-            days=args.days, sets=sets, workers=args.workers, fresh=args.fresh,
-            progress=not args.quiet,
-        )  # fmt: skip
-        return 0
-    for option, given in (("--workers", args.workers is not None), ("--fresh", args.fresh)):
-        if given:
-            raise UserError("", option, "only with --replications")
-    run_command(
-        args.scenario, args.out, seed=args.seed, days=args.days,
-        langs=_languages(args.lang or "both"), figures=args.figures or RUN_DEFAULT,
-        progress=not args.quiet, sets=sets,
-    )  # fmt: skip
-    return 0
+    return run_handler(args)
 
 
 def _languages(lang: str) -> list[str]:
@@ -263,13 +239,17 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         executor = make_executor(kind, args.workers, args.address)
     except ExecutorOptionError as exc:  # name the option as it was typed (--workers)
         raise ExecutorOptionError("", f"--{exc.field}", exc.expected) from None
-    experiment, out = _sweep_experiment(args)
+    from gridsim.output.quick_cli import sweep_target
+
+    experiment, out = sweep_target(args)
     result = run_experiment(
         experiment, executor=executor, out=out, progress=not args.quiet, fresh=args.fresh,
     )  # fmt: skip
     if not args.quiet:
         if args.variant:
-            print(_comparison_lines(result.results_dir) + "\n")
+            from gridsim.experiment.inline import results_text
+
+            print(results_text(result.results_dir) + "\n")
         print(
             f"{result.computed} runs computed, {result.skipped} skipped (already done); "
             f"results in {result.results_dir}; next: gridsim compare {result.results_dir}"
@@ -277,58 +257,13 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-#: The options of ``sweep`` that only an inline experiment (``--variant``) takes.
-_INLINE_ONLY = ("set", "replications", "days", "seed")
-
-
-def _sweep_experiment(args: argparse.Namespace) -> tuple[Experiment | str, str | Path | None]:
-    """The experiment to sweep (a file, or inline from ``--variant``) and its directory."""
-    if not args.variant:
-        given = [o for o in _INLINE_ONLY if getattr(args, o) is not None]
-        if given:
-            raise UserError("", f"--{given[0]}", "only with --variant (an experiment file "
-                            "sets its own)")  # fmt: skip
-        return args.experiment, args.out
-    from gridsim.experiment.inline import default_inline_dir, inline_experiment, parse_variant
-    from gridsim.model.loader import parse_assignments, read_toml
-
-    data, _ = read_toml(Path(args.experiment))
-    if "experiment" in data:
-        raise UserError(args.experiment, "--variant", "a scenario file (this is an "
-                        "experiment file: its variants are its own)")  # fmt: skip
-    replications = 5 if args.replications is None else args.replications
-    if replications < 2:
-        raise UserError("", "--replications", f"at least 2 (a paired interval needs two), "
-                        f"not {replications}")  # fmt: skip
-    experiment = inline_experiment(
-        args.experiment, [parse_variant(v) for v in args.variant],
-        sets=parse_assignments(args.set or []), replications=replications, days=args.days,
-        seed=args.seed,
-    )  # fmt: skip
-    return experiment, args.out if args.out is not None else default_inline_dir(experiment)
-
-
-def _comparison_lines(results: Path) -> str:
-    """The paired differences of a results directory (or its KPIs with intervals)."""
-    import pandas as pd
-
-    from gridsim.experiment.inline import comparison_text, replications_text
-
-    manifest = json.loads((results / "manifest.json").read_text("utf-8"))
-    confidence = float(manifest.get("confidence", 0.95))
-    variants = manifest.get("variants", [])
-    if len(variants) < 2:
-        return replications_text(pd.read_csv(results / "summary.csv"), confidence)
-    comparison = pd.read_csv(results / "comparison.csv")
-    return comparison_text(comparison, manifest["baseline"], confidence, len(variants) - 1)
-
-
 def _cmd_compare(args: argparse.Namespace) -> int:
+    from gridsim.experiment.inline import results_text
     from gridsim.output.report import write_report
 
     md, page = write_report(args.results, args.lang)
     if (Path(args.results) / "manifest.json").is_file():
-        print(_comparison_lines(Path(args.results)) + "\n")
+        print(results_text(Path(args.results)) + "\n")
     print(md)
     print(page)
     return 0
@@ -431,41 +366,19 @@ def _add_memory_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_run(sub: argparse._SubParsersAction) -> None:
-    run = sub.add_parser(
-        "run", help="simulate a scenario and write a run directory",
-        description="Simulate a scenario (with --set overrides) and write a run directory; "
-        "with --replications N, run it N times and print every KPI with its 95 %% "
-        "confidence interval (a sweep's results directory, for gridsim compare).",
-    )  # fmt: skip
+    from gridsim.output.quick_cli import add_run_options
+
+    run = sub.add_parser("run", help="simulate a scenario and write a run directory")
     run.add_argument("scenario", help="scenario TOML file")
-    _add_set_option(run)
     run.add_argument("--seed", type=_positive(int), default=None, help="seed (default: meta.seed)")
     run.add_argument("--days", type=_positive(float), default=None, help="simulated days")
-    run.add_argument("--out", default=None,
-                     help="run directory (default results/<scenario>; with --replications "
-                     "results/experiments/<scenario>-replications-<hash>)")  # fmt: skip
-    run.add_argument("--lang", choices=["en", "zh", "both"], default=None,
-                     help="figure labels (default both)")  # fmt: skip
+    run.add_argument("--out", default=None, help="run directory (default results/<scenario>)")
+    run.add_argument("--lang", choices=["en", "zh", "both"], help="figure labels (default both)")
     _add_figures_option(run, for_run=True)
     run.add_argument("--quiet", action="store_true", help="no progress bar")
-    r = run.add_argument_group("replications (with --replications)")
-    r.add_argument("--replications", type=_positive(int), metavar="N",
-                   help="run N replications (common random numbers) and print the KPIs with "
-                   "confidence intervals")  # fmt: skip
-    r.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
-    r.add_argument("--fresh", action="store_true", help="discard earlier results in --out")
+    add_run_options(run, _positive(int))
     _add_memory_option(run)
     run.set_defaults(func=_cmd_run)
-
-
-def _add_set_option(p: argparse.ArgumentParser) -> None:
-    """``--set path=value`` (repeatable): a scenario field overridden, a TOML value."""
-    p.add_argument(
-        "--set", action="append", metavar="PATH=VALUE",
-        help="override a scenario field, e.g. grids.rural_households_per_microgrid=30 "
-        "(a TOML value: number, true/false, \"text\", [array]; repeatable; validated like "
-        "the file)",
-    )  # fmt: skip
 
 
 def _add_describe(sub: argparse._SubParsersAction) -> None:
@@ -564,28 +477,17 @@ def _add_calibrate(sub: argparse._SubParsersAction) -> None:
 
 def _add_sweep(sub: argparse._SubParsersAction) -> None:
     from gridsim.experiment.executors import EXECUTORS
+    from gridsim.output.quick_cli import add_inline_options
 
     p = sub.add_parser(
         "sweep",
         help="run an experiment (variants x replications) and save tidy results",
         description="Run every variant and replication of an experiment file, streaming "
-        "each finished run to the results directory; a rerun resumes. With --variant, the "
-        "file is a scenario: the experiment is its baseline and the variants given, paired "
-        "by common random numbers, and the paired differences are printed.",
+        "each finished run to the results directory; a rerun resumes. With --variant, FILE is a "
+        "scenario: its baseline and the variants, paired (common random numbers), are compared.",
     )
-    p.add_argument("experiment", metavar="FILE",
-                   help="experiment TOML file, or a scenario TOML file with --variant")  # fmt: skip
-    i = p.add_argument_group("inline experiment (a scenario file with --variant)")
-    i.add_argument(
-        "--variant", action="append", metavar='"NAME: PATH=VALUE, ..."',
-        help='a variant of the scenario, e.g. "fine: grids.rural_households_per_microgrid=30" '
-        "(repeatable; compared with the scenario as it is, named baseline)",
-    )  # fmt: skip
-    _add_set_option(i)
-    i.add_argument("--replications", type=_positive(int), metavar="N",
-                   help="replications per variant (default 5)")  # fmt: skip
-    i.add_argument("--days", type=_positive(float), help="simulated days (default: horizon)")
-    i.add_argument("--seed", type=_positive(int), help="root seed (default: meta.seed)")
+    p.add_argument("experiment", metavar="FILE", help="experiment file (scenario with --variant)")
+    add_inline_options(p, _positive(int), _positive(float))
     p.add_argument(
         "--executor",
         choices=EXECUTORS,
@@ -594,8 +496,7 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--address", help="Dask scheduler address, e.g. tcp://HOST:8786")
     p.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
-    p.add_argument("--out", help="results directory (default results/experiments/<name>/; "
-                   "inline: results/experiments/<name>-<hash>/)")  # fmt: skip
+    p.add_argument("--out", help="results directory (default results/experiments/<name>[-<hash>]/)")
     p.add_argument("--fresh", action="store_true", help="discard earlier results in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     _add_memory_option(p)

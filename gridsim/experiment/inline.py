@@ -13,7 +13,8 @@ it:
 ``gridsim sweep SCENARIO --variant "NAME: path=value, ..." [...]``
     :func:`inline_experiment`: the variant ``baseline`` (the scenario, with any ``--set``)
     and one variant per ``--variant`` (:func:`parse_variant`), each with the ``--set``
-    overrides and its own; :func:`comparison_text` prints the paired differences.
+    overrides and its own; :func:`comparison_text` prints the paired differences
+    (:func:`results_text`, which ``gridsim compare`` prints too).
 
 Seeding is the runner's: replication ``r`` of every variant runs on
 ``replication_seed(seed, r)`` (common random numbers), with ``seed`` the scenario's
@@ -53,7 +54,13 @@ from gridsim.errors import UserError
 from gridsim.experiment.loading import experiment_from_dict
 from gridsim.experiment.spec import Experiment, format_value, slugify
 from gridsim.kpi_registry import KPIS, headline_kpis, summary_kpis
-from gridsim.model.loader import apply_sets, load_scenario, parse_assignment
+from gridsim.model.loader import (
+    apply_sets,
+    load_scenario,
+    parse_assignment,
+    parse_assignments,
+    read_toml,
+)
 from gridsim.model.scenario import ScenarioError
 
 __all__ = [
@@ -64,6 +71,7 @@ __all__ = [
     "parse_variant",
     "replications_experiment",
     "replications_text",
+    "results_text",
 ]
 
 #: The name of the unchanged scenario in an inline comparison.
@@ -270,6 +278,42 @@ def _as_option_error(
     return ScenarioError(path, option, expected)
 
 
+def experiment_from_options(
+    file: str | Path,
+    variants: Sequence[str],
+    sets: Sequence[str],
+    replications: int | None,
+    days: float | None,
+    seed: int | None,
+    out: str | Path | None,
+) -> tuple[Experiment, Path]:
+    """``gridsim sweep FILE --variant ...``: the inline experiment and its results directory.
+
+    Raises:
+        UserError: ``FILE`` is an experiment file, fewer than 2 replications, or any
+            mistake :func:`parse_variant` or :func:`inline_experiment` refuses.
+
+    Example:
+        >>> exp, out = experiment_from_options("scenarios/one_town.toml", [
+        ...     "fine: grids.rural_households_per_microgrid=30"], [], 2, 5, None, "x")
+        >>> [v.name for v in exp.variants], out
+        (['baseline', 'fine'], PosixPath('x'))
+    """
+    data, _ = read_toml(Path(file))
+    if "experiment" in data:
+        raise UserError(file, "--variant", "a scenario file (this is an experiment file: "
+                        "its variants are its own)")  # fmt: skip
+    replications = 5 if replications is None else replications
+    if replications < 2:
+        raise UserError("", "--replications",
+                        f"at least 2 (a paired interval needs two), not {replications}")
+    experiment = inline_experiment(
+        file, [parse_variant(v) for v in variants], sets=parse_assignments(sets),
+        replications=replications, days=days, seed=seed,
+    )  # fmt: skip
+    return experiment, Path(out) if out is not None else default_inline_dir(experiment)
+
+
 def default_inline_dir(experiment: Experiment) -> Path:
     """``results/experiments/<name>-<fingerprint>``: same command, same directory (resumed).
 
@@ -384,6 +428,23 @@ def comparison_text(
         blocks.append("\n".join(lines))
     note = "* the interval excludes 0 (differences of shares in percentage points)"
     return "\n\n".join(blocks) + "\n\n" + note
+
+
+def results_text(results: Path) -> str:
+    """What ``sweep --variant`` and ``compare`` print: the paired differences with intervals.
+
+    For a results directory with one variant (``run --replications``), its KPIs with
+    intervals instead.
+    """
+    import json
+
+    manifest = json.loads((results / "manifest.json").read_text("utf-8"))
+    confidence = float(manifest.get("confidence", 0.95))
+    variants = manifest.get("variants", [])
+    if len(variants) < 2:
+        return replications_text(pd.read_csv(results / "summary.csv"), confidence)
+    comparison = pd.read_csv(results / "comparison.csv")
+    return comparison_text(comparison, manifest["baseline"], confidence, len(variants) - 1)
 
 
 def _signed(metric: str, value: float) -> str:
