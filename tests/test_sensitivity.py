@@ -99,3 +99,98 @@ def test_design_kind_from_manifest_and_inferred() -> None:
     assert set(range_factors(manifest, tidy)) == {"a.x1", "b.x2"}
     recorded = {**manifest, "range_factors": {}, "design": "factorial"}
     assert design_kind(recorded, tidy) == "factorial"
+
+
+# ------------------------------------------------------------------ the compare report
+
+METRIC = "response_time_mean_h"
+X1, X2 = "grids.households_per_grid", "grids.rural_households_per_microgrid"
+
+
+def _results(root, tidy: pd.DataFrame, manifest: dict, comparison: pd.DataFrame | None = None):
+    import json
+
+    root.mkdir(parents=True)
+    tidy.to_parquet(root / "tidy.parquet")
+    (root / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+    if comparison is not None:
+        comparison.to_csv(root / "comparison.csv", index=False)
+    return root
+
+
+def _sweep(X: np.ndarray) -> pd.DataFrame:
+    tidy = synthetic_tidy(X).rename(columns={"a.x1": X1, "b.x2": X2})
+    tidy["metric"] = tidy["metric"].replace({"resolution_time_mean": METRIC})
+    return tidy
+
+
+def test_lhs_report_shows_indices_and_no_tornado(tmp_path):
+    from gridsim.output.report import write_report
+
+    tidy = _sweep(_lhs(60, seed=2))
+    manifest = {"factor_paths": [X1, X2], "factor_columns": [X1, X2], "baseline": "p0000"}
+    root = _results(tmp_path / "lhs", tidy, manifest)  # old manifest: the design is inferred
+    md, _ = write_report(root)
+    text = md.read_text("utf-8")
+    figures = sorted(p.name for p in (root / "figures").iterdir())
+    assert not [f for f in figures if "tornado" in f]
+    assert "report_sensitivity_en.png" in figures
+    assert "No tornado chart" in text and "RBD-FAST on the Latin hypercube" in text
+    section = text.split("## Sensitivity to the range factors", 1)[1].split("\n## ", 1)[0]
+    assert "| S1 |" in section
+    zh = write_report(root, lang="zh")[0].read_text("utf-8")
+    assert "未绘制龙卷风图" in zh and (root / "figures" / "report_sensitivity_zh.png").is_file()
+
+
+def test_factorial_report_keeps_the_tornado(tmp_path):
+    from gridsim.output.report import write_report
+
+    rows = []
+    for i, level in enumerate((300, 400, 500)):
+        for r in range(4):
+            rows.append((f"v{i}", level, r, METRIC, 10.0 + level / 100 + 0.1 * r))
+    tidy = pd.DataFrame(rows, columns=["variant", X1, "replication", "metric", "value"])
+    manifest = {"factor_paths": [X1], "factor_columns": [X1], "baseline": "v0",
+                "design": "factorial", "range_factors": {}}  # fmt: skip
+    root = _results(tmp_path / "fact", tidy, manifest)
+    md, _ = write_report(root)
+    assert (root / "figures" / f"report_tornado_{METRIC}_en.png").is_file()
+    assert "Sensitivity to the range factors" not in md.read_text("utf-8")
+
+
+def test_correction_holm_by_default_bh_as_option(tmp_path):
+    from gridsim.output.report import write_report
+
+    rows = [(v, r, METRIC, 10.0 + i + 0.3 * r) for i, v in enumerate("abcd") for r in range(5)]
+    tidy = pd.DataFrame(rows, columns=["variant", "replication", "metric", "value"])
+    # Hand-chosen unadjusted p-values 0.01, 0.03, 0.04 (3 comparisons, alpha 0.05):
+    #   Holm: 3 x 0.01 = 0.03; max(0.03, 2 x 0.03) = 0.06; max(0.06, 1 x 0.04) = 0.06
+    #   BH:   min(3/1 x 0.01, ...) = 0.03; min(3/2 x 0.03 = 0.045, 0.04) = 0.04; 3/3 x 0.04 = 0.04
+    comparison = pd.DataFrame({
+        "variant": list("bcd"), "metric": METRIC, "mean_difference": [1.0, 2.0, 3.0],
+        "low": [-0.5, -0.5, -0.5], "high": [2.0, 4.0, 6.0], "p_value": [0.01, 0.03, 0.04],
+        "significant": False, "n": 5,
+    })  # fmt: skip
+    root = _results(tmp_path / "mc", tidy, {"baseline": "a"}, comparison)
+
+    def rows_of(text: str) -> dict[str, list[str]]:
+        section = text.split("### Mean response time (h)", 1)[1]
+        cells = [ln.strip("|").split("|") for ln in section.splitlines() if ln.startswith("| ")]
+        return {c[0].strip(): [x.strip() for x in c] for c in cells if c[0].strip() in "bcd"}
+
+    holm_text = write_report(root)[0].read_text("utf-8")
+    assert "| p (Holm) |" in holm_text and "adjusted with Holm" in holm_text
+    assert "family-wise error rate" in holm_text
+    got = rows_of(holm_text)
+    assert [got[v][5] for v in "bcd"] == ["0.03", "0.06", "0.06"]
+    assert [got[v][6] for v in "bcd"] == ["yes", "no", "no"]
+    assert "significant after Holm" in holm_text
+
+    bh_text = write_report(root, correction="bh")[0].read_text("utf-8")
+    assert "| p (Benjamini–Hochberg) |" in bh_text and "false discovery rate" in bh_text
+    assert "Holm" not in bh_text
+    got = rows_of(bh_text)
+    assert [got[v][5] for v in "bcd"] == ["0.03", "0.04", "0.04"]
+    assert [got[v][6] for v in "bcd"] == ["yes", "yes", "yes"]
+    with pytest.raises(ValueError, match="unknown correction"):
+        write_report(root, correction="bonferroni")
