@@ -258,7 +258,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from gridsim.output.report import write_report
 
-    md, page = write_report(args.results, args.lang)
+    md, page = write_report(args.results, args.lang, args.correction)
     print(md)
     print(page)
     return 0
@@ -497,10 +497,14 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
         "compare",
         help="write the comparison report (Markdown + HTML) of an experiment's results",
         description="Rank the variants of a finished sweep on every KPI, compare them with "
-        "the baseline (paired-t, Bonferroni) and write report.md and report.html.",
+        "the baseline (paired-t; Holm or Benjamini-Hochberg p-values, Bonferroni intervals) and "
+        "write report.md and report.html.",
     )
     p.add_argument("results", metavar="RESULTS", help="experiment results directory")
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="report language")
+    p.add_argument("--correction", choices=("holm", "bh"), default="holm",
+                   help="multiple-comparison correction of the p-values: Holm (family-wise "
+                   "error rate, default) or Benjamini-Hochberg (false discovery rate)")  # fmt: skip
     p.set_defaults(func=_cmd_compare)
 
 
