@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,8 +23,8 @@ from gridsim.classroom.cli import add_classroom_command
 from gridsim.errors import UserError
 from gridsim.files import SIGNATURE, atomic_write_text, foreign_file, sign_png
 from gridsim.labels import LANGS
-from gridsim.model.guard import DEFAULT_MAX_MEMORY_GB, MEMORY_ENV
 from gridsim.model.loader import load_scenario
+from gridsim.output.cli_options import add_memory_option
 from gridsim.version import __version__
 
 EXIT_USER_ERROR = 2
@@ -63,13 +62,9 @@ def _positive(kind: type) -> Callable[[str], float]:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from gridsim.output.run_command import run_command
+    from gridsim.output.quick_cli import run_handler
 
-    run_command(
-        args.scenario, args.out, seed=args.seed, days=args.days, langs=_languages(args.lang),
-        figures=args.figures, progress=not args.quiet,
-    )  # fmt: skip
-    return 0
+    return run_handler(args)
 
 
 def _languages(lang: str) -> list[str]:
@@ -243,11 +238,17 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         executor = make_executor(kind, args.workers, args.address)
     except ExecutorOptionError as exc:  # name the option as it was typed (--workers)
         raise ExecutorOptionError("", f"--{exc.field}", exc.expected) from None
+    from gridsim.output.quick_cli import sweep_target
+
+    experiment, out = sweep_target(args)
     result = run_experiment(
-        args.experiment, executor=executor, out=args.out, progress=not args.quiet,
-        fresh=args.fresh,
+        experiment, executor=executor, out=out, progress=not args.quiet, fresh=args.fresh,
     )  # fmt: skip
     if not args.quiet:
+        if args.variant:
+            from gridsim.experiment.inline import results_text
+
+            print(results_text(result.results_dir) + "\n")
         print(
             f"{result.computed} runs computed, {result.skipped} skipped (already done); "
             f"results in {result.results_dir}; next: gridsim compare {result.results_dir}"
@@ -256,9 +257,12 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    from gridsim.experiment.inline import results_text
     from gridsim.output.report import write_report
 
-    md, page = write_report(args.results, args.lang)
+    md, page = write_report(args.results, args.lang, args.correction)
+    if (Path(args.results) / "manifest.json").is_file():
+        print(results_text(Path(args.results)) + "\n")
     print(md)
     print(page)
     return 0
@@ -324,52 +328,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _SetMemoryBound(argparse.Action):
-    """``--max-memory GB``: sets :data:`MEMORY_ENV`, so the sweep's worker processes see it."""
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: object, option_string: str | None = None) -> None:  # fmt: skip
-        text = str(values)
-        try:
-            gb = float(text)
-        except ValueError:
-            gb = math.nan  # refused just below, like inf and negatives
-        if not (math.isfinite(gb) and gb > 0):
-            raise argparse.ArgumentError(self, f"expected a positive number of GB, got {text!r}")
-        os.environ[MEMORY_ENV] = repr(gb)
-        setattr(namespace, self.dest, gb)
-
-
-def _add_memory_option(parser: argparse.ArgumentParser) -> None:
-    """Add ``--max-memory GB`` (the guard's bound) to a command that simulates.
-
-    Example:
-        >>> p = argparse.ArgumentParser()
-        >>> _add_memory_option(p)
-        >>> p.parse_args(["--max-memory", "12"]).max_memory, os.environ[MEMORY_ENV]
-        (12.0, '12.0')
-        >>> del os.environ[MEMORY_ENV]
-    """
-    parser.add_argument(
-        "--max-memory",
-        metavar="GB",
-        action=_SetMemoryBound,
-        default=None,
-        help=f"refuse runs estimated above this much memory (default {DEFAULT_MAX_MEMORY_GB:g} "
-        f"GB, or ${MEMORY_ENV}; never more than the machine has free)",
-    )
-
-
 def _add_run(sub: argparse._SubParsersAction) -> None:
+    from gridsim.output.quick_cli import add_run_options
+
     run = sub.add_parser("run", help="simulate a scenario and write a run directory")
     run.add_argument("scenario", help="scenario TOML file")
     run.add_argument("--seed", type=_positive(int), default=None, help="seed (default: meta.seed)")
     run.add_argument("--days", type=_positive(float), default=None, help="simulated days")
     run.add_argument("--out", default=None, help="run directory (default results/<scenario>)")
-    run.add_argument("--lang", choices=["en", "zh", "both"], default="both", help="figure labels")
+    run.add_argument("--lang", choices=["en", "zh", "both"], help="figure labels (default both)")
     _add_figures_option(run, for_run=True)
     run.add_argument("--quiet", action="store_true", help="no progress bar")
-    _add_memory_option(run)
+    add_run_options(run, _positive(int))
+    add_memory_option(run)
     run.set_defaults(func=_cmd_run)
 
 
@@ -378,7 +349,7 @@ def _add_describe(sub: argparse._SubParsersAction) -> None:
     desc.add_argument("scenario")
     desc.add_argument("--seed", type=_positive(int), default=None)
     desc.add_argument("--draw", metavar="PNG", help="also draw the hierarchy to this PNG file")
-    _add_memory_option(desc)
+    add_memory_option(desc)
     desc.set_defaults(func=_cmd_describe)
 
 
@@ -412,7 +383,7 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--out", help="output directory (default results/claims)")
     c.add_argument("--lang", choices=["en", "zh", "both"], help="table and figure language")
     c.add_argument("--doc", help="also fill the generated section of this file (docs/claims.md)")
-    _add_memory_option(val)
+    add_memory_option(val)
     val.set_defaults(func=_cmd_validate)
 
 
@@ -469,14 +440,17 @@ def _add_calibrate(sub: argparse._SubParsersAction) -> None:
 
 def _add_sweep(sub: argparse._SubParsersAction) -> None:
     from gridsim.experiment.executors import EXECUTORS
+    from gridsim.output.quick_cli import add_inline_options
 
     p = sub.add_parser(
         "sweep",
         help="run an experiment (variants x replications) and save tidy results",
         description="Run every variant and replication of an experiment file, streaming "
-        "each finished run to the results directory; a rerun resumes.",
+        "each finished run to the results directory; a rerun resumes. With --variant, FILE is a "
+        "scenario: its baseline and the variants, paired (common random numbers), are compared.",
     )
-    p.add_argument("experiment", help="experiment TOML file")
+    p.add_argument("experiment", metavar="FILE", help="experiment file (scenario with --variant)")
+    add_inline_options(p, _positive(int), _positive(float))
     p.add_argument(
         "--executor",
         choices=EXECUTORS,
@@ -485,10 +459,10 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--address", help="Dask scheduler address, e.g. tcp://HOST:8786")
     p.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
-    p.add_argument("--out", help="results directory (default results/experiments/<name>/)")
+    p.add_argument("--out", help="results directory (default results/experiments/<name>[-<hash>]/)")
     p.add_argument("--fresh", action="store_true", help="discard earlier results in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    _add_memory_option(p)
+    add_memory_option(p)
     p.set_defaults(func=_cmd_sweep)
 
 
@@ -497,10 +471,15 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
         "compare",
         help="write the comparison report (Markdown + HTML) of an experiment's results",
         description="Rank the variants of a finished sweep on every KPI, compare them with "
-        "the baseline (paired-t, Bonferroni) and write report.md and report.html.",
+        "the baseline (paired-t; Holm or Benjamini-Hochberg p-values, Bonferroni intervals), "
+        "print the headline KPIs' paired differences with their confidence intervals and "
+        "write report.md and report.html.",
     )
     p.add_argument("results", metavar="RESULTS", help="experiment results directory")
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="report language")
+    p.add_argument("--correction", choices=("holm", "bh"), default="holm",
+                   help="multiple-comparison correction of the p-values: Holm (family-wise "
+                   "error rate, default) or Benjamini-Hochberg (false discovery rate)")  # fmt: skip
     p.set_defaults(func=_cmd_compare)
 
 
@@ -538,7 +517,7 @@ def _add_figures_option(p: argparse.ArgumentParser, for_run: bool) -> None:
             if for_run else "run directories only; default all")  # fmt: skip
     p.add_argument(
         "--figures", metavar="WHICH", type=_figure_selection,
-        default=RUN_DEFAULT if for_run else None,
+        default=None,  # run: RUN_DEFAULT, unless --replications (no figures)
         help=f"none, core ({', '.join(CORE_FIGURES)}), all, or figure names separated by "
         f"commas ({note})",
     )  # fmt: skip

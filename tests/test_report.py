@@ -90,8 +90,8 @@ def test_report_states_significant_differences_in_words(tmp_path):
     assert md == root / "report.md" and html == root / "report.html"
     text = md.read_text("utf-8")
     assert "Merged centre lowers mean response time by 3." in text
-    assert "significant after Bonferroni" in text
-    assert "Tiny change" in text and "not significant after Bonferroni" in text
+    assert "significant after Holm" in text
+    assert "Tiny change" in text and "not significant after Holm" in text
     findings = text.split("## Main findings", 1)[1].split("## ", 1)[0]
     assert "Merged centre lowers mean response time" in findings
     assert "Tiny change" not in findings  # not significant: not a headline finding
@@ -110,7 +110,7 @@ def test_html_is_self_contained_with_embedded_images(tmp_path):
     assert page.startswith("<!DOCTYPE html>")
     assert page.count('src="data:image/png;base64,') >= 1
     assert 'src="figures/' not in page
-    assert "significant after Bonferroni" in page
+    assert "significant after Holm" in page
 
 
 def test_chinese_report(tmp_path):
@@ -118,7 +118,7 @@ def test_chinese_report(tmp_path):
     md, html = write_report(root, lang="zh")
     assert md.name == "report_zh.md" and html.name == "report_zh.html"
     text = md.read_text("utf-8")
-    assert "经 Bonferroni 校正后显著" in text
+    assert "经 Holm 校正后显著" in text
     assert "平均响应时长降低" in text
     assert 'lang="zh-CN"' in html.read_text("utf-8")
 

@@ -3,7 +3,8 @@
 :func:`load_scenario` reads a TOML file; :func:`scenario_from_dict` validates a parsed
 mapping against the schema (``gridsim.model.scenario``) and then checks what a schema cannot
 express (every name used is defined, shares sum to one ...); :func:`with_overrides` makes a
-changed copy of a scenario from dotted paths. Every problem is a
+changed copy of a scenario from dotted paths, and :func:`parse_assignment` and
+:func:`load_with_sets` read the command line's ``--set path=value``. Every problem is a
 :class:`~gridsim.model.scenario.ScenarioError` with a one-line message naming the file, the
 field and what was expected.
 """
@@ -11,7 +12,9 @@ field and what was expected.
 from __future__ import annotations
 
 import copy
+import re
 import tomllib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,9 @@ from gridsim.errors import UserError
 from gridsim.model.calendar import calendar_hours_per_week
 from gridsim.model.scenario import Scenario, ScenarioError
 from gridsim.model.vocabulary import DESKS, LEVELS
+
+#: A dotted scenario path as ``--set`` and experiment factors accept it.
+DOTTED_PATH = re.compile(r"^[A-Za-z0-9_*]+(\.[A-Za-z0-9_*]+)*$")
 
 #: The schema version this gridsim reads (``schema_version`` of a scenario file).
 SCHEMA_VERSION = 2
@@ -419,3 +425,109 @@ def json_schema() -> dict:
         ['median', 'sigma']
     """
     return Scenario.model_json_schema()
+
+
+# ------------------------------------------------------------------ command-line overrides
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value read as a TOML value; a bare word that is no TOML value is text.
+
+    Numbers, booleans, quoted strings, arrays and inline tables are TOML's; ``strict_ladder``
+    (not TOML without quotes) is the string it spells. Anything else that starts like an
+    array, table or quoted string but does not parse is refused (``ValueError``).
+
+    Example:
+        >>> parse_value("30"), parse_value("0.5"), parse_value("true"), parse_value("[1, 2]")
+        (30, 0.5, True, [1, 2])
+        >>> parse_value("strict_ladder"), parse_value('"a b"'), parse_value("{a = 1}")
+        ('strict_ladder', 'a b', {'a': 1})
+    """
+    stripped = text.strip()
+    try:
+        return tomllib.loads(f"v = {stripped}")["v"]
+    except tomllib.TOMLDecodeError as exc:
+        if not stripped or stripped[0] in "[{\"'" or "\n" in stripped:
+            raise ValueError(f"a TOML value ({exc})") from None
+        return stripped
+
+
+def parse_assignment(text: str, option: str = "--set") -> tuple[str, Any]:
+    """``path=value`` from the command line: a dotted scenario path and a TOML value.
+
+    Raises:
+        UserError: no ``=``, a malformed path or value; one line naming ``option``.
+
+    Example:
+        >>> parse_assignment("grids.rural_households_per_microgrid=30")
+        ('grids.rural_households_per_microgrid', 30)
+        >>> try:
+        ...     parse_assignment("grids.x")
+        ... except UserError as err:
+        ...     print(err.field, "|", err.expected)
+        --set 'grids.x' | expected path=value, e.g. grids.households_per_grid=300
+    """
+    path, eq, value = text.partition("=")
+    path = path.strip()
+    if not eq:
+        raise UserError("", f"{option} {text!r}",
+                        "expected path=value, e.g. grids.households_per_grid=300")  # fmt: skip
+    if not DOTTED_PATH.match(path):
+        raise UserError("", f"{option} {text!r}",
+                        "expected a dotted scenario path before '=' (letters, digits, _ and .)")
+    try:
+        return path, parse_value(value)
+    except ValueError as exc:
+        raise UserError("", f"{option} {path}", f"expected {exc}") from None
+
+
+def parse_assignments(texts: Sequence[str], option: str = "--set") -> dict[str, Any]:
+    """Several ``path=value`` as one override mapping; a path given twice is refused.
+
+    Example:
+        >>> parse_assignments(["meta.seed=3", "grids.microgrids=false"])
+        {'meta.seed': 3, 'grids.microgrids': False}
+    """
+    out: dict[str, Any] = {}
+    for text in texts:
+        path, value = parse_assignment(text, option)
+        if path in out:
+            raise UserError("", f"{option} {path}", "expected each path once (it is given twice)")
+        out[path] = value
+    return out
+
+
+def apply_sets(
+    scenario: Scenario, sets: Mapping[str, Any], source: str | Path, option: str = "--set"
+) -> Scenario:
+    """The scenario with command-line overrides, validated like the file.
+
+    A refusal names the scenario file and the option: ``FILE: --set PATH: expected ...``.
+
+    Example:
+        >>> s = load_scenario("scenarios/one_town.toml")
+        >>> apply_sets(s, {"grids.households_per_grid": 300}, "x.toml").grids.households_per_grid
+        300.0
+        >>> try:
+        ...     apply_sets(s, {"grids.nope": 3}, "one_town.toml")
+        ... except ScenarioError as err:
+        ...     print(err.file, "|", err.field)
+        one_town.toml | --set grids.nope
+    """
+    if not sets:
+        return scenario
+    try:
+        return with_overrides(scenario, dict(sets), source=str(source))
+    except ScenarioError as err:
+        raise ScenarioError(source, f"{option} {err.field}".rstrip(), err.expected) from None
+
+
+def load_with_sets(path: str | Path, sets: Mapping[str, Any] | None = None) -> Scenario:
+    """:func:`load_scenario`, then :func:`apply_sets` (``gridsim run SCENARIO --set ...``).
+
+    Example:
+        >>> s = load_with_sets("scenarios/one_town.toml", {"grids.microgrids": False})
+        >>> s.grids.microgrids
+        False
+    """
+    return apply_sets(load_scenario(path), sets or {}, path)

@@ -39,6 +39,7 @@ __all__ = [
     "default_metrics",
     "factor_columns",
     "kpi_comparison_figure",
+    "sensitivity_figure",
     "tornado_figure",
     "welch_figure",
 ]
@@ -293,6 +294,65 @@ def tornado_figure(tidy: pd.DataFrame, metric: str, lang: str) -> Figure:
         ax.grid(axis="x")
         ax.set_axisbelow(True)
         ax.set_title(label("tornado_title", lang, metric=metric_text))
+        return finish(fig)
+
+
+def sensitivity_figure(
+    indices: pd.DataFrame, metrics: Sequence[str], lang: str, confidence: float = 0.95
+) -> Figure:
+    """Global sensitivity indices with their bootstrap intervals: one panel per KPI.
+
+    Args:
+        indices: :func:`gridsim.analysis.sensitivity.sensitivity_indices` output.
+        metrics: the KPIs to draw (those without indices are skipped).
+        lang: ``"zh"`` or ``"en"``.
+        confidence: the intervals' level (for the axis label).
+
+    Returns:
+        The figure: per factor a bar per index (``S1``, ``ST`` or ``delta``) with whiskers.
+
+    Raises:
+        FigureDataError: no index for any of the metrics.
+
+    Example:
+        >>> idx = pd.DataFrame({"metric": ["m", "m"], "factor": ["a", "b"], "method": "sobol",
+        ...     "index": "S1", "value": [0.9, 0.01], "low": [0.8, -0.02], "high": [1.0, 0.04],
+        ...     "n": 64})
+        >>> fig = sensitivity_figure(idx, ["m"], "en")
+        >>> [round(float(p.get_width()), 2) for p in fig.axes[0].patches]
+        [0.9, 0.01]
+    """
+    need_columns(indices, ("metric", "factor", "index", "value", "low", "high"), "indices")
+    shown = [m for m in metrics if (indices["metric"] == m).any()]
+    if not shown:
+        raise FigureDataError("no sensitivity index for these KPIs")
+    kinds = list(dict.fromkeys(indices["index"]))
+    factors = list(dict.fromkeys(indices["factor"]))
+    height = 0.8 / len(kinds)
+    with figure_style(lang):
+        fig = new_figure((8, 1.2 + len(shown) * (0.5 + 0.45 * len(factors))))
+        axes = fig.subplots(len(shown), 1, squeeze=False)[:, 0]
+        for ax, metric in zip(axes, shown, strict=True):
+            rows = indices[indices["metric"] == metric]
+            for k, kind in enumerate(kinds):
+                part = rows[rows["index"] == kind].set_index("factor").reindex(factors)
+                ys = np.arange(len(factors))[::-1] + (k - (len(kinds) - 1) / 2) * height
+                values = part["value"].to_numpy(dtype=float)
+                err = np.vstack([values - part["low"].to_numpy(dtype=float),
+                                 part["high"].to_numpy(dtype=float) - values])  # fmt: skip
+                ax.barh(ys, values, height=height * 0.9, color=PALETTE[(2 * k + 1) % len(PALETTE)],
+                        xerr=np.clip(err, 0, None), capsize=3, label=kind,
+                        error_kw={"elinewidth": 1, "ecolor": "#222222"})  # fmt: skip
+            ax.set_yticks(list(range(len(factors)))[::-1],
+                          [short(factor_label(f, lang), 28) for f in factors])  # fmt: skip
+            ax.axvline(0, color="#222222", lw=0.8)
+            ax.set_xlim(min(-0.05, float(rows["low"].min()) - 0.02),
+                        max(1.05, float(rows["high"].max()) + 0.02))  # fmt: skip
+            ax.set_title(label("sens_title", lang, metric=kpi_label(metric, lang)), fontsize=10)
+            ax.grid(axis="x")
+            ax.set_axisbelow(True)
+        axes[0].legend(loc="lower right", fontsize=8)
+        axes[-1].set_xlabel(label("sens_x", lang, conf=f"{100 * confidence:g}"))
         return finish(fig)
 
 

@@ -27,6 +27,8 @@ from typing import Any
 
 import pandas as pd
 
+from gridsim.analysis import sensitivity
+from gridsim.analysis.multiple import benjamini_hochberg, holm
 from gridsim.analysis.stats import compare_to_baseline, summarise
 from gridsim.errors import UserError
 from gridsim.files import (
@@ -65,9 +67,16 @@ _RANK_HEADERS = {
     "zh": ["排名", "方案", "均值", "区间下限", "区间上限", "n"],
 }
 _DIFF_HEADERS = {
-    "en": ["Variant", "Difference", "CI low", "CI high", "p (unadjusted)", "Significant"],
-    "zh": ["方案", "差值", "区间下限", "区间上限", "p 值（未校正）", "显著"],
+    "en": ["Variant", "Difference", "CI low", "CI high", "p (unadjusted)", "{p_adj}",
+           "Significant"],  # fmt: skip
+    "zh": ["方案", "差值", "区间下限", "区间上限", "p 值（未校正）", "{p_adj}", "显著"],
 }
+_SENS_HEADERS = {
+    "en": ["KPI", "Factor", "Index", "Value", "CI low", "CI high"],
+    "zh": ["指标", "因素", "指数", "值", "区间下限", "区间上限"],
+}
+#: Multiple-comparison corrections of compare reports (the first is the default).
+CORRECTIONS = ("holm", "bh")
 _VARIANT_HEADERS = {"en": ["Variant", "Description"], "zh": ["方案", "说明"]}
 
 
@@ -84,6 +93,7 @@ class _Inputs:
     baseline: str
     confidence: float
     warmup: pd.DataFrame | None
+    correction: str = "holm"
     _names: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def names(self, lang: str) -> dict[str, str]:
@@ -97,6 +107,32 @@ class _Inputs:
     def variant(self, name: str, lang: str) -> str:
         """One variant's display name in ``lang`` (its key if the manifest has none)."""
         return variant_name(name, lang, self.names(lang))
+
+
+def _adjust(comparison: pd.DataFrame, correction: str, alpha: float) -> pd.DataFrame:
+    """Adjust each KPI's p-values (Holm or Benjamini–Hochberg); ``significant`` follows.
+
+    Example:
+        >>> comp = pd.DataFrame({"variant": list("abc"), "metric": "m",
+        ...     "p_value": [0.01, 0.02, 0.04], "significant": False, "n": 5})
+        >>> _adjust(comp, "holm", 0.05)["p_adjusted"].round(3).tolist()
+        [0.03, 0.04, 0.04]
+        >>> _adjust(comp, "bh", 0.05)["significant"].tolist()
+        [True, True, True]
+    """
+    if correction not in CORRECTIONS:
+        raise ValueError(f"unknown correction {correction!r} (one of {', '.join(CORRECTIONS)})")
+    out = comparison.copy()
+    if out.empty or "p_value" not in out:
+        return out
+    adjust = holm if correction == "holm" else benjamini_hochberg
+    out["p_adjusted"] = float("nan")
+    out["significant"] = False
+    for _, idx in out.groupby("metric", sort=False).groups.items():
+        res = adjust(out.loc[idx, "p_value"].to_numpy(dtype=float), alpha)
+        out.loc[idx, "p_adjusted"] = res.p_adjusted
+        out.loc[idx, "significant"] = res.reject
+    return out
 
 
 def _load(results_dir: Path) -> _Inputs:
@@ -129,6 +165,10 @@ def _load(results_dir: Path) -> _Inputs:
     warmup_path = results_dir / "warmup.parquet"
     warmup = pd.read_parquet(warmup_path) if warmup_path.is_file() else None
     return _Inputs(results_dir, manifest, tidy, summary, comparison, baseline, confidence, warmup)
+
+
+def _method_name(inputs: _Inputs, lang: str) -> str:
+    return label(f"correction_{inputs.correction}", lang)
 
 
 # --------------------------------------------------------------------------- figures
@@ -191,8 +231,8 @@ def _figures(inputs: _Inputs, metrics: list[str], lang: str) -> list[tuple[str, 
             inputs.summary, metrics[:6], draw_lang, labels, names=inputs.names(draw_lang)
         )
     out.append((f"report_kpis_{lang}.png", _png(fig), caption))
-    factor_cols = [c for c in inputs.manifest.get("factor_columns", []) if c in inputs.tidy]
-    if any(inputs.tidy[c].nunique() > 1 for c in factor_cols):
+    kind = sensitivity.design_kind(inputs.manifest, inputs.tidy)
+    if kind == "factorial":  # a sampled design has unique values: bars of level means mislead
         for metric in metrics[:3]:
             try:
                 fig = comparison_figures.tornado_figure(inputs.tidy, metric, draw_lang)
@@ -200,6 +240,18 @@ def _figures(inputs: _Inputs, metrics: list[str], lang: str) -> list[tuple[str, 
                 continue
             caption = label("tornado_caption", lang, kpi=kpi_phrase(metric, lang))
             out.append((f"report_tornado_{metric}_{lang}.png", _png(fig), caption))
+    indices = _indices(inputs)
+    if isinstance(indices, pd.DataFrame) and not indices.empty:
+        try:
+            fig = comparison_figures.sensitivity_figure(
+                indices, metrics[:4], draw_lang, inputs.confidence
+            )
+        except FigureDataError:
+            pass
+        else:
+            method = label(f"method_{indices['method'].iloc[0]}", lang)
+            caption = label("sens_caption", lang, method=method, conf=conf)
+            out.append((f"report_sensitivity_{lang}.png", _png(fig), caption))
     if inputs.warmup is not None and not inputs.warmup.empty:
         wide = inputs.warmup.pivot(index="day", columns="replication", values="backlog")
         info = inputs.manifest.get("warmup_info") or {}
@@ -213,6 +265,60 @@ def _figures(inputs: _Inputs, metrics: list[str], lang: str) -> list[tuple[str, 
         )
         out.append((f"report_welch_{lang}.png", _png(fig), label("welch_caption", lang)))
     return out
+
+
+# --------------------------------------------------------------------------- sensitivity
+
+
+def _indices(inputs: _Inputs) -> pd.DataFrame | str | None:
+    """The sweep's sensitivity indices, a reason there are none, or ``None`` (no ranges)."""
+    cached = inputs.__dict__.get("_indices")
+    if cached is not None or "_indices" in inputs.__dict__:
+        return cached
+    kind = sensitivity.design_kind(inputs.manifest, inputs.tidy)
+    result: pd.DataFrame | str | None = None
+    if kind in ("lhs", "saltelli"):
+        bounds = sensitivity.range_factors(inputs.manifest, inputs.tidy)
+        try:
+            result = sensitivity.sensitivity_indices(
+                inputs.tidy, list(bounds), sensitivity.default_method(kind), bounds=bounds,
+                confidence=inputs.confidence, seed=int(inputs.manifest.get("root_seed", 0) or 0),
+            )  # fmt: skip
+        except ValueError as exc:
+            result = str(exc)
+    inputs.__dict__["_indices"] = result
+    return result
+
+
+def _sensitivity(doc: Document, inputs: _Inputs, metrics: list[str], lang: str) -> None:
+    """The indices table, what they mean, and why there is no tornado chart."""
+    indices = _indices(inputs)
+    if indices is None:
+        return
+    doc.add("h2", label("sensitivity", lang))
+    kind = sensitivity.design_kind(inputs.manifest, inputs.tidy)
+    if isinstance(indices, str) or indices.empty:
+        reason = indices if isinstance(indices, str) else "no KPI varies"
+        doc.add("p", label("sens_unavailable", lang, reason=reason))
+    else:
+        method = label(f"method_{indices['method'].iloc[0]}", lang)
+        conf = f"{100 * inputs.confidence:g}"
+        intro = label("sens_intro", lang, method=method, n=int(indices["n"].iloc[0]), conf=conf)
+        ranges = sensitivity.range_factors(inputs.manifest, inputs.tidy)
+        if set(inputs.manifest.get("factor_paths") or []) - set(ranges):
+            intro += label("sens_levels", lang)
+        doc.add("p", intro)
+        order = {m: i for i, m in enumerate(metrics)}
+        shown = indices[indices["metric"].isin(order)].sort_values(
+            "metric", key=lambda c: c.map(order), kind="stable"
+        )
+        rows = [
+            [kpi_label(r["metric"], lang), factor_label(r["factor"], lang), r["index"],
+             f"{r['value']:.2f}", f"{r['low']:.2f}", f"{r['high']:.2f}"]
+            for _, r in shown.iterrows()
+        ]  # fmt: skip
+        doc.table(_SENS_HEADERS[lang], rows)
+    doc.add("p", label("sens_no_tornado", lang, design=kind))
 
 
 # --------------------------------------------------------------------------- sections
@@ -288,6 +394,7 @@ def _findings(doc: Document, inputs: _Inputs, metrics: list[str], lang: str) -> 
         doc.add("p", label("no_comparison", lang))
         return
     sentences = []
+    method = _method_name(inputs, lang)
     for metric in metrics:
         rows = comp[(comp["metric"] == metric) & comp["significant"].astype(bool)]
         for _, r in rows.iterrows():
@@ -301,12 +408,12 @@ def _findings(doc: Document, inputs: _Inputs, metrics: list[str], lang: str) -> 
                     True,
                     lang,
                     inputs.confidence,
-                )
+                ).replace(label("sig", lang), label("sig_m", lang, method=method))
             )
     if sentences:
         doc.add("ul", items=sentences)
     else:
-        doc.add("p", label("none_significant", lang))
+        doc.add("p", label("none_significant_m", lang, method=_method_name(inputs, lang)))
 
 
 def _kpi_section(doc: Document, inputs: _Inputs, metric: str, lang: str) -> None:
@@ -332,13 +439,18 @@ def _kpi_section(doc: Document, inputs: _Inputs, metric: str, lang: str) -> None
     if k:
         baseline = inputs.variant(inputs.baseline, lang)
         doc.add("p", label("diff_intro", lang, baseline=baseline, conf=conf, k=k))
+        aim = label(f"aim_{inputs.correction}", lang)
+        alpha = f"{1 - inputs.confidence:.3g}"
+        method = _method_name(inputs, lang)
+        doc.add("p", label("correction_note", lang, method=method, k=k, aim=aim, alpha=alpha))
     table = []
     sentences = []
     for _, r in comp.iterrows():
         row, sentence = _difference(inputs, r, metric, lang)
         table.append(row)
         sentences.append(sentence)
-    doc.table(_DIFF_HEADERS[lang], table)
+    p_adj = label("p_adjusted", lang, method=_method_name(inputs, lang))
+    doc.table([h.format(p_adj=p_adj) for h in _DIFF_HEADERS[lang]], table)
     doc.add("ul", items=sentences)
 
 
@@ -362,20 +474,25 @@ def _difference(inputs: _Inputs, r: pd.Series, metric: str, lang: str) -> tuple[
         sentence = undefined_text(
             "undefined_difference", lang, variant=name, kpi=kpi_phrase(metric, lang)
         )
-        return [name, undefined_text("undefined", lang), "—", "—", "—", "—"], sentence
+        return [name, undefined_text("undefined", lang), "—", "—", "—", "—", "—"], sentence
     scale = 100.0 if is_share(metric) else 1.0
     sig = bool(r["significant"])
-    p = r["p_value"]
+    p, q = r["p_value"], r.get("p_adjusted", float("nan"))
     row = [
         name,
         format_number(scale * r["mean_difference"]),
         format_number(scale * r["low"]),
         format_number(scale * r["high"]),
         "—" if pd.isna(p) else (f"{p:.2g}" if p >= 0.001 else "<0.001"),
+        "—" if pd.isna(q) else (f"{q:.2g}" if q >= 0.001 else "<0.001"),
         label("yes" if sig else "no", lang),
     ]
     sentence = difference_sentence(
         name, metric, r["mean_difference"], r["low"], r["high"], sig, lang, inputs.confidence
+    )
+    key = "sig" if sig else "not_sig"
+    sentence = sentence.replace(
+        label(key, lang), label(f"{key}_m", lang, method=_method_name(inputs, lang))
     )
     return row, sentence
 
@@ -383,8 +500,14 @@ def _difference(inputs: _Inputs, r: pd.Series, metric: str, lang: str) -> tuple[
 # --------------------------------------------------------------------------- entry points
 
 
-def build_document(results_dir: str | Path, lang: str = "en") -> Document:
+def build_document(
+    results_dir: str | Path, lang: str = "en", correction: str = "holm"
+) -> Document:
     """Build the report of a results directory as a :class:`Document` (nothing written).
+
+    ``correction`` is the multiple-comparison adjustment of each KPI's p-values: ``"holm"``
+    (family-wise error rate, the default) or ``"bh"`` (Benjamini–Hochberg, false discovery
+    rate); the report names it.
 
     Example:
         >>> doc = build_document("results/experiments/one-stop-centre")  # doctest: +SKIP
@@ -393,6 +516,8 @@ def build_document(results_dir: str | Path, lang: str = "en") -> Document:
     """
     check_lang(lang)
     inputs = _load(Path(results_dir))
+    inputs.correction = correction
+    inputs.comparison = _adjust(inputs.comparison, correction, 1 - inputs.confidence)
     m = inputs.manifest
     name = (
         (lang == "zh" and m.get("experiment_zh")) or m.get("experiment") or Path(results_dir).name
@@ -410,6 +535,7 @@ def build_document(results_dir: str | Path, lang: str = "en") -> Document:
     doc.add("h2", label("figures", lang))
     for file, data, caption in _figures(inputs, headline or varying, lang):
         doc.add("img", caption, image=data, path=f"figures/{file}")
+    _sensitivity(doc, inputs, headline or varying, lang)
     doc.add("h2", label("per_kpi", lang))
     for metric in varying:
         _kpi_section(doc, inputs, metric, lang)
@@ -424,7 +550,9 @@ def build_document(results_dir: str | Path, lang: str = "en") -> Document:
     return doc
 
 
-def write_report(results_dir: str | Path, lang: str = "en") -> tuple[Path, Path]:
+def write_report(
+    results_dir: str | Path, lang: str = "en", correction: str = "holm"
+) -> tuple[Path, Path]:
     """Write the Markdown and self-contained HTML report of an experiment's results.
 
     Reads ``tidy.parquet``, ``summary.csv``, ``comparison.csv`` (computed with
@@ -435,6 +563,7 @@ def write_report(results_dir: str | Path, lang: str = "en") -> tuple[Path, Path]
     Args:
         results_dir: an experiment's results directory (``gridsim sweep`` output).
         lang: ``"en"`` or ``"zh"``.
+        correction: ``"holm"`` (default) or ``"bh"`` (see :func:`build_document`).
 
     Returns:
         The Markdown and HTML paths.
@@ -457,7 +586,7 @@ def write_report(results_dir: str | Path, lang: str = "en") -> tuple[Path, Path]
         reason = foreign_file(path)
         if reason is not None and not (legacy and path.is_file()):
             raise UserError(path, "", reason)
-    doc = build_document(root, lang)
+    doc = build_document(root, lang, correction)
     for block in doc.blocks:
         if block.kind == "img":
             _save_png(root / block.path, signed_png(block.image))

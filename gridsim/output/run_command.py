@@ -15,6 +15,15 @@ DEBUG level on the ``gridsim.run`` logger, which ``benchmarks/run_end_to_end.py`
     the selected figures (``--figures``, default :data:`DEFAULT_FIGURES`) drawn from the
     tables just written; then the directory is renamed into place: complete or absent.
 
+``--set path=value`` overrides are applied to the scenario and validated like the file
+before anything runs; the run directory's ``scenario.toml`` is the overridden scenario and
+``run.json`` lists the overrides (``overrides``).
+
+With ``--replications N``, :func:`replications_command` runs the scenario ``N`` times instead
+(replication ``r`` on ``replication_seed(seed, r)``) through the experiment runner, prints
+every summary KPI with its confidence interval and writes a sweep's results directory
+(:mod:`gridsim.experiment.inline`), which ``gridsim compare`` reads.
+
 A run longer than :data:`STREAM_EVENTS_DAYS` streams its event log to Parquet row groups
 as it goes (``gridsim.simulate(..., events_path=...)``), next to the run directory, and the
 file is moved in with the tables: the log of a many-year run is never held in memory. Its
@@ -39,14 +48,15 @@ import resource
 import sys
 import time
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from gridsim.errors import UserError
 from gridsim.kpi_registry import summary_kpis
 from gridsim.model.guard import check_run
-from gridsim.model.loader import load_scenario
+from gridsim.model.loader import load_with_sets
 from gridsim.model.records import RunResult
 from gridsim.model.scenario import Scenario
 from gridsim.output.figure_sets import RUN_DEFAULT, parse_figures
@@ -55,7 +65,7 @@ from gridsim.output.run_dir import check_output_directory, save_run
 if TYPE_CHECKING:
     from gridsim.output.figure_jobs import FigureWorkers
 
-__all__ = ["DEFAULT_FIGURES", "run_command", "summary_text"]
+__all__ = ["DEFAULT_FIGURES", "replications_command", "run_command", "summary_text"]
 
 #: What ``gridsim run`` draws unless told otherwise (``--figures``): the core figures.
 DEFAULT_FIGURES = RUN_DEFAULT
@@ -98,6 +108,7 @@ def run_command(
     langs: Sequence[str] = ("zh", "en"),
     figures: str | Sequence[str] = DEFAULT_FIGURES,
     progress: bool = True,
+    sets: Mapping[str, Any] | None = None,
 ) -> Path:
     """Simulate a scenario, print its summary, and write its run directory with figures.
 
@@ -109,6 +120,7 @@ def run_command(
         langs: languages of the figures.
         figures: which figures (:func:`~gridsim.output.figure_sets.parse_figures`).
         progress: show a progress bar and say where the files go (on stderr).
+        sets: ``{dotted path: value}`` overrides (``--set``), validated like the file.
 
     Returns:
         The run directory.
@@ -127,7 +139,7 @@ def run_command(
         True
     """
     names = parse_figures(figures)
-    scenario = load_scenario(scenario_path)
+    scenario = load_with_sets(scenario_path, sets)
     final = Path(out) if out else Path("results") / Path(scenario_path).stem
     check_output_directory(final)  # before the run, not after it
     expected = check_run(scenario, days)  # a run too large is refused before workers start
@@ -153,11 +165,79 @@ def run_command(
 
         extra = {"scenario.toml": scenario.to_toml().encode("utf-8")}
         with phase("write"):  # tables, then figures (logged apart too), then the rename
-            save_run(result, final, extra=extra, meta={"figures": list(names)},
+            meta = {"figures": list(names), "overrides": dict(sets or {})}
+            save_run(result, final, extra=extra, meta=meta,
                      finalize=add_figures if names else None)  # fmt: skip
     what = "event log, tables, KPIs" + (", figures" if names else "")
     print(f"\nwritten to {final}/ ({what})")
     return final
+
+
+def replications_command(
+    scenario_path: str | Path,
+    out: str | Path | None = None,
+    *,
+    replications: int,
+    seed: int | None = None,
+    days: float | None = None,
+    sets: Mapping[str, Any] | None = None,
+    workers: int | None = None,
+    fresh: bool = False,
+    progress: bool = True,
+) -> Path:
+    """``gridsim run --replications N``: N replications, KPIs with confidence intervals.
+
+    The runs go through :func:`gridsim.experiment.runner.run_experiment` (one variant, the
+    scenario with ``sets``; replication ``r`` on ``replication_seed(seed, r)``), so the
+    results directory is a sweep's: ``tidy.parquet``, ``summary.csv`` (mean, half-width,
+    low, high, n per KPI), ``manifest.json``; rerunning the command resumes.
+
+    Args:
+        scenario_path: the scenario file.
+        out: the results directory (default ``results/experiments/<stem>-replications-<hash>``).
+        replications: how many (at least 2: an interval needs two).
+        seed: the root seed (default ``meta.seed``).
+        days: simulated days (default ``meta.horizon_days``).
+        sets: ``--set`` overrides.
+        workers: worker processes (default: CPU count; 1 runs them here).
+        fresh: discard earlier results in ``out``.
+        progress: progress bar and the closing line.
+
+    Returns:
+        The results directory.
+
+    Example:
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp()) / "reps"
+        >>> replications_command("scenarios/one_town.toml", out, replications=2, days=1,
+        ...                      workers=1, progress=False) == out  # doctest: +ELLIPSIS
+        one_town: 2 replications, mean and 95 % confidence interval
+        ...
+        True
+    """
+    import pandas as pd
+
+    from gridsim.experiment.inline import (
+        default_inline_dir,
+        replications_experiment,
+        replications_text,
+    )
+    from gridsim.experiment.runner import run_experiment
+
+    if replications < 2:
+        raise UserError("", "--replications",
+                        f"at least 2 (an interval needs two), not {replications}")
+    exp = replications_experiment(scenario_path, sets=sets, replications=replications,
+                                  days=days, seed=seed)  # fmt: skip
+    result = run_experiment(
+        exp, executor="serial" if workers == 1 else "processes", workers=workers,
+        out=out if out is not None else default_inline_dir(exp), progress=progress, fresh=fresh,
+    )  # fmt: skip
+    summary = pd.read_csv(result.results_dir / "summary.csv")
+    print(replications_text(summary, exp.confidence))
+    print(f"\nwritten to {result.results_dir}/ (tidy.parquet, summary.csv; "
+          f"{result.computed} runs computed, {result.skipped} already there)")  # fmt: skip
+    return result.results_dir
 
 
 def _workers(jobs: int, issues: float) -> AbstractContextManager[FigureWorkers | None]:
