@@ -262,7 +262,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     md, page = write_report(args.results, args.lang, args.correction)
     if (Path(args.results) / "manifest.json").is_file():
-        print(results_text(Path(args.results)) + "\n")
+        text = results_text(Path(args.results))
+        if text:
+            print(text + "\n")
     print(md)
     print(page)
     return 0

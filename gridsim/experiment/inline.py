@@ -441,9 +441,12 @@ def results_text(results: Path) -> str:
     manifest = json.loads((results / "manifest.json").read_text("utf-8"))
     confidence = float(manifest.get("confidence", 0.95))
     variants = manifest.get("variants", [])
+    table = results / ("summary.csv" if len(variants) < 2 else "comparison.csv")
+    if not table.is_file():  # results written by hand or by an older gridsim: nothing to add
+        return ""
     if len(variants) < 2:
-        return replications_text(pd.read_csv(results / "summary.csv"), confidence)
-    comparison = pd.read_csv(results / "comparison.csv")
+        return replications_text(pd.read_csv(table), confidence)
+    comparison = pd.read_csv(table)
     return comparison_text(comparison, manifest["baseline"], confidence, len(variants) - 1)
 
 
