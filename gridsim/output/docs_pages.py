@@ -21,11 +21,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from gridsim.kpi_registry import FAMILIES, KPIS, KPI, headline_kpis
 
-__all__ = ["PAGES", "cli", "kpi_page", "scenario_page"]
+__all__ = ["PAGES", "cli", "figure", "kpi_page", "scenario_page"]
 
 _WORDS = {
     "en": {
@@ -303,3 +304,19 @@ def cli(line: str) -> str:
     if status != 0:
         raise RuntimeError(f"{line!r} exited with status {status}:\n{text}")
     return f"$ {line}\n{text.rstrip()}"
+
+
+def figure(run_dir: str | Path, name: str, lang: str = "en") -> str:
+    """Draw one figure of a saved run and return it as a Markdown image (inline PNG).
+
+    For the documentation's executed examples: the figure is drawn by
+    :func:`gridsim.output.figure_dirs.run_figures` into the run directory and embedded in
+    the page itself, so the site needs no file besides its pages.
+    """
+    import base64
+
+    from gridsim.output.figure_dirs import run_figures
+
+    (path,) = run_figures(run_dir, lang=lang, figures=name)
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f"![{name} ({lang})](data:image/png;base64,{data})"
