@@ -24,11 +24,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gridsim.kpi_registry import FAMILIES, KPIS, KPI, headline_kpis
+from gridsim.kpi_registry import FAMILIES, KPI, KPIS, headline_kpis
 
 __all__ = ["PAGES", "cli", "figure", "kpi_page", "scenario_page"]
 
-_WORDS = {
+_WORDS: dict[str, dict[str, Any]] = {
     "en": {
         "kpi_title": "KPI reference",
         "kpi_intro": (
@@ -155,7 +155,8 @@ def _type(schema: dict[str, Any], sections: dict[str, str]) -> str:
     if "oneOf" in schema:
         return " or ".join(_type(s, sections) for s in schema["oneOf"])
     if "enum" in schema:
-        return "one of " + ", ".join(f"`{json.dumps(v, ensure_ascii=False)}`" for v in schema["enum"])
+        shown = (json.dumps(v, ensure_ascii=False) for v in schema["enum"])
+        return "one of " + ", ".join(f"`{v}`" for v in shown)
     if "const" in schema:
         return f"`{json.dumps(schema['const'], ensure_ascii=False)}`"
     kind = schema.get("type", "any")
