@@ -74,6 +74,8 @@ def main(argv: list[str]) -> int:
     if command == "test":
         run(BIN / "ruff", "check", "gridsim", "tests", "benchmarks", "dev.py", env=env)
         run(BIN / "mypy", env=env)  # the package is type-checked: [tool.mypy] in pyproject.toml
+        # The documentation site (mkdocs.yml), warnings as errors; its examples run as it builds.
+        run(BIN / "mkdocs", "build", "--strict", "--quiet", "--site-dir", ROOT / "site", env=env)
         # One worker per core; a test file stays on one worker, so its module fixtures (a
         # simulated county, a sweep) are computed once. `-n 0` after the command runs serially.
         parallel = ("-n", "auto", "--dist", "loadfile")
