@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -194,3 +196,128 @@ def test_correction_holm_by_default_bh_as_option(tmp_path):
     assert [got[v][6] for v in "bcd"] == ["yes", "yes", "yes"]
     with pytest.raises(ValueError, match="unknown correction"):
         write_report(root, correction="bonferroni")
+
+
+# ------------------------------------------------------------------ design = "saltelli" sweeps
+
+ONE_TOWN = Path(__file__).resolve().parents[1] / "scenarios" / "one_town.toml"
+SALTELLI_FACTORS = [
+    {"path": X1, "range": {"low": 200, "high": 600}, "integer": True},
+    {"path": X2, "range": {"low": 20, "high": 60}},
+]
+
+
+def _experiment_file(root: Path, design: str, samples: int, **extra: object) -> Path:
+    import tomli_w
+
+    section = {"name": f"tiny {design}", "base": str(ONE_TOWN), "seed": 7, "days": 1,
+               "replications": 1, "samples": samples, "design": design}  # fmt: skip
+    data = {"experiment": section, "factors": SALTELLI_FACTORS, **extra}
+    path = root / f"{design}.toml"
+    path.write_text(tomli_w.dumps(data), "utf-8")
+    return path
+
+
+def _sweep_cli(path: Path, out: Path) -> None:
+    from gridsim.cli import main
+
+    assert main(["sweep", str(path), "--out", str(out), "--executor", "serial", "--quiet"]) == 0
+
+
+def test_saltelli_design_points_keep_sample_order_and_unique_names(tmp_path: Path) -> None:
+    """Whole-number factors repeat points: names get the row, the sample stays a Saltelli one."""
+    from gridsim.experiment.loading import experiment_from_dict, load_experiment
+
+    factors = [{"path": X1, "range": {"low": 300, "high": 301}, "integer": True},
+               {"path": X2, "range": {"low": 20, "high": 60}}]  # fmt: skip
+    exp = load_experiment(_experiment_file(tmp_path, "saltelli", 8))
+    assert exp.design == "saltelli" and exp.design_kind == "saltelli"
+    assert len(exp.variants) == 8 * 4 and [v.point for v in exp.variants] == list(range(32))
+    data = {"experiment": {"name": "x", "base": str(ONE_TOWN), "seed": 7, "days": 1,
+                           "samples": 8, "design": "saltelli"}, "factors": factors}  # fmt: skip
+    exp = experiment_from_dict(data)
+    names = [v.name for v in exp.variants]
+    values = [tuple(v.overrides.values()) for v in exp.variants]
+    assert len(set(values)) < len(values)  # 300 or 301 only: points repeat...
+    assert len(set(names)) == len(names) and names[5].endswith(" #5")  # ...names do not
+    assert is_saltelli(np.array(values, dtype=float))
+
+
+@pytest.fixture(scope="module")
+def saltelli_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real Saltelli sweep of one_town: 8 base points, 2 factors, one explicit variant."""
+    root = tmp_path_factory.mktemp("saltelli")
+    path = _experiment_file(root, "saltelli", 8, variants=[{"name": "as is"}])
+    out = root / "results"
+    _sweep_cli(path, out)
+    return out
+
+
+def test_saltelli_sweep_manifest_records_the_design(saltelli_sweep: Path) -> None:
+    import json
+
+    from gridsim.analysis.sensitivity import design_order, design_table
+
+    manifest = json.loads((saltelli_sweep / "manifest.json").read_text("utf-8"))
+    assert manifest["design"] == "saltelli"
+    assert manifest["range_factors"] == {X1: [200.0, 600.0], X2: [20.0, 60.0]}
+    points = [v["point"] for v in manifest["variants"]]
+    assert points == [None, *range(32)]  # the explicit variant is no design point
+    order = design_order(manifest)
+    assert order is not None and "as is" not in order and len(order) == 32
+    tidy = pd.read_parquet(saltelli_sweep / "tidy.parquet")
+    X, Y = design_table(tidy, [X1, X2], order)
+    assert is_saltelli(X) and len(Y) == 32
+
+
+def test_saltelli_sweep_report_has_sobol_indices(saltelli_sweep: Path) -> None:
+    from gridsim.cli import main
+
+    assert main(["compare", str(saltelli_sweep), "--lang", "en"]) == 0
+    text = (saltelli_sweep / "report.md").read_text("utf-8")
+    section = text.split("## Sensitivity to the range factors", 1)[1].split("\n## ", 1)[0]
+    assert "Sobol', Saltelli design" in section and "from 32 design points" in section
+    assert "| S1 |" in section and "| ST |" in section
+    assert "sampled (a Saltelli design)" in section
+    figures = sorted(p.name for p in (saltelli_sweep / "figures").iterdir())
+    assert "report_sensitivity_en.png" in figures
+    assert not [f for f in figures if "tornado" in f]
+
+
+def test_plot_of_sampled_sweeps_draws_no_tornado(saltelli_sweep: Path, tmp_path: Path) -> None:
+    from gridsim.cli import main
+
+    out = tmp_path / "saltelli_figures"
+    assert main(["plot", str(saltelli_sweep), "--lang", "en", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "kpi_comparison_en.png", "sensitivity_en.png"]  # fmt: skip
+    lhs = tmp_path / "lhs_results"
+    _sweep_cli(_experiment_file(tmp_path, "lhs", 4), lhs)
+    assert main(["plot", str(lhs), "--lang", "en"]) == 0
+    drawn = sorted(p.name for p in (lhs / "figures").iterdir())
+    assert drawn == ["kpi_comparison_en.png"]  # 4 points: too few for indices, and no tornado
+
+
+def test_sweep_refuses_saltelli_without_range_factor(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import tomli_w
+
+    from gridsim.cli import main
+
+    data = {"experiment": {"name": "x", "base": str(ONE_TOWN), "seed": 7, "days": 1,
+                           "samples": 8, "design": "saltelli"},
+            "factors": [{"path": X1, "values": [300, 400]}]}  # fmt: skip
+    path = tmp_path / "levels.toml"
+    path.write_text(tomli_w.dumps(data), "utf-8")
+    argv = ["sweep", str(path), "--out", str(tmp_path / "out"), "--executor", "serial", "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(path) in err and "experiment.design" in err, err
+    assert 'a range factor (range = {low, high}) for design = "saltelli"' in err
+    path.write_text(tomli_w.dumps({**data, "factors": SALTELLI_FACTORS}).replace(
+        "samples = 8", "samples = 12"), "utf-8")  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "experiment.samples" in err and "power of two" in err, err
+    assert "got 12" in err

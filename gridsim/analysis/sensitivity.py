@@ -49,10 +49,12 @@ __all__ = [
     "MIN_POINTS",
     "default_method",
     "design_kind",
+    "design_order",
     "design_table",
     "is_saltelli",
     "range_factors",
     "sensitivity_indices",
+    "sweep_indices",
 ]
 
 #: The estimators, by name.
@@ -63,17 +65,19 @@ _RBD_HARMONICS = 4
 
 
 def design_table(
-    tidy: pd.DataFrame, factors: Sequence[str]
+    tidy: pd.DataFrame, factors: Sequence[str], order: Sequence[str] | None = None
 ) -> tuple[np.ndarray, pd.DataFrame]:
-    """Design points in table order: their factor values and each KPI's replication mean.
+    """Design points in sample order: their factor values and each KPI's replication mean.
 
-    Rows without a value of every factor (an explicit variant beside the design) are left
-    out.
+    With ``order`` (the design points' variants in sample order, :func:`design_order`), only
+    those variants, in that order; without, table order, and rows without a value of every
+    factor (an explicit variant beside the design) are left out.
 
     Args:
         tidy: a sweep's tidy table (``variant``, factor columns, ``replication``,
             ``metric``, ``value``).
         factors: the factor columns to use as inputs.
+        order: the design points' variant names in sample order (``None``: table order).
 
     Returns:
         ``X`` (points × factors) and a frame of KPI means (points × metrics), same row order.
@@ -89,8 +93,12 @@ def design_table(
     if missing:
         raise ValueError(f"no factor column {missing[0]!r} in the results")
     rows = tidy.dropna(subset=list(factors))
+    if order is not None:
+        rows = rows[rows["variant"].isin(set(order))]
+        order = [v for v in order if v in set(rows["variant"])]
+    else:
+        order = list(dict.fromkeys(rows["variant"]))
     means = rows.groupby(["variant", "metric"], sort=False)["value"].mean().unstack("metric")
-    order = list(dict.fromkeys(rows["variant"]))
     means = means.reindex(order)
     points = rows.drop_duplicates("variant").set_index("variant").reindex(order)
     X = points[list(factors)].to_numpy(dtype=float)
@@ -227,6 +235,7 @@ def sensitivity_indices(
     confidence: float = 0.95,
     resamples: int = 200,
     seed: int = 0,
+    order: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Global sensitivity indices of every KPI to the range factors, with bootstrap CIs.
 
@@ -238,6 +247,7 @@ def sensitivity_indices(
         confidence: level of the bootstrap intervals.
         resamples: bootstrap resamples.
         seed: seed of the bootstrap (the same seed gives the same intervals).
+        order: the design points' variants in sample order (see :func:`design_table`).
 
     Returns:
         One row per (metric, factor, index): columns ``metric``, ``factor``, ``method``,
@@ -264,7 +274,7 @@ def sensitivity_indices(
         raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence}")
     if not factors:
         raise ValueError("no range factor: sensitivity indices need range = {low, high}")
-    X, Y = design_table(tidy, factors)
+    X, Y = design_table(tidy, factors, order)
     if len(X) < MIN_POINTS:
         raise ValueError(f"{len(X)} design points; sensitivity indices need at least {MIN_POINTS}")
     if method == "sobol" and not is_saltelli(X):
@@ -287,3 +297,59 @@ def sensitivity_indices(
                 })  # fmt: skip
     columns = ["metric", "factor", "method", "index", "value", "low", "high", "n"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def design_order(manifest: Mapping[str, Any]) -> list[str] | None:
+    """The design points' variant names in sample order, from ``manifest.json``.
+
+    Every design point's variant records its row of the design (``point``); explicit
+    variants have none. Results written before ``point`` was recorded give ``None`` (then
+    the table's order stands for the sample's).
+
+    Example:
+        >>> design_order({"variants": [{"name": "base", "point": None},
+        ...     {"name": "x=2 #1", "point": 1}, {"name": "x=1 #0", "point": 0}]})
+        ['x=1 #0', 'x=2 #1']
+        >>> design_order({"variants": [{"name": "a"}]}) is None
+        True
+    """
+    points = [
+        (int(v["point"]), str(v["name"]))
+        for v in manifest.get("variants") or []
+        if isinstance(v, Mapping) and v.get("point") is not None
+    ]
+    return [name for _, name in sorted(points)] if points else None
+
+
+def sweep_indices(
+    manifest: Mapping[str, Any], tidy: pd.DataFrame, confidence: float = 0.95
+) -> pd.DataFrame | str | None:
+    """A sweep's indices as the report and ``gridsim plot`` show them.
+
+    The estimator suits the design (:func:`default_method`), the bounds and the sample
+    order come from the manifest (inferred for older results), the bootstrap is seeded with
+    the sweep's root seed.
+
+    Returns:
+        The indices (:func:`sensitivity_indices`), the reason there are none (a sampled
+        design that is too small, say), or ``None`` when the design samples no range factor.
+
+    Example:
+        >>> tidy = pd.DataFrame({"variant": ["a", "b"], "x": [1, 2], "replication": 0,
+        ...     "metric": "m", "value": [1.0, 2.0]})
+        >>> sweep_indices({"factor_paths": ["x"], "range_factors": {}}, tidy) is None
+        True
+        >>> sweep_indices({"design": "lhs", "range_factors": {"x": [0, 3]}}, tidy)
+        '2 design points; sensitivity indices need at least 20'
+    """
+    kind = design_kind(manifest, tidy)
+    if kind not in ("lhs", "saltelli"):
+        return None
+    bounds = range_factors(manifest, tidy)
+    try:
+        return sensitivity_indices(
+            tidy, list(bounds), default_method(kind), bounds=bounds, confidence=confidence,
+            seed=int(manifest.get("root_seed", 0) or 0), order=design_order(manifest),
+        )  # fmt: skip
+    except ValueError as exc:
+        return str(exc)

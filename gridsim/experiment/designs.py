@@ -1,8 +1,15 @@
 """Designs: which factor levels an experiment's design points combine.
 
 Levels factors (``values = [...]``) are crossed in a full factorial; range factors
-(``range = {low, high}``) are sampled with a Latin hypercube seeded by the experiment's root
-seed, so the same file always gives the same design points.
+(``range = {low, high}``) are sampled, seeded by the experiment's root seed so that the same
+file always gives the same design points:
+
+``design = "lhs"`` (the default)
+    a Latin hypercube of ``samples`` points (:func:`latin_hypercube`);
+``design = "saltelli"``
+    Saltelli's sample for Sobol' indices (:func:`saltelli`): ``samples`` base points (a power
+    of two), each followed by its ``D`` cross points and its second base point, so
+    ``samples * (D + 2)`` points for ``D`` range factors.
 """
 
 from __future__ import annotations
@@ -15,6 +22,9 @@ from typing import Any
 import numpy as np
 
 from gridsim.experiment.spec import Factor
+
+#: The designs a file's ``design`` may name for its range factors.
+SAMPLED_DESIGNS = ("lhs", "saltelli")
 
 
 def _lhs_unit(d: int, samples: int, seed: int) -> np.ndarray:
@@ -47,7 +57,16 @@ def latin_hypercube(factors: Iterable[Factor], samples: int, seed: int) -> list[
     factors = list(factors)
     if not factors:
         return []
-    unit = _lhs_unit(len(factors), samples, seed)
+    return _scale(_lhs_unit(len(factors), samples, seed), factors)
+
+
+def _scale(unit: np.ndarray, factors: Sequence[Factor]) -> list[dict[str, Any]]:
+    """Unit-cube rows as factor values, one coordinate at a time.
+
+    Integer factors take each whole number of ``[low, high]`` with equal probability; real
+    ones are rounded to six significant digits. Coordinate-wise, so a Saltelli sample's
+    structure (equal coordinates stay equal) survives.
+    """
     points: list[dict[str, Any]] = []
     for row in unit:
         point: dict[str, Any] = {}
@@ -61,31 +80,74 @@ def latin_hypercube(factors: Iterable[Factor], samples: int, seed: int) -> list[
     return points
 
 
-def design_size(factors: Sequence[Factor], samples: int | None) -> int:
+def saltelli(factors: Iterable[Factor], samples: int, seed: int) -> list[dict[str, Any]]:
+    """Saltelli's sample of range factors (SALib), for Sobol' first-order and total indices.
+
+    ``samples`` base points (``N``, a power of two: the scrambled Sobol' sequence is balanced
+    only then) give ``N * (D + 2)`` points in blocks ``A, AB_1 ... AB_D, B``, where ``AB_i``
+    is ``A`` with factor ``i`` taken from ``B`` (what
+    :func:`gridsim.analysis.sensitivity.is_saltelli` checks). Values are mapped as in
+    :func:`latin_hypercube`; with whole-number factors some points repeat.
+
+    Example:
+        >>> fs = [Factor("a", low=0, high=1), Factor("b", low=200, high=600, integer=True)]
+        >>> pts = saltelli(fs, samples=4, seed=1)
+        >>> len(pts), pts[1]["a"] == pts[3]["a"], pts[1]["b"] == pts[0]["b"]
+        (16, True, True)
+        >>> pts == saltelli(fs, samples=4, seed=1)
+        True
+    """
+    from SALib.sample import sobol
+
+    factors = list(factors)
+    if not factors:
+        return []
+    d = len(factors)
+    problem = {"num_vars": d, "names": [f.path for f in factors], "bounds": [[0.0, 1.0]] * d}
+    unit = sobol.sample(problem, samples, calc_second_order=False, seed=seed)
+    return _scale(unit, factors)
+
+
+def is_power_of_two(n: int) -> bool:
+    """Whether ``n`` is 1, 2, 4, 8, ... (a Saltelli design's ``samples`` must be).
+
+    Example:
+        >>> [n for n in range(10) if is_power_of_two(n)]
+        [1, 2, 4, 8]
+    """
+    return n > 0 and n & (n - 1) == 0
+
+
+def design_size(factors: Sequence[Factor], samples: int | None, design: str = "lhs") -> int:
     """How many design points :func:`design_points` gives, without building them.
 
     Example:
         >>> design_size([Factor("a", values=(1, 2, 3)), Factor("b", low=0, high=1)], 4)
         12
+        >>> design_size([Factor("a", values=(1, 2, 3)), Factor("b", low=0, high=1)], 4,
+        ...             "saltelli")
+        36
         >>> design_size([], None)
         0
     """
     levels = [len(f.values) for f in factors if f.values is not None]
-    has_ranges = any(f.values is None for f in factors)
-    if not levels and not has_ranges:
+    ranges = sum(f.values is None for f in factors)
+    if not levels and not ranges:
         return 0
-    return math.prod(levels) * ((samples or 1) if has_ranges else 1)
+    per_grid = (samples or 1) * (ranges + 2 if design == "saltelli" else 1) if ranges else 1
+    return math.prod(levels) * per_grid
 
 
 def design_points(
-    factors: Sequence[Factor], samples: int | None, seed: int
+    factors: Sequence[Factor], samples: int | None, seed: int, design: str = "lhs"
 ) -> list[dict[str, Any]]:
-    """Full factorial of the levels factors, crossed with the LHS sample of the range ones.
+    """Full factorial of the levels factors, crossed with the sample of the range ones.
 
     Args:
         factors: the experiment's factors, in file order.
-        samples: Latin-hypercube samples (used only when there are range factors).
-        seed: the experiment's root seed (seeds the Latin hypercube).
+        samples: Latin-hypercube samples, or Saltelli base points (range factors only).
+        seed: the experiment's root seed (seeds the sample).
+        design: ``"lhs"`` (:func:`latin_hypercube`) or ``"saltelli"`` (:func:`saltelli`).
 
     Returns:
         One ``{path: value}`` dict per design point, in factor order; ``[]`` without factors.
@@ -103,5 +165,5 @@ def design_points(
     ]
     if not ranges:
         return grid if levels else []
-    lhs = latin_hypercube(ranges, samples or 1, seed)
-    return [{**g, **p} for g in grid for p in lhs]
+    sample = (saltelli if design == "saltelli" else latin_hypercube)(ranges, samples or 1, seed)
+    return [{**g, **p} for g in grid for p in sample]

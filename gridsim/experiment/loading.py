@@ -8,7 +8,10 @@ what was expected, raised where it is found.
 
 Variants come in file order: explicit ``[[variants]]`` first, then one per design point
 (:func:`gridsim.experiment.designs.design_points`), named after its factor levels
-(``households_per_grid=300,...``) with a Chinese display name from the factor labels.
+(``households_per_grid=300,...``) with a Chinese display name from the factor labels. A
+Saltelli design repeats points (``AB_i`` equals ``A`` when factor ``i`` of ``B`` maps to the
+same whole number), so its names end in the point's row, ``... #7``; every design point's row
+is kept as :attr:`~gridsim.experiment.spec.Variant.point`.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gridsim.experiment.designs import design_points, design_size
+from gridsim.analysis.sensitivity import MIN_POINTS
+from gridsim.experiment.designs import design_points, design_size, is_power_of_two
 from gridsim.experiment.naming import design_point_name, factor_tails
 from gridsim.experiment.schema import (
     ExperimentFile,
@@ -132,6 +136,7 @@ def experiment_from_dict(
     days, warmup_days = _horizon(sec, base, source)
     factors = tuple(_factor(f) for f in spec.factors)
     _check_factor_paths(factors, source)
+    _check_design(sec, factors, source)
     _check_design_size(spec, factors, source)
     _check_factors(base, factors, source)
     variants, roles = _build_variants(base, spec, factors, source)
@@ -163,6 +168,7 @@ def experiment_from_dict(
         source_text=text,
         name_zh=sec.name_zh,
         description_zh=sec.description_zh,
+        design=sec.design,
     )
 
 
@@ -218,11 +224,41 @@ def _check_factor_paths(factors: tuple[Factor, ...], source: str | Path) -> None
         first[f.path] = i
 
 
+def _check_design(sec: ExperimentSection, factors: tuple[Factor, ...], source: str | Path) -> None:
+    """A Saltelli design needs range factors and a power-of-two ``samples`` large enough.
+
+    Its points serve Sobol' indices, which need at least
+    :data:`gridsim.analysis.sensitivity.MIN_POINTS` of them; the scrambled Sobol' sequence
+    is balanced only for a power of two.
+    """
+    if sec.design != "saltelli":
+        return
+    d = sum(f.values is None for f in factors)
+    if not d:
+        raise ScenarioError(
+            source,
+            "experiment.design",
+            'a range factor (range = {low, high}) for design = "saltelli" '
+            "(it samples range factors only; use the default design for levels)",
+        )
+    smallest = 1
+    while smallest * (d + 2) < MIN_POINTS:
+        smallest *= 2
+    n = sec.samples or 0
+    if not is_power_of_two(n) or n < smallest:
+        raise ScenarioError(
+            source,
+            "experiment.samples",
+            f'a power of two of at least {smallest} for design = "saltelli" with {d} range '
+            f"factor{'s' if d > 1 else ''} (Sobol' indices need {MIN_POINTS} points; got {n})",
+        )
+
+
 def _check_design_size(
     spec: ExperimentFile, factors: tuple[Factor, ...], source: str | Path
 ) -> None:
     """Refuse more than :data:`MAX_VARIANTS` variants before building any of them."""
-    n = len(spec.variants) + design_size(factors, spec.experiment.samples)
+    n = len(spec.variants) + design_size(factors, spec.experiment.samples, spec.experiment.design)
     if n > MAX_VARIANTS:
         raise ScenarioError(
             source,
@@ -330,16 +366,22 @@ def _build_variants(
         )
     paths = [f.path for f in factors]
     labels = factor_tails(paths)
-    for point in design_points(factors, spec.experiment.samples, spec.experiment.seed):
+    sec = spec.experiment
+    first_point = len(entries)
+    for k, point in enumerate(design_points(factors, sec.samples, sec.seed, sec.design)):
         name = ",".join(f"{labels[p]}={format_value(val)}" for p, val in point.items())
         short = ", ".join(format_value(val) for val in point.values())
         name_zh = design_point_name(point, "zh", paths)
+        if sec.design == "saltelli" and any(f.values is None for f in factors):
+            name, short, name_zh = f"{name} #{k}", f"{short} #{k}", f"{name_zh} #{k}"
         entries.append((name, point, "", f"factors (variant {name})", short, name_zh, ""))
     seen: dict[str, str] = {}
     shown_zh: dict[str, str] = {}
     variants = []
     roles = set(base.roles)
-    for name, overrides, description, where, short, name_zh, description_zh in entries:
+    for i, (name, overrides, description, where, short, name_zh, description_zh) in enumerate(
+        entries
+    ):
         if name in seen:
             raise ScenarioError(source, where, f"a unique variant name ({name!r} repeats)")
         zh = name_zh or name
@@ -358,8 +400,9 @@ def _build_variants(
             vid = slugify(name + "#", fallback="variant", max_length=0)
         seen[name] = vid
         values = {c: _get_dotted(data, c) for c in columns}
+        row = i - first_point if i >= first_point else None
         variants.append(
-            Variant(name, vid, overrides, values, description, short, name_zh, description_zh)
+            Variant(name, vid, overrides, values, description, short, name_zh, description_zh, row)
         )
     return variants, roles
 

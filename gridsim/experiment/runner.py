@@ -137,6 +137,8 @@ def _manifest(experiment: Experiment, session: Session, **extra: Any) -> dict[st
         "confidence": experiment.confidence,
         "factor_columns": list(experiment.factor_columns),
         "factor_paths": [f.path for f in experiment.factors],
+        "design": experiment.design_kind,
+        "range_factors": experiment.range_bounds,
         "variants": [
             {
                 "name": v.name,
@@ -147,6 +149,7 @@ def _manifest(experiment: Experiment, session: Session, **extra: Any) -> dict[st
                 "label": v.label,
                 "name_zh": v.name_zh,
                 "description_zh": v.description_zh,
+                "point": v.point,
             }
             for v in experiment.variants
         ],

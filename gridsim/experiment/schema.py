@@ -35,7 +35,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 #: Most replications per variant: a sane bound (at a second a run, a day of computing per
 #: variant); a larger number is almost surely a typo and would only exhaust memory.
 MAX_REPLICATIONS = 100_000
-#: Most Latin-hypercube samples (each is a variant whose scenario is checked at load time).
+#: Most samples (Latin-hypercube points or Saltelli base points; each point is a variant
+#: whose scenario is checked at load time).
 MAX_SAMPLES = 10_000
 
 
@@ -72,7 +73,12 @@ class PrecisionSection(_Strict):
 
 
 class ExperimentSection(_Strict):
-    """``[experiment]``: name, base scenario, replications, horizon, warm-up, seed."""
+    """``[experiment]``: name, base scenario, replications, horizon, warm-up, seed, design.
+
+    ``design`` says how range factors are sampled: ``"lhs"`` (a Latin hypercube of
+    ``samples`` points) or ``"saltelli"`` (Saltelli's sample of ``samples`` base points, for
+    Sobol' indices; see :mod:`gridsim.experiment.designs`).
+    """
 
     name: Name
     name_zh: DisplayName = ""
@@ -86,6 +92,7 @@ class ExperimentSection(_Strict):
     seed: Annotated[int, Field(ge=0)]
     baseline: str | None = None
     samples: Annotated[int, Field(ge=1, le=MAX_SAMPLES)] | None = None
+    design: Literal["lhs", "saltelli"] = "lhs"
     confidence: Annotated[float, Field(gt=0, lt=1)] = 0.95
     precision: PrecisionSection | None = None
 
@@ -156,5 +163,5 @@ class ExperimentFile(_Strict):
         if not self.factors and not self.variants:
             raise ValueError("an experiment needs [[factors]] or [[variants]] (or both)")
         if any(f.range for f in self.factors) and not self.experiment.samples:
-            raise ValueError("range factors need samples = N in [experiment] (Latin hypercube)")
+            raise ValueError("range factors need samples = N in [experiment] (the sample size)")
         return self

@@ -68,6 +68,8 @@ class Variant:
         name_zh: Chinese display name (``name_zh`` of the file; for a design point, the name
             with Chinese factor labels; ``""`` if none). Display only: ``name`` is the key.
         description_zh: Chinese description (``description_zh`` of the file, or ``""``).
+        point: a design point's row in the design (from 0, in sample order: what Sobol'
+            indices need); ``None`` for an explicit variant.
     """
 
     name: str
@@ -78,6 +80,7 @@ class Variant:
     label: str = ""
     name_zh: str = ""
     description_zh: str = ""
+    point: int | None = None
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,7 @@ class Experiment:
         seed: root entropy of every replication seed.
         baseline: name of the variant the others are compared with.
         confidence: confidence level of the intervals.
-        samples: Latin-hypercube samples (range factors only).
+        samples: Latin-hypercube samples or Saltelli base points (range factors only).
         precision: the replications algorithm's target, if any.
         factors: the experiment's factors.
         variants: every variant, explicit ones first.
@@ -125,12 +128,15 @@ class Experiment:
         source_text: the experiment file's text (copied into the results directory).
         name_zh: the Chinese name shown in Chinese reports (optional).
         description_zh: the Chinese description (optional).
+        design: how range factors are sampled, ``"lhs"`` or ``"saltelli"``.
 
     Example:
         >>> from gridsim.experiment.loading import load_experiment
         >>> exp = load_experiment("scenarios/experiments/one_stop_centre.toml")
         >>> exp.baseline in [v.name for v in exp.variants]
         True
+        >>> exp.design_kind, exp.range_bounds
+        ('none', {})
     """
 
     name: str
@@ -153,6 +159,23 @@ class Experiment:
     source_text: str
     name_zh: str = ""
     description_zh: str = ""
+    design: str = "lhs"
+
+    @property
+    def design_kind(self) -> str:
+        """``"lhs"`` or ``"saltelli"`` with range factors, else ``"factorial"`` or ``"none"``.
+
+        The vocabulary of :func:`gridsim.analysis.sensitivity.design_kind` (``manifest.json``
+        records it as ``design``).
+        """
+        if any(f.values is None for f in self.factors):
+            return self.design
+        return "factorial" if self.factors else "none"
+
+    @property
+    def range_bounds(self) -> dict[str, list[float]]:
+        """``{path: [low, high]}`` of every range factor (``manifest.json``'s ``range_factors``)."""
+        return {f.path: list(f.bounds) for f in self.factors if f.values is None}
 
     @property
     def slug(self) -> str:

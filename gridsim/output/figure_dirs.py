@@ -19,12 +19,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from gridsim.analysis.sensitivity import design_kind, sweep_indices
 from gridsim.analysis.stats import TIDY_KEYS, summarise
 from gridsim.files import foreign_file, read_csv, sign_png
 from gridsim.output.comparison_figures import (
     default_metrics,
     factor_columns,
     kpi_comparison_figure,
+    sensitivity_figure,
     tornado_figure,
     welch_figure,
 )
@@ -184,8 +186,11 @@ def sweep_figures(
     Reads ``tidy.parquet`` (and ``summary.parquet`` or ``summary.csv`` if present, else
     summarises with :func:`gridsim.analysis.stats.summarise`) and the variants' display names from
     ``manifest.json`` (``name_zh`` in Chinese; the key when absent), and writes
-    ``kpi_comparison_<lang>.png``, ``tornado_<metric>_<lang>.png`` for up to three
-    metrics when the table has factor columns with two or more levels, and
+    ``kpi_comparison_<lang>.png``; for a factorial design (factor columns with two or more
+    levels, none sampled) ``tornado_<metric>_<lang>.png`` for up to three metrics; for a
+    sampled design (Latin hypercube or Saltelli: every value unique, so a tornado would
+    mislead) ``sensitivity_<lang>.png``, the indices the compare report shows (the design
+    as :func:`gridsim.analysis.sensitivity.design_kind` reads it); and
     ``warmup_<lang>.png`` (a Welch plot) when the experiment kept its pilot backlog
     (``warmup.parquet`` and ``warmup.json``).
 
@@ -218,9 +223,7 @@ def sweep_figures(
             summary, chosen, lg, names=variant_labels(manifest, lg)
         )
     }
-    if any(tidy[c].nunique() > 1 for c in factor_columns(tidy)):
-        for metric in chosen[:3]:
-            makers[f"tornado_{metric}"] = partial(tornado_figure, tidy, metric)
+    makers.update(_design_figures(manifest, tidy, chosen))
     warmup = _sweep_warmup(results_dir)
     if warmup is not None:
         matrix, cut, window = warmup
@@ -233,6 +236,28 @@ def sweep_figures(
             ylabel=label("backlog_y", lg),
         )
     return _write(makers, langs, _figures_dir(results_dir, out))
+
+
+def _design_figures(
+    manifest: dict, tidy: pd.DataFrame, chosen: Sequence[str]
+) -> dict[str, Callable[[str], Figure]]:
+    """Tornado charts for a factorial design, the sensitivity indices for a sampled one.
+
+    Without a manifest the tidy table's factor columns stand for its factors (the design is
+    then inferred, as the compare report infers it).
+    """
+    columns = factor_columns(tidy)
+    manifest = {"factor_paths": columns, "factor_columns": columns, **manifest}
+    kind = design_kind(manifest, tidy)
+    if kind == "factorial":
+        return {f"tornado_{m}": partial(tornado_figure, tidy, m) for m in chosen[:3]}
+    indices = sweep_indices(manifest, tidy, float(manifest.get("confidence", 0.95)))
+    if not isinstance(indices, pd.DataFrame):
+        if isinstance(indices, str):
+            log.warning("figure sensitivity skipped: %s", indices)
+        return {}
+    conf = float(manifest.get("confidence", 0.95))
+    return {"sensitivity": lambda lg: sensitivity_figure(indices, chosen[:4], lg, conf)}
 
 
 def _sweep_warmup(results_dir: Path) -> tuple[np.ndarray, int | None, int | None] | None:

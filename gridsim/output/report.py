@@ -275,17 +275,7 @@ def _indices(inputs: _Inputs) -> pd.DataFrame | str | None:
     cached = inputs.__dict__.get("_indices")
     if cached is not None or "_indices" in inputs.__dict__:
         return cached
-    kind = sensitivity.design_kind(inputs.manifest, inputs.tidy)
-    result: pd.DataFrame | str | None = None
-    if kind in ("lhs", "saltelli"):
-        bounds = sensitivity.range_factors(inputs.manifest, inputs.tidy)
-        try:
-            result = sensitivity.sensitivity_indices(
-                inputs.tidy, list(bounds), sensitivity.default_method(kind), bounds=bounds,
-                confidence=inputs.confidence, seed=int(inputs.manifest.get("root_seed", 0) or 0),
-            )  # fmt: skip
-        except ValueError as exc:
-            result = str(exc)
+    result = sensitivity.sweep_indices(inputs.manifest, inputs.tidy, inputs.confidence)
     inputs.__dict__["_indices"] = result
     return result
 
@@ -318,7 +308,7 @@ def _sensitivity(doc: Document, inputs: _Inputs, metrics: list[str], lang: str) 
             for _, r in shown.iterrows()
         ]  # fmt: skip
         doc.table(_SENS_HEADERS[lang], rows)
-    doc.add("p", label("sens_no_tornado", lang, design=kind))
+    doc.add("p", label("sens_no_tornado", lang, design=label(f"design_{kind}", lang)))
 
 
 # --------------------------------------------------------------------------- sections
