@@ -130,6 +130,9 @@ def setup() -> None:
         run(sys.executable, "-m", "venv", VENV)
     if STAMP.exists() and STAMP.read_text() == fingerprint():
         return
+    if sys.version_info[:2] != (3, 11):  # the pins hold hashes of every platform's files
+        print(f"dev.py: requirements.lock was resolved for Python 3.11; installing it on "
+              f"{sys.version.split()[0]}", flush=True)  # fmt: skip
     STAMP.unlink(missing_ok=True)  # an interrupted install is redone
     # Exactly the locked files: pip checks every hash and that nothing is missing.
     run(PYTHON, "-m", "pip", "install", "-q", "--require-hashes", "-r", LOCK)
