@@ -42,7 +42,7 @@ from gridsim.experiment.session import (
 from gridsim.experiment.spec import Experiment, default_results_dir, format_value
 from gridsim.experiment.store import ResultsStore
 from gridsim.model.guard import check_run
-from gridsim.version import __version__
+from gridsim.version import provenance
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,7 +118,12 @@ def _analyse(experiment: Experiment, store: ResultsStore, tidy: pd.DataFrame) ->
 
 
 def _manifest(experiment: Experiment, session: Session, **extra: Any) -> dict[str, Any]:
-    """The manifest: the definition, its fingerprint, variants, executor, and ``extra``."""
+    """The manifest: the definition, its fingerprint, provenance, variants, executor, ``extra``.
+
+    Provenance is ``gridsim_version`` and ``lock_hash`` (:func:`gridsim.version.provenance`):
+    kept beside the definition's fingerprint, so that a resume by another version or another
+    locked environment is refused naming which of the two changed.
+    """
     return {
         "experiment": experiment.name,
         "experiment_zh": experiment.name_zh,
@@ -126,7 +131,7 @@ def _manifest(experiment: Experiment, session: Session, **extra: Any) -> dict[st
         "description_zh": experiment.description_zh,
         "slug": experiment.slug,
         "fingerprint": experiment.fingerprint(),
-        "gridsim_version": __version__,
+        **provenance(),  # gridsim_version, lock_hash: a resume with others is refused
         "experiment_file": str(experiment.path.resolve()) if experiment.path else None,
         "base_scenario": str(experiment.base_path.resolve()),
         "root_seed": experiment.seed,
@@ -193,8 +198,9 @@ def run_experiment(
 
     Raises:
         ScenarioError: the experiment file is invalid.
-        ResultsConflictError: ``out`` holds results of a different definition (use
-            ``fresh=True``), or files gridsim did not write.
+        ResultsConflictError: ``out`` holds results of a different definition, or made by
+            another gridsim version or locked environment (use ``fresh=True``), or files
+            gridsim did not write.
         ResultsLockedError: another sweep is writing ``out``.
         ExecutorOptionError: an unknown executor, a bad worker count, or an address
             without the Dask executor.

@@ -26,6 +26,7 @@ from gridsim.experiment.runs import RunOutcome, RunSpec, SimulateFn, build_specs
 from gridsim.experiment.spec import Experiment, Variant
 from gridsim.experiment.store import ResultsStore
 from gridsim.model.scenario import ScenarioError
+from gridsim.version import provenance
 
 
 class _NeedReplication(Exception):
@@ -138,7 +139,10 @@ def choose_warmup(session: Session) -> tuple[float, dict | None]:
     info_path = store.root / "warmup.json"
     if info_path.exists():
         info = json.loads(info_path.read_text("utf-8"))
-        if info.get("fingerprint") == exp.fingerprint() and info.get("pilot_replications", 0) >= 2:
+        same = info.get("fingerprint") == exp.fingerprint() and all(
+            info.get(key) == value for key, value in provenance().items()
+        )
+        if same and info.get("pilot_replications", 0) >= 2:
             return float(info["warmup_days"]), info
     baseline = exp.variant(exp.baseline)
     reps = max(2, exp.replications)
@@ -153,6 +157,7 @@ def choose_warmup(session: Session) -> tuple[float, dict | None]:
     periods = matrix.shape[1]
     info = {
         "fingerprint": exp.fingerprint(),
+        **provenance(),
         "method": "mser5",
         "series": "daily mean open work orders of the baseline variant",
         "variant": baseline.name,

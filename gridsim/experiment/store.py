@@ -21,7 +21,9 @@ holds the lock (see :meth:`ResultsStore.locked`).
 A run whose file exists and reads back is finished: rerunning skips it, so a killed sweep
 resumes where it stopped. A changed definition (factors, variants, seed, days, warm-up or
 base scenario, see :meth:`gridsim.experiment.spec.Experiment.fingerprint`) is refused unless
-the directory is cleared first (``fresh``).
+the directory is cleared first (``fresh``); so is a resume by another gridsim version or from
+another locked environment (``gridsim_version`` and ``lock_hash`` in the manifest, see
+:func:`gridsim.version.provenance`), since its runs would be mixed with the earlier ones.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from gridsim.files import (
     write_marker,
 )
 from gridsim.model.scenario import Scenario
+from gridsim.version import provenance
 
 #: Parquet schema metadata key holding a run's seed, wall time and host.
 _RUN_META_KEY = b"gridsim_run"
@@ -78,6 +81,11 @@ def _write_json(path: Path, data: Any) -> None:
     """Indented UTF-8 JSON (Chinese names stay readable), written atomically."""
     text = json.dumps(data, indent=2, ensure_ascii=False, default=_json_default, allow_nan=True)
     atomic_write(path, lambda tmp: tmp.write_text(text + "\n", "utf-8"))
+
+
+def _shown(value: Any) -> str:
+    """A recorded value as a refusal names it (``none recorded`` for a missing one)."""
+    return "none recorded" if value is None else repr(value)
 
 
 def _json_default(value: Any) -> Any:
@@ -166,8 +174,9 @@ class ResultsStore:
             The existing manifest (``{}`` for a new directory).
 
         Raises:
-            ResultsConflictError: the directory holds results of a different definition
-                and ``fresh`` is false.
+            ResultsConflictError: the directory holds results of a different definition, or
+                made by another gridsim version or locked environment, and ``fresh`` is
+                false.
         """
         if fresh:
             self.clear()
@@ -181,6 +190,8 @@ class ResultsStore:
                 "scenario changed); rerun with --fresh (fresh=True) to discard them, "
                 "or choose another --out",
             )
+        if old:
+            self._check_provenance(old)
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         for leftover in [*self.runs_dir.glob(".*.tmp"), *self.root.glob(".*.tmp")]:
             with contextlib.suppress(OSError):
@@ -189,6 +200,25 @@ class ResultsStore:
         atomic_write(self.root / "experiment.toml", lambda tmp: tmp.write_text(text, "utf-8"))
         self._write_base(experiment.base)
         return old
+
+    def _check_provenance(self, old: dict) -> None:
+        """Refuse to add runs to results made by another gridsim or another environment.
+
+        One line naming the manifest, the field (``gridsim_version`` or ``lock_hash``), what
+        the results here were made with and what is running now. A manifest from before
+        these fields were recorded is refused too: its runs cannot be matched.
+        """
+        for field, now in provenance().items():
+            then = old.get(field)
+            if then == now:
+                continue
+            raise ResultsConflictError(
+                self.manifest_path,
+                field,
+                f"results made with {_shown(now)} (the one running now), but these were made "
+                f"with {_shown(then)}; rerun with --fresh (fresh=True) to discard them, "
+                "or choose another --out",
+            )
 
     def _read_manifest(self, experiment: Experiment) -> dict:
         """The manifest of earlier results (``{}`` if none); refuse runs without one."""

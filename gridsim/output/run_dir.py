@@ -26,7 +26,7 @@ from gridsim.files import (
     write_marker,
 )
 from gridsim.model.records import RUN_TABLES, RunResult
-from gridsim.version import __version__
+from gridsim.version import provenance
 
 
 class OutputDirectoryError(UserError):
@@ -129,7 +129,7 @@ def save_run(
         write_csv(result.kpi_table(), tmp / "kpis.csv")
         write_json(tmp / "kpis.json", result.kpis)
         fields = {
-            "gridsim_version": __version__,
+            **provenance(),  # gridsim_version and lock_hash: the code and its environment
             "scenario_name": result.scenario_name,
             "seed": result.seed,
             "horizon_hours": result.horizon_hours,
