@@ -205,7 +205,10 @@ def main(argv: list[str]) -> int:
         run(BIN / "ruff", "check", "gridsim", "tests", "benchmarks", "dev.py", env=env)
         run(BIN / "mypy", env=env)  # the package is type-checked: [tool.mypy] in pyproject.toml
         # The documentation site (mkdocs.yml), warnings as errors; its examples run as it builds.
-        run(BIN / "mkdocs", "build", "--strict", "--quiet", "--site-dir", ROOT / "site", env=env)
+        # (NO_MKDOCS_2_WARNING: Material's banner about MkDocs 2 is news, not a problem here.)
+        docs_env = dict(env, NO_MKDOCS_2_WARNING="1")
+        run(BIN / "mkdocs", "build", "--strict", "--quiet", "--site-dir", ROOT / "site",
+            env=docs_env)  # fmt: skip
         # One worker per core; a test file stays on one worker, so its module fixtures (a
         # simulated county, a sweep) are computed once. `-n 0` after the command runs serially.
         parallel = ("-n", "auto", "--dist", "loadfile")

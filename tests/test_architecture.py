@@ -33,6 +33,7 @@ ALLOWED: dict[str, set[str]] = {
                   "experiment", "output"},
     "cli": {"errors", "version", "files", "labels", "kpi_registry", "analysis", "model",
             "experiment", "calibration", "validation", "output", "classroom"},
+    "transcript": {"cli"},
     "__init__": {"errors", "version", "model", "experiment", "output"},
     "__main__": {"cli"},
 }

@@ -26,7 +26,7 @@ from typing import Any
 
 from gridsim.kpi_registry import FAMILIES, KPI, KPIS, headline_kpis
 
-__all__ = ["PAGES", "cli", "figure", "kpi_page", "scenario_page"]
+__all__ = ["PAGES", "figure", "kpi_page", "scenario_page"]
 
 _WORDS: dict[str, dict[str, Any]] = {
     "en": {
@@ -273,38 +273,6 @@ PAGES: dict[str, Callable[[], str]] = {
     "zh/reference/kpis.md": lambda: kpi_page("zh"),
     "zh/reference/scenario.md": lambda: scenario_page("zh"),
 }
-
-
-def cli(line: str) -> str:
-    """Run a ``gridsim ...`` command line in this process; return it and what it printed.
-
-    For the documentation's executed examples: the output is what the command printed on
-    stdout (stderr too, after it), prefixed by the command itself as a console would show
-    it. A command that fails raises, so that the documentation build fails with it.
-
-    Example:
-        >>> print(cli("gridsim --version").split()[0])
-        $
-    """
-    import contextlib
-    import io
-    import shlex
-
-    from gridsim.cli import main
-
-    words = shlex.split(line)
-    if words[:1] != ["gridsim"]:
-        raise ValueError(f"not a gridsim command line: {line!r}")
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            status = main(words[1:])
-        except SystemExit as exc:  # argparse's --version and --help
-            status = exc.code if isinstance(exc.code, int) else 0
-    text = out.getvalue() + err.getvalue()
-    if status != 0:
-        raise RuntimeError(f"{line!r} exited with status {status}:\n{text}")
-    return f"$ {line}\n{text.rstrip()}"
 
 
 def figure(run_dir: str | Path, name: str, lang: str = "en") -> str:
