@@ -210,7 +210,7 @@ def test_compare_keeps_a_report_of_the_users(sweep_dir, tmp_path, capsys):
     assert not (out / "report.html").exists()
 
 
-def _small_document(root: Path, lang: str = "en") -> Document:
+def _small_document(root: Path, lang: str = "en", correction: str = "holm") -> Document:
     """A stand-in for the full report (its figures take seconds; the file handling is tested)."""
     doc = Document("report")
     doc.add("img", "a figure", image=_png(), path="figures/report_kpis_en.png")

@@ -22,35 +22,32 @@ stays above the peak on a few sizes):
 ================================ ======== ======== ======= ======= ============= ===========
 run                               issues   appeals  units   staff   peak (MB)     estimate
 ================================ ======== ======== ======= ======= ============= ===========
-one_town, 30 days                    1310      672     258     942     4.0           43
-one_town, 90 days                    3811     2201     258     942     7.9           63
-one_town x10 population, 30 days    13222     7067    2355    9167    35.8          155
-pingyi_baseline, 30 days            39007    20897    7432   30526   110            407
-pingyi_baseline, 90 days           117293    69570    7432   30526   254            959
-pingyi_baseline, 365 days          471570   291024    7432   30526  1270 (RSS)     3488
-pingyi_baseline, 730 days          946777   577216    7432   30526  3161 (RSS) *   6846
+one_town, 30 days                    1310      672     258     942     2.6           40
+one_town, 90 days                    3811     2201     258     942     5.6           52
+one_town x10 population, 30 days    13222     7067    2355    9167    25.4          118
+pingyi_baseline, 30 days            39007    20897    7432   30526    78            297
+pingyi_baseline, 90 days           117293    69570    7432   30526   176            628
+pingyi_baseline, 365 days          471570   291024    7432   30526   780 (RSS)     2148
 ================================ ======== ======== ======= ======= ============= ===========
 
-(*: measured before the tables' speed and memory work of issue 13, which lowered the other
-peaks by a quarter to a third; the constants below were fitted then and are kept, so the
-estimate is now about three times the peak.)
-
 Most issues never become an order: an everyday household need is noticed on a visit and
-settled on the spot, or fades unnoticed. So an issue and an appeal are costed apart. A fit
-gives about 1.3 KB per issue (the issue arrays, the noticing race's draws, the engine's
-per-issue lists, four floats per level for work, shirking, settling and brush-off draws, and
-the issues table), 0.2 KB per affected household (the per-household report draws), 2.3 KB
-per appeal that opens an order (the order, its events as tuples and then as columns, the
-tables) and about 1.2 KB per staff member or unit (the networkx graph, the staff and unit
-lists). The expected appeals are the households' reports (each affected household reports
-with its category's ``report_probability``, raised by ``party.trust_report_gain``) plus the
-finds by staff that are not settled on the spot (at most one per issue; with visits on, a
-share ``visits.on_spot_share`` of them is settled there). The estimate takes roughly twice
-each fitted cost (:data:`BYTES_PER_ISSUE`, :data:`BYTES_PER_REPORT`,
-:data:`BYTES_PER_APPEAL`, :data:`BYTES_PER_STAFF`, :data:`BYTES_PER_UNIT`) plus
-:data:`BYTES_FIXED`, so it stays an upper bound, about twice the peak RSS of a long run;
-with the default bound of 8 GB the baseline county runs about two years
-(``tests/test_user_files.py`` sweeps it for 730 days).
+settled on the spot, or fades unnoticed. So an issue and an appeal are costed apart: an
+issue holds its arrays, the noticing race's draws, the engine's per-issue rows and its row
+of the issues table; an affected household its report draws; an appeal that opens an order
+the order, its events (64 bytes each while the run goes on, then columns) and its table
+rows; a staff member or unit its node of the networkx graph and its rows. The expected
+appeals are the households' reports (each affected household reports with its category's
+``report_probability``, raised by ``party.trust_report_gain``) plus the finds by staff that
+are not settled on the spot (at most one per issue; with visits on, a share
+``visits.on_spot_share`` of them is settled there). The constants
+(:data:`BYTES_PER_ISSUE`, :data:`BYTES_PER_REPORT`, :data:`BYTES_PER_APPEAL`,
+:data:`BYTES_PER_STAFF`, :data:`BYTES_PER_UNIT`, plus :data:`BYTES_FIXED`) were lowered in
+0.4.0, when the engine began to free its state before the tables are built and to pack its
+log: past the fixed part the estimate is 2.5 to 4 times the peaks above and about 2.8 times
+the peak RSS of a county-year, so it stays an upper bound without refusing what fits
+(``tests/test_guard.py`` checks both). With the default bound of 8 GB the baseline county
+runs about two years (``tests/test_user_files.py`` sweeps it for 730 days); a ten-year run
+needs ``--max-memory`` (its estimate is about 20 GB).
 
 Example:
     >>> from gridsim import load_scenario
@@ -79,9 +76,9 @@ AVAILABLE_SHARE = 0.8
 #: Peak bytes per expected issue, per affected household (a possible report), per expected
 #: appeal (an order, its events and rows), per staff member, per unit, per horizon hour and
 #: category, and the fixed part (measured, with a margin: see the module docstring).
-BYTES_PER_ISSUE = 2_500
-BYTES_PER_REPORT = 500
-BYTES_PER_APPEAL = 5_000
+BYTES_PER_ISSUE = 1_500
+BYTES_PER_REPORT = 300
+BYTES_PER_APPEAL = 3_000
 BYTES_PER_STAFF = 2_500
 BYTES_PER_UNIT = 2_500
 BYTES_PER_HOUR_AND_CATEGORY = 64
