@@ -118,7 +118,7 @@ def test_chinese_report(tmp_path):
     md, html = write_report(root, lang="zh")
     assert md.name == "report_zh.md" and html.name == "report_zh.html"
     text = md.read_text("utf-8")
-    assert "经 Holm 校正后显著" in text
+    assert "经霍尔姆（Holm）校正后显著" in text
     assert "平均响应时长降低" in text
     assert 'lang="zh-CN"' in html.read_text("utf-8")
 
