@@ -43,7 +43,7 @@ def main() -> None:
         path = Path(tmp) / "events.parquet"
         start = time.perf_counter()
         result = gridsim.simulate(
-            scenario, seed=args.seed, days=365 * args.years, events_path=path, progress=True
+            scenario, seed=args.seed, days=365 * args.years, events_path=path
         )
         wall = time.perf_counter() - start
         size = path.stat().st_size / 1024**2
