@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -183,7 +184,11 @@ def _grouped(ax: Any, rows: list[tuple[str, Mapping[str, Any]]], metrics: list[s
         ax.bar(xs, vals, width * 0.95, color=PALETTE[j % len(PALETTE)], label=label)
         for xi, m in zip(xs, metrics, strict=True):
             _errbar(ax, xi, v[m], horizontal=False, scale=scale)
-    ax.set_xticks(x, [_label(data, m, lang) for m in metrics], fontsize=SMALL)
+    # English KPI names run long: wrapped, so that neighbouring labels never overlap.
+    names = [_label(data, m, lang) for m in metrics]
+    if lang == "en":
+        names = [textwrap.fill(n, 16) for n in names]
+    ax.set_xticks(x, names, fontsize=SMALL)
     ax.legend(fontsize=SMALL, loc="upper left", bbox_to_anchor=(1.0, 1.0))
 
 
