@@ -13,20 +13,16 @@ other. Prints appeals per second of each and their ratio.
 
 from __future__ import annotations
 
-import os
+import argparse
+import math
+import time
 
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(var, "1")
+import _common  # one-thread BLAS, set before numpy is imported
+import numpy as np
+import simpy
 
-import argparse  # noqa: E402
-import math  # noqa: E402
-import time  # noqa: E402
-
-import numpy as np  # noqa: E402
-import simpy  # noqa: E402
-
-import gridsim  # noqa: E402
-from gridsim.model.loader import scenario_from_dict  # noqa: E402
+import gridsim
+from gridsim.model.loader import scenario_from_dict
 
 MICROGRIDS, GRIDS, TOWNS, DEPARTMENTS = 2000, 500, 16, 8
 P_GRID, P_TOWN, P_COUNTY = 0.3, 0.3, 0.5
@@ -148,8 +144,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=25.0, help="appeals per hour, county-wide")
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    _common.pin_one_core()
     scenario = bare_scenario(args.rate, args.days)
     units = gridsim.output.describe.build(scenario).counts()
     print(f"bare network: {units}, {args.rate:g} appeals/h, {args.days:g} days")

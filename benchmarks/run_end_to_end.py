@@ -15,20 +15,18 @@ The machine should be otherwise idle: figure workers use the second core.
 
 from __future__ import annotations
 
+import argparse
+import json
+import logging
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(var, "1")
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import _common  # one-thread BLAS, set before numpy is imported
 
 ROOT = Path(__file__).resolve().parents[1]
 PHASES = ("simulate", "garbage", "summary", "tables", "figures")
@@ -91,14 +89,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs per selection (best kept)")
     args = parser.parse_args()
 
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from bare_network import plain_simpy
-
-    start, cpu = time.perf_counter(), time.process_time()
-    appeals = plain_simpy(25, 365, 1)
-    bare = time.perf_counter() - start
+    appeals, bare, bare_cpu = _common.plain_simpy_year(seed=1)
     print(f"plain SimPy network year (rate 25/h, 365 days): {appeals:,} appeals, "
-          f"{bare:.2f} s wall, {time.process_time() - cpu:.2f} s CPU\n")  # fmt: skip
+          f"{bare:.2f} s wall, {bare_cpu:.2f} s CPU\n")  # fmt: skip
 
     work = Path(tempfile.mkdtemp(prefix="gridsim-e2e-"))
     try:

@@ -220,15 +220,10 @@ class Engine(EngineSetup):
         self.log_write(self.log_pack(self.env._now, order.id, -1, DISPATCH, order.level, unit, -1,
                                      0.0))  # fmt: skip
         free = self.free[unit]
-        order.token += 1
         if free:
-            staff = free.pop()[1]
-            order.held.append((unit, staff))
-            if order.pending:  # a joint order: every department takes part
-                self._dispatch(order, order.pending.pop(0))
-            else:
-                self._start(order, unit, staff)
+            self._granted(order, unit, free.pop()[1])
             return
+        order.token += 1
         (self.priority_queue if order.priority else self.queue)[unit].append((order, order.token))
         if self.policy.uses_deadlines and order.level < COUNTY:
             self.env.wake(self.level_limit[order.level], self._on_deadline,
@@ -244,10 +239,10 @@ class Engine(EngineSetup):
         self._send(order, order.level + 1)
 
     def _granted(self, order: Order, unit: int, staff: int) -> None:
-        """A member freed by another order takes this waiting one."""
+        """A member (free, or freed by another order) takes the order."""
         order.token += 1
         order.held.append((unit, staff))
-        if order.pending:
+        if order.pending:  # a joint order: every department takes part
             self._dispatch(order, order.pending.pop(0))
             return
         self._start(order, unit, staff)
