@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from gridsim.classroom.cli import add_classroom_command
+from gridsim.province.cli import add_province_command
 from gridsim.errors import UserError
 from gridsim.files import SIGNATURE, atomic_write_text, foreign_file, sign_png
 from gridsim.labels import LANGS
@@ -325,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"gridsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_run, _add_describe, _add_schema, _add_validate, _add_calibrate, _add_sweep,
-                _add_compare, _add_plot, add_classroom_command):  # fmt: skip
+                _add_compare, _add_plot, add_classroom_command, add_province_command):  # fmt: skip
         add(sub)
     return parser
 
