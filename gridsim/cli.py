@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import NoReturn
 
 from gridsim.classroom.cli import add_classroom_command
-from gridsim.province.cli import add_province_command
 from gridsim.errors import UserError
 from gridsim.files import SIGNATURE, atomic_write_text, foreign_file, sign_png
 from gridsim.labels import LANGS
 from gridsim.model.loader import load_scenario
 from gridsim.output.cli_options import add_memory_option
+from gridsim.province.cli import add_province_command
 from gridsim.version import __version__
 
 EXIT_USER_ERROR = 2

@@ -53,13 +53,13 @@ def add_province_command(subparsers: argparse._SubParsersAction) -> None:
         "figures in Chinese and English. A rerun resumes: finished counties are kept.",
     )
     p.add_argument("province", metavar="FILE", help="province file (TOML)")
-    p.add_argument("--out", help=f"output directory or fsspec URL (default {DEFAULT_ROOT}/<FILE stem>)")
+    p.add_argument("--out", help=f"directory or fsspec URL (default {DEFAULT_ROOT}/<FILE stem>)")
     p.add_argument("--days", type=_days, default=None,
-                   help="simulated days per county (default: the file's, else the template's)")  # fmt: skip
+                   help="simulated days per county (default: the file's)")  # fmt: skip
     p.add_argument("--cities", type=_cities, default=None,
                    help="only the counties of these cities (comma-separated keys)")  # fmt: skip
     p.add_argument("--executor", choices=EXECUTORS, default=None,
-                   help="where counties are computed (default: processes, or dask with --address)")  # fmt: skip
+                   help="default: processes, or dask with --address")  # fmt: skip
     p.add_argument("--address", help="Dask scheduler address, e.g. tcp://HOST:8786")
     p.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
     p.add_argument("--no-events", action="store_true", help="leave out the event log table")

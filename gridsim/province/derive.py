@@ -192,8 +192,10 @@ def county_scenario(
     try:
         return scenario_from_dict(data, f"{province.source} (county {county.key})")
     except ScenarioError as err:
-        raise ProvinceFileError(province.counties_file, f"{county.key}: {err.field}",
-                                f"a county the template can model ({err.expected})") from None  # fmt: skip
+        raise ProvinceFileError(
+            province.counties_file, f"{county.key}: {err.field}",
+            f"a county the template can model ({err.expected})",
+        ) from None  # fmt: skip
 
 
 def _town(county: County, index: int, population: int, urban: bool) -> dict[str, Any]:
@@ -213,7 +215,8 @@ def _scale_counts(data: dict[str, Any], factor: float) -> None:
         if "staff" in dept:
             dept["staff"] = max(1, round(dept["staff"] * factor))
         if "sunk_staff" in dept:
-            dept["sunk_staff"] = min(dept.get("staff", math.inf), round(dept["sunk_staff"] * factor))
+            sunk = round(dept["sunk_staff"] * factor)
+            dept["sunk_staff"] = min(dept.get("staff", math.inf), sunk)
     desks = data.get("centre", {}).get("county_desks")
     if isinstance(desks, dict):
         for desk, heads in desks.items():

@@ -6,12 +6,12 @@ A province file looks like this (``scenarios/provinces/shandong_2020.toml`` is t
     name = "Shandong (2020 census)"
     name_zh = "山东省（2020年人口普查）"
     template = "../pingyi_baseline.toml"     # every county's scenario starts from it
-    counties = "shandong_2020_counties.csv"  # key,name,name_zh,city,kind,population[,towns][,urban_share]
-    cities = "shandong_2020_cities.csv"      # key,name,name_zh,population[,urban_population]
+    counties = "shandong_2020_counties.csv"  # key,name,city,kind,population ...
+    cities = "shandong_2020_cities.csv"      # key,name,population,urban_population ...
     seed = 20240101                          # the province's root seed
     horizon_days = 365                       # default: the template's
 
-    [rules]                                  # how a county's scenario is derived (gridsim.province.derive)
+    [rules]                                  # gridsim.province.derive documents them
     persons_per_household = 2.70
     residents_per_town = 55700
     urban_share_prior = { district = 0.85, city = 0.6, county = 0.45 }
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -55,8 +55,8 @@ class ProvinceFileError(UserError):
     """A province file (or one of its CSV tables) is wrong: one line, file, field, expectation.
 
     Example:
-        >>> print(ProvinceFileError("p.csv", "row 3 (jinan-lixia).population", "a positive integer"))
-        p.csv: row 3 (jinan-lixia).population: a positive integer
+        >>> print(ProvinceFileError("p.csv", "row 3 (jinan-lixia).population", "an integer"))
+        p.csv: row 3 (jinan-lixia).population: an integer
     """
 
 
@@ -219,7 +219,7 @@ def _rows(path: Path, model: type[Strict], key: str) -> Iterator[Any]:
         raise ProvinceFileError(path, "", f"a valid CSV file ({exc})") from None
 
 
-def _check_header(path: Path, header: list[str], model: type[Strict]) -> None:
+def _check_header(path: Path, header: Sequence[str], model: type[Strict]) -> None:
     known = set(model.model_fields)
     required = [n for n, f in model.model_fields.items() if f.is_required()]
     for name in header:

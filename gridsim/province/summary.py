@@ -14,7 +14,7 @@ Example:
     ...          "kpis": {"appeals": 30.0, "on_time_rate": 0.9}}]
     >>> t = counties_table(rows)
     >>> s = province_summary(t).set_index("metric")
-    >>> s.loc["on_time_rate", "weighted_mean"], s.loc["appeals", "total"]
+    >>> float(s.loc["on_time_rate", "weighted_mean"]), float(s.loc["appeals", "total"])
     (0.8, 40.0)
 """
 
@@ -110,7 +110,7 @@ def summary_text(counties: pd.DataFrame, summary: pd.DataFrame) -> str:
         ...          "kpis": {"appeals": 10.0, "share_settled_in_grid": 0.5}}]
         >>> print(summary_text(counties_table(rows), province_summary(counties_table(rows))))
         1 counties, 100 residents, 10 appeals
-          Share settled in the grid: 50.0% (resident-weighted; counties 50.0% to 50.0%, p10-p90)
+          Issues settled within the grid: 50.0% (by residents; counties 50.0% to 50.0%, p10-p90)
           CPU 2.0 s (2.0 s a county, 200000 µs an appeal); largest county peak 50 MiB
     """
     from gridsim.kpi_registry import kpi
@@ -122,8 +122,8 @@ def summary_text(counties: pd.DataFrame, summary: pd.DataFrame) -> str:
     for name in PRINTED:
         if name in s.index:
             k, r = kpi(name), s.loc[name]
-            lines.append(f"  {k.label_en}: {k.show(r['weighted_mean'])} (resident-weighted; "
-                         f"counties {k.show(r['p10'])} to {k.show(r['p90'])}, p10-p90)")  # fmt: skip
+            spread = f"counties {k.show(r['p10'])} to {k.show(r['p90'])}, p10-p90"
+            lines.append(f"  {k.label_en}: {k.show(r['weighted_mean'])} (by residents; {spread})")
     if "cpu_s" in s.index:
         cpu = s.loc["cpu_s"]
         per = (f", {s.loc['cpu_us_per_appeal', 'total']:.0f} µs an appeal"
