@@ -611,7 +611,7 @@ def test_a_failing_run_stops_the_sweep_but_keeps_finished_runs(tiny, tmp_path):
 
 def test_dask_executor_submits_runs_with_retries(monkeypatch):
     """A run whose Dask worker dies is computed again (``retries``), not lost."""
-    from gridsim.experiment import executors
+    from gridsim.experiment import dask_executor
 
     submitted: list[dict] = []
 
@@ -631,7 +631,7 @@ def test_dask_executor_submits_runs_with_retries(monkeypatch):
         def add(self, future):
             self.append(future)
 
-    monkeypatch.setattr(executors, "_import_distributed",
+    monkeypatch.setattr(dask_executor, "_import_distributed",
                         lambda: SimpleNamespace(as_completed=AsCompleted))  # fmt: skip
     ex = DaskExecutor(workers=1)
     ex._client = Client()

@@ -5,13 +5,17 @@ the results *as they complete* (not in submission order), so the caller can stre
 disk. Results must be small (a run's KPI dict, never its event log).
 
 * :class:`SerialExecutor` — in this process, one run after another (debugging, notebooks).
-* :class:`LocalProcessesExecutor` — a :class:`concurrent.futures.ProcessPoolExecutor`.
+* :class:`LocalProcessesExecutor` — a :class:`concurrent.futures.ProcessPoolExecutor`,
+  rebuilt when a worker process dies (the unfinished runs are submitted again).
 * :class:`DaskExecutor` — a ``dask.distributed`` cluster: a ``LocalCluster`` of worker
   processes, or an existing scheduler at ``address``. Dask is optional
-  (``pip install 'gridsim[dask]'``) and is imported only when this executor is entered.
+  (``pip install 'gridsim[dask]'``) and is imported only when this executor is entered
+  (:mod:`gridsim.experiment.dask_executor`, re-exported here).
 
 Parallel executors keep a bounded number of runs in flight (``max_in_flight``), so a sweep of
-many thousand runs never holds all its specs and results in memory at once.
+many thousand runs never holds all its specs and results in memory at once. A run whose
+worker dies is tried again, at most ``PROCESS_RETRIES`` / ``DASK_RETRIES`` more times; an
+exception raised by the run itself is not retried by the processes executor.
 
 Example:
     >>> with make_executor("serial") as ex:
@@ -21,15 +25,49 @@ Example:
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from itertools import islice
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from itertools import count
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from gridsim.errors import UserError
+from gridsim.experiment.dask_executor import DaskExecutor, worker_provenance
+from gridsim.experiment.executor_base import (
+    DASK_RETRIES,
+    PROCESS_RETRIES,
+    ExecutorOptionError,
+    ExecutorUnavailableError,
+    WorkerLostError,
+    WorkerMismatchError,
+    check_workers,
+    default_workers,
+)
+
+__all__ = [
+    "DASK_RETRIES",
+    "EXECUTORS",
+    "PARENT_POLL_S",
+    "PROCESS_RETRIES",
+    "DaskExecutor",
+    "Executor",
+    "ExecutorOptionError",
+    "ExecutorUnavailableError",
+    "LocalProcessesExecutor",
+    "SerialExecutor",
+    "WorkerLostError",
+    "WorkerMismatchError",
+    "default_workers",
+    "make_executor",
+    "watch_parent",
+    "worker_provenance",
+]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -37,29 +75,12 @@ R = TypeVar("R")
 EXECUTORS: tuple[str, ...] = ("serial", "processes", "dask")
 #: How often a pool worker checks that the sweep that started it is still alive (seconds).
 PARENT_POLL_S = 0.5
-#: How often Dask recomputes a run whose worker died before it finished.
-DASK_RETRIES = 2
 
+log = logging.getLogger("gridsim.executors")
 
-class ExecutorUnavailableError(UserError):
-    """An executor cannot be used here (an optional dependency is missing, no scheduler).
-
-    Example:
-        >>> print(ExecutorUnavailableError("", "--address", "a reachable Dask scheduler"))
-        --address: a reachable Dask scheduler
-    """
-
-
-class ExecutorOptionError(UserError, ValueError):
-    """An executor asked for with options that do not fit (kind, workers, address).
-
-    Also a :class:`ValueError`: a bad argument to :func:`make_executor` or an executor's
-    constructor, whether it came from the command line or from Python.
-
-    Example:
-        >>> print(ExecutorOptionError("", "workers", "a positive integer, got 0"))
-        workers: a positive integer, got 0
-    """
+#: In a pool worker: the queue on which it says which task it starts (set by the initializer).
+_STARTED: Any = None
+_NOTHING: Any = object()
 
 
 @runtime_checkable
@@ -76,16 +97,6 @@ class Executor(Protocol):
     def run(self, fn: Callable[[T], R], specs: Iterable[T]) -> Iterator[R]:
         """Apply ``fn`` to every spec; yield the results as they complete."""
         ...
-
-
-def default_workers() -> int:
-    """Worker processes used when none are asked for: ``os.cpu_count()`` (at least 1).
-
-    Example:
-        >>> default_workers() >= 1
-        True
-    """
-    return max(1, os.cpu_count() or 1)
 
 
 class SerialExecutor:
@@ -114,12 +125,54 @@ class SerialExecutor:
             yield fn(spec)
 
 
+@dataclass(eq=False)
+class _Task:
+    """One run of :meth:`LocalProcessesExecutor.run`: its spec, charged tries, last token."""
+
+    spec: Any
+    tries: int = 0
+    token: int = -1
+
+
+class _Announce:
+    """Call ``fn(spec)`` in a pool worker after saying on the pool's queue that it started.
+
+    So the sweep knows, when a worker dies, which runs were running (and may have killed
+    it) and which were only queued.
+    """
+
+    def __init__(self, fn: Callable[[Any], Any]) -> None:
+        self.fn = fn
+
+    def __call__(self, token: int, spec: Any) -> Any:
+        if _STARTED is not None:
+            _STARTED.put(token)
+        return self.fn(spec)
+
+
+def _init_pool_worker(parent_pid: int, started: Any) -> None:
+    """A pool worker's initializer: remember the queue, watch the sweep's process."""
+    global _STARTED
+    _STARTED = started
+    watch_parent(parent_pid)
+
+
 class LocalProcessesExecutor:
-    """Run specs in a pool of local worker processes.
+    """Run specs in a pool of local worker processes; a worker that dies is replaced.
+
+    When a worker process dies (killed, out of memory) the pool breaks and every run in
+    it fails with :class:`~concurrent.futures.process.BrokenProcessPool`. The executor then
+    logs a warning, starts a new pool and submits the unfinished runs again. A run that was
+    running when a worker died is charged one try; such runs are retried one at a time
+    (beside fresh runs), so a run that kills its worker every time is told apart from the
+    runs that merely shared the pool with it, and after ``1 + retries`` tries it ends the
+    sweep with :class:`WorkerLostError`. An exception raised by ``fn`` itself is not
+    retried: it propagates as it is.
 
     Args:
         workers: pool size; ``None`` means :func:`default_workers`.
         max_in_flight: submitted but unfinished runs at any time; default ``4 * workers``.
+        retries: how many times a run that was running when its worker died is tried again.
 
     Example:
         >>> with LocalProcessesExecutor(workers=2) as ex:
@@ -129,136 +182,133 @@ class LocalProcessesExecutor:
 
     name = "processes"
 
-    def __init__(self, workers: int | None = None, max_in_flight: int | None = None) -> None:
-        self.workers = _check_workers(workers)
+    def __init__(
+        self,
+        workers: int | None = None,
+        max_in_flight: int | None = None,
+        retries: int = PROCESS_RETRIES,
+    ) -> None:
+        self.workers = check_workers(workers)
         self.max_in_flight = max_in_flight or 4 * self.workers
+        if isinstance(retries, bool) or int(retries) != retries or retries < 0:
+            raise ExecutorOptionError("", "retries", f"an integer >= 0, got {retries!r}")
+        self.retries = int(retries)
         self._pool: ProcessPoolExecutor | None = None
+        self._started: Any = None  # the pool's queue of "task n started" messages
 
     def __enter__(self) -> LocalProcessesExecutor:
-        self._pool = ProcessPoolExecutor(
-            max_workers=self.workers, initializer=watch_parent, initargs=(os.getpid(),)
-        )
+        self._start_pool()
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        if self._started is not None:
+            self._started.close()
+            self._started = None
+
+    def _start_pool(self) -> None:
+        # A fresh queue with every pool: a worker killed while writing to the old one may
+        # have died holding its lock.
+        context = multiprocessing.get_context()
+        self._started = context.SimpleQueue()
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=context,
+            initializer=_init_pool_worker,
+            initargs=(os.getpid(), self._started),
+        )
+
+    def _restart_pool(self) -> None:
+        self.__exit__()
+        self._start_pool()
+
+    def _drain_started(self, into: set[int]) -> None:
+        """Read every "task n started" message the workers have written so far."""
+        queue = self._started
+        while queue is not None and not queue.empty():
+            into.add(queue.get())
 
     def run(self, fn: Callable[[T], R], specs: Iterable[T]) -> Iterator[R]:
         """Submit specs (at most ``max_in_flight`` pending) and yield results as they finish."""
         if self._pool is None:
             raise RuntimeError("use the executor as a context manager: `with executor: ...`")
-        pool = self._pool
-        pending_specs = iter(specs)
-        first = islice(pending_specs, self.max_in_flight)
-        in_flight: set[Future] = {pool.submit(fn, s) for s in first}
+        fresh = iter(specs)
+        again: deque[_Task] = deque()  # in the broken pool but never started: not charged
+        suspects: deque[_Task] = deque()  # running when a worker died: one at a time
+        in_flight: dict[Future, _Task] = {}
+        started: set[int] = set()
+        tokens = count()
+        wrapped = _Announce(fn)
+
+        def refill() -> None:
+            while len(in_flight) < self.max_in_flight:
+                if suspects and not any(t.tries for t in in_flight.values()):
+                    task = suspects.popleft()
+                elif again:
+                    task = again.popleft()
+                else:
+                    nxt = next(fresh, _NOTHING)
+                    if nxt is _NOTHING:
+                        return
+                    task = _Task(nxt)
+                task.token = next(tokens)
+                assert self._pool is not None
+                in_flight[self._pool.submit(wrapped, task.token, task.spec)] = task
+
+        refill()
         try:
             while in_flight:
-                done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                failed = [f for f in done if f.exception() is not None]
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
+                    # Every other run of the broken pool fails too: collect them all.
+                    done, _ = wait(in_flight)
+                # Read the queue at every step: a full pipe would block the workers' writes.
+                self._drain_started(started)
+                failed: Future | None = None
+                lost: list[_Task] = []
                 for future in done:
-                    if future.exception() is None:
+                    task = in_flight.pop(future)
+                    exc = future.exception()
+                    if not isinstance(exc, BrokenProcessPool):
+                        started.discard(task.token)
+                    if exc is None:
                         yield future.result()  # finished results first, then the failure
-                        for nxt in islice(pending_specs, 1):  # refill: one out, one in
-                            in_flight.add(pool.submit(fn, nxt))
-                if failed:
-                    failed[0].result()
+                    elif isinstance(exc, BrokenProcessPool):
+                        lost.append(task)
+                    elif failed is None:
+                        failed = future
+                if failed is not None:
+                    failed.result()
+                if lost:
+                    self._recover(lost, started, again, suspects)
+                refill()
         finally:
             for future in in_flight:
                 future.cancel()
 
-
-class DaskExecutor:
-    """Run specs on a ``dask.distributed`` cluster.
-
-    Without ``address`` a ``LocalCluster(n_workers=workers, threads_per_worker=1,
-    processes=True)`` is started on entry and closed on exit; with ``address``
-    (``tcp://host:8786``) the executor connects to a running scheduler whose workers must be
-    able to ``import gridsim``.
-
-    Args:
-        workers: local worker processes (ignored with ``address``); default
-            :func:`default_workers`.
-        address: scheduler address of an existing cluster.
-        max_in_flight: submitted but unfinished runs at any time; default ``4 * workers``
-            (with ``address``: four per worker thread of the cluster).
-
-    Raises:
-        ExecutorUnavailableError: on entry, when Dask is not installed or the scheduler
-            cannot be reached.
-
-    Example:
-        >>> with DaskExecutor(workers=2) as ex:  # doctest: +SKIP
-        ...     sorted(ex.run(abs, [-2, 1, -3]))
-        [1, 2, 3]
-    """
-
-    name = "dask"
-
-    def __init__(
-        self,
-        workers: int | None = None,
-        address: str | None = None,
-        max_in_flight: int | None = None,
+    def _recover(
+        self, lost: list[_Task], started: set[int], again: deque[_Task], suspects: deque[_Task]
     ) -> None:
-        self.workers = _check_workers(workers)
-        self.address = address
-        self.max_in_flight = max_in_flight
-        self._client: Any = None
-        self._cluster: Any = None
-
-    def __enter__(self) -> DaskExecutor:
-        distributed = _import_distributed()
-        try:
-            if self.address:
-                self._client = distributed.Client(self.address, timeout="20s")
-                threads = sum(self._client.nthreads().values()) or 1
-                self.workers = threads
-            else:
-                self._cluster = distributed.LocalCluster(
-                    n_workers=self.workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                )
-                self._client = distributed.Client(self._cluster)
-        except OSError as exc:
-            self.__exit__()
-            option = "--address" if self.address else "--executor dask"
-            where = self.address or "a local cluster"
-            raise ExecutorUnavailableError(
-                "", option, f"a reachable Dask scheduler (cannot reach {where}: {exc})"
-            ) from exc
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-        if self._cluster is not None:
-            self._cluster.close()
-            self._cluster = None
-
-    def run(self, fn: Callable[[T], R], specs: Iterable[T]) -> Iterator[R]:
-        """Submit specs (bounded in flight) and yield results with ``as_completed``."""
-        if self._client is None:
-            raise RuntimeError("use the executor as a context manager: `with executor: ...`")
-        distributed = _import_distributed()
-        limit = self.max_in_flight or 4 * self.workers
-        pending_specs = iter(specs)
-        first = [
-            self._client.submit(fn, s, pure=False, retries=DASK_RETRIES)
-            for s in islice(pending_specs, limit)
-        ]
-        queue = distributed.as_completed(first)
-        try:
-            for future in queue:
-                yield future.result()
-                for nxt in islice(pending_specs, 1):  # refill: one out, one in
-                    queue.add(self._client.submit(fn, nxt, pure=False, retries=DASK_RETRIES))
-        finally:
-            queue.clear()
+        """A worker died: charge the runs it may have killed, start a new pool, requeue."""
+        ran = [t for t in lost if t.token in started]
+        log.warning(
+            "a worker process died (%d run(s) running, %d in flight); restarting the pool "
+            "and submitting them again",
+            len(ran),
+            len(lost),
+        )
+        # A worker that died idle started nothing; charge every run then, so that a pool
+        # that keeps breaking still ends.
+        for task in ran or lost:
+            task.tries += 1
+            if task.tries > self.retries:
+                raise WorkerLostError(task.spec, task.tries)
+        self._restart_pool()
+        started.clear()
+        for task in sorted(lost, key=lambda t: t.token):
+            (suspects if task.tries else again).append(task)
 
 
 def watch_parent(parent_pid: int, poll_s: float = PARENT_POLL_S) -> None:
@@ -293,26 +343,6 @@ def watch_parent(parent_pid: int, poll_s: float = PARENT_POLL_S) -> None:
                 os._exit(1)
 
     threading.Thread(target=watch, name="gridsim-parent-watch", daemon=True).start()
-
-
-def _check_workers(workers: int | None) -> int:
-    """The worker count asked for, or :func:`default_workers`; refuse anything but n >= 1."""
-    if workers is None:
-        return default_workers()
-    if isinstance(workers, bool) or int(workers) != workers or workers < 1:
-        raise ExecutorOptionError("", "workers", f"a positive integer, got {workers!r}")
-    return int(workers)
-
-
-def _import_distributed() -> Any:
-    """Import Dask only when its executor is used (it is optional and slow to import)."""
-    try:
-        import dask.distributed as distributed
-    except ImportError as exc:
-        raise ExecutorUnavailableError(
-            "", "--executor dask", "Dask (not installed): pip install 'gridsim[dask]'"
-        ) from exc
-    return distributed
 
 
 def make_executor(
