@@ -27,8 +27,6 @@ The results (JSON) go to ``--json`` (default ``results/benchmarks/province.json`
 
 from __future__ import annotations
 
-import _common  # noqa: F401  (one-thread BLAS before numpy)
-
 import argparse
 import heapq
 import json
@@ -37,6 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import _common  # noqa: F401  (one-thread BLAS, set before numpy is imported)
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
