@@ -208,7 +208,8 @@ def _rows(path: Path, model: type[Strict], key: str) -> Iterator[Any]:
             header = reader.fieldnames or []
             _check_header(path, header, model)
             for number, row in enumerate(reader, start=2):  # row 1 is the header
-                if len(row) > len(header) or None in row:
+                if len(row) > len(header) or None in row or None in row.values():
+                    # more cells than the header (a None key) or fewer (None values)
                     raise ProvinceFileError(path, f"row {number}", f"{len(header)} cells")
                 if number - 1 > MAX_COUNTIES:
                     raise ProvinceFileError(path, "", f"at most {MAX_COUNTIES} rows")
