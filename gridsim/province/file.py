@@ -186,6 +186,7 @@ def load_province(path: str | Path) -> Province:
     if parsed.province.cities is not None:
         cities_file = _existing(here / parsed.province.cities, source, "province.cities")
         cities = tuple(_rows(cities_file, City, "key"))
+        _check_unique([c.key for c in cities], cities_file)
     counties = tuple(_rows(counties_file, County, "key"))
     _check_counties(counties, cities, counties_file)
     return Province(
@@ -223,7 +224,9 @@ def _rows(path: Path, model: type[Strict], key: str) -> Iterator[Any]:
 def _check_header(path: Path, header: Sequence[str], model: type[Strict]) -> None:
     known = set(model.model_fields)
     required = [n for n, f in model.model_fields.items() if f.is_required()]
-    for name in header:
+    for i, name in enumerate(header):
+        if name in header[:i]:
+            raise ProvinceFileError(path, f"column {name!r}", "a column named once in the header")
         if name not in known:
             raise ProvinceFileError(
                 path, f"column {name!r}", f"one of the columns {', '.join(model.model_fields)}"
@@ -260,14 +263,18 @@ def _cell(text: str, model: type[Strict], name: str) -> Any:
     return text
 
 
+def _check_unique(keys: Sequence[str], path: Path) -> None:
+    seen: set[str] = set()
+    for key in keys:
+        if key in seen:
+            raise ProvinceFileError(path, f"key {key!r}", "a key used by one row only")
+        seen.add(key)
+
+
 def _check_counties(counties: tuple[County, ...], cities: tuple[City, ...], path: Path) -> None:
     if not counties:
         raise ProvinceFileError(path, "", "at least one county row")
-    seen: set[str] = set()
-    for county in counties:
-        if county.key in seen:
-            raise ProvinceFileError(path, f"key {county.key!r}", "a key used by one row only")
-        seen.add(county.key)
+    _check_unique([c.key for c in counties], path)
     known = {c.key for c in cities}
     for county in counties if cities else ():
         if county.city not in known:
