@@ -37,8 +37,13 @@ from pydantic import Field, ValidationError
 
 from gridsim.errors import UserError
 from gridsim.model.fields import Strict
-from gridsim.model.loader import describe_validation_error, read_toml
-from gridsim.model.scenario import MAX_HORIZON_DAYS, MAX_HOUSEHOLD, MAX_TOWN_POPULATION
+from gridsim.model.loader import describe_validation_error, load_scenario, read_toml
+from gridsim.model.scenario import (
+    MAX_HORIZON_DAYS,
+    MAX_HOUSEHOLD,
+    MAX_TOWN_POPULATION,
+    ScenarioError,
+)
 
 #: The kinds of county-level unit (市辖区, 县级市, 县).
 KINDS: tuple[str, ...] = ("district", "city", "county")
@@ -181,6 +186,7 @@ def load_province(path: str | Path) -> Province:
         raise ProvinceFileError(source, field, expected) from None
     here = source.parent
     template = _existing(here / parsed.province.template, source, "province.template")
+    _check_template(template)
     counties_file = _existing(here / parsed.province.counties, source, "province.counties")
     cities: tuple[City, ...] = ()
     if parsed.province.cities is not None:
@@ -199,6 +205,14 @@ def _existing(path: Path, source: Path, field: str) -> Path:
     if not path.is_file():
         raise ProvinceFileError(source, field, f"an existing file (no such file: {path})")
     return path
+
+
+def _check_template(template: Path) -> None:
+    """Refuse a template that is not a valid scenario, naming the template's own field."""
+    try:
+        load_scenario(template)
+    except ScenarioError as err:
+        raise ProvinceFileError(template, err.field, f"a template scenario ({err.expected})") from None
 
 
 def _rows(path: Path, model: type[Strict], key: str) -> Iterator[Any]:
