@@ -212,7 +212,8 @@ def _check_template(template: Path) -> None:
     try:
         load_scenario(template)
     except ScenarioError as err:
-        raise ProvinceFileError(template, err.field, f"a template scenario ({err.expected})") from None
+        expected = f"a template scenario ({err.expected})"
+        raise ProvinceFileError(template, err.field, expected) from None
 
 
 def _rows(path: Path, model: type[Strict], key: str) -> Iterator[Any]:
