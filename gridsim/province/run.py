@@ -180,7 +180,8 @@ def run_province(
         cities: run only the counties of these cities (keys).
         events: write the event log too (the largest table).
         figures: draw the province figures (local output only).
-        progress: called with (counties done, counties to do) after each county.
+        progress: called with (counties done, counties to do): once with 0 when the
+            counties start (after every check), then after each county.
 
     Raises:
         ProvinceFileError: the province file or its tables are wrong.
@@ -191,7 +192,7 @@ def run_province(
     if days is not None:
         check_days(days)
     url = str(out)
-    fs, root = _prepare_output(url)
+    fs, root = _open_output(url)
     tasks = plan_counties(loaded, url, days, cities, events)
     done = _finished(fs, root, tasks)
     todo = [t for t in tasks if t.key not in done]
@@ -199,8 +200,11 @@ def run_province(
         "dask" if address else executor, workers, address)  # fmt: skip
     if todo:
         check_memory(todo, min(chosen.workers, len(todo)))
+    _claim_output(fs, root, url)  # every refusal is above: a refused run writes nothing
     summaries = dict(done)
     if todo:
+        if progress is not None:
+            progress(0, len(todo))
         with chosen:
             for summary in chosen.run(run_county, todo):
                 summaries[summary["key"]] = summary
@@ -223,27 +227,41 @@ def _is_local(url: str) -> bool:
     return "://" not in url or url.startswith("file://")
 
 
-def _prepare_output(url: str) -> tuple[Any, str]:
-    """The filesystem and root of ``url``, refusing a location holding someone else's files."""
+def _local_path(url: str) -> Path:
+    """The directory of a local output location (a path or a ``file://`` URL)."""
+    return Path(url.removeprefix("file://"))
+
+
+def _open_output(url: str) -> tuple[Any, str]:
+    """The filesystem and root of ``url``, refusing a location holding someone else's files.
+
+    Writes nothing: :func:`_claim_output` creates and marks the location once the run is
+    known to go ahead.
+    """
     if _is_local(url):
-        local = Path(url.removeprefix("file://"))
-        reason = foreign_directory(local, KIND)
+        reason = foreign_directory(_local_path(url), KIND)
         if reason is not None:
-            raise ProvinceRunError(local, "", reason)
-        local.mkdir(parents=True, exist_ok=True)
-        write_marker(local, KIND)
+            raise ProvinceRunError(_local_path(url), "", reason)
     try:
         fs, root = fsspec.core.url_to_fs(url)
     except (ImportError, ValueError) as exc:
         raise ProvinceRunError("", "--out", f"a local path or an fsspec URL ({exc})") from None
     if not _is_local(url):
-        marker = f"{root}/.gridsim"
-        if fs.exists(root) and fs.ls(root) and not fs.exists(marker):
+        if fs.exists(root) and fs.ls(root) and not fs.exists(f"{root}/.gridsim"):
             raise ProvinceRunError(url, "", "an empty location or one gridsim wrote (no .gridsim)")
-        fs.makedirs(root, exist_ok=True)
-        with fs.open(marker, "w") as f:
-            f.write(json.dumps({"generator": "gridsim", "kind": KIND}) + "\n")
     return fs, root
+
+
+def _claim_output(fs: Any, root: str, url: str) -> None:
+    """Create the output location and its ``.gridsim`` marker."""
+    if _is_local(url):
+        local = _local_path(url)
+        local.mkdir(parents=True, exist_ok=True)
+        write_marker(local, KIND)
+        return
+    fs.makedirs(root, exist_ok=True)
+    with fs.open(f"{root}/.gridsim", "w") as f:
+        f.write(json.dumps({"generator": "gridsim", "kind": KIND}) + "\n")
 
 
 def _finished(fs: Any, root: str, tasks: Iterable[CountyTask]) -> dict[str, dict]:
