@@ -218,7 +218,7 @@ def run_province(
     if figures and _is_local(url):
         from gridsim.province.figures import draw_province_figures
 
-        draw_province_figures(counties, loaded, Path(url) / "figures")
+        draw_province_figures(counties, loaded, _local_path(url) / "figures")
     return ProvinceResult(url, counties, summary, len(todo), len(done),
                           time.perf_counter() - start)  # fmt: skip
 
