@@ -486,3 +486,24 @@ def test_figures_of_a_file_url_go_to_its_directory(tmp_path, monkeypatch):
     out = tmp_path / "out"
     run_province(SYNTHETIC, out.as_uri(), executor="serial", days=2, cities=["east"])
     assert drawn == [out / "figures"]
+
+
+def test_a_narrower_rerun_leaves_no_partitions_of_the_earlier_run(tmp_path):
+    out = tmp_path / "out"
+    run_province(SYNTHETIC, out, executor="serial", days=2, cities=["east", "south"],
+                 figures=False)  # fmt: skip
+    east = run_province(SYNTHETIC, out, executor="serial", days=3, cities=["east"],
+                        events=False, figures=False)  # fmt: skip
+    keys = set(east.counties["key"])
+    assert set(read_table(out, "orders")["county"]) == keys
+    assert {p.stem for p in (out / "counties").glob("*.json")} == keys
+    assert not (out / "tables" / "events").exists() or not any(
+        (out / "tables" / "events").iterdir()
+    )
+    # the tables now are exactly this run's: a fresh run of the same gives the same
+    fresh = run_province(SYNTHETIC, tmp_path / "fresh", executor="serial", days=3,
+                         cities=["east"], events=False, figures=False)  # fmt: skip
+    assert read_table(out, "orders").equals(read_table(tmp_path / "fresh", "orders"))
+    pd.testing.assert_frame_equal(
+        east.counties.drop(columns=COST), fresh.counties.drop(columns=COST)
+    )

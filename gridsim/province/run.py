@@ -14,7 +14,9 @@ largest first so the last to finish are small, and writes to the output location
     figures/                    the province figures, zh and en (a local output only)
 
 A county whose summary is already there with the same fingerprint (scenario, seed, days,
-tables, gridsim version) is not recomputed: an interrupted province run resumes.
+tables, gridsim version) is not recomputed: an interrupted province run resumes. What an
+earlier run into the same location wrote for counties or tables this run leaves out is
+removed, so the partitions are always this run's.
 
 Example:
     >>> import tempfile
@@ -201,6 +203,7 @@ def run_province(
     if todo:
         check_memory(todo, min(chosen.workers, len(todo)))
     _claim_output(fs, root, url)  # every refusal is above: a refused run writes nothing
+    _prune(fs, root, tasks)
     summaries = dict(done)
     if todo:
         if progress is not None:
@@ -262,6 +265,32 @@ def _claim_output(fs: Any, root: str, url: str) -> None:
     fs.makedirs(root, exist_ok=True)
     with fs.open(f"{root}/.gridsim", "w") as f:
         f.write(json.dumps({"generator": "gridsim", "kind": KIND}) + "\n")
+
+
+def _prune(fs: Any, root: str, tasks: Sequence[CountyTask]) -> None:
+    """Remove what an earlier run left and this one does not write.
+
+    A county not in this run (another ``--cities``), or a table this run leaves out
+    (``--no-events``), would otherwise stay among the partitions, mixed with this run's
+    tables though the counties table does not list it. A county's summary goes before its
+    partitions: a summary always means complete partitions.
+    """
+    keys = {t.key for t in tasks}
+    tables = set(tasks[0].tables) if tasks else set()
+    summaries = f"{root}/{SUMMARY_DIR}"
+    if fs.exists(summaries):
+        for path in fs.ls(summaries, detail=False):
+            name = path.rstrip("/").rsplit("/", 1)[-1]
+            if name.endswith(".json") and name.removesuffix(".json") not in keys:
+                fs.rm(path)
+    for table in TABLES:
+        base = f"{root}/tables/{table}"
+        if not fs.exists(base):
+            continue
+        for path in fs.ls(base, detail=False):
+            name = path.rstrip("/").rsplit("/", 1)[-1]
+            if table not in tables or name.removeprefix("county=") not in keys:
+                fs.rm(path, recursive=True)
 
 
 def _finished(fs: Any, root: str, tasks: Iterable[CountyTask]) -> dict[str, dict]:
