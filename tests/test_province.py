@@ -507,3 +507,11 @@ def test_a_narrower_rerun_leaves_no_partitions_of_the_earlier_run(tmp_path):
     pd.testing.assert_frame_equal(
         east.counties.drop(columns=COST), fresh.counties.drop(columns=COST)
     )
+
+
+def test_a_memory_url_is_refused_with_worker_processes(tmp_path):
+    fs = fsspec.filesystem("memory")
+    with pytest.raises(ProvinceRunError, match="^--out: a location every worker can reach"):
+        run_province(SYNTHETIC, "memory://gridsim-test/refused", executor="processes", workers=2,
+                     days=2, cities=["east"], figures=False)  # fmt: skip
+    assert not fs.exists("/gridsim-test/refused")

@@ -200,6 +200,10 @@ def run_province(
     todo = [t for t in tasks if t.key not in done]
     chosen = executor if not isinstance(executor, str) else make_executor(
         "dask" if address else executor, workers, address)  # fmt: skip
+    if url.startswith("memory://") and getattr(chosen, "name", "") != "serial":
+        # each worker process has its own memory filesystem: the tables would be lost
+        raise ProvinceRunError("", "--out", "a location every worker can reach (memory:// is "
+                               "one process's own: use the serial executor)")  # fmt: skip
     if todo:
         check_memory(todo, min(chosen.workers, len(todo)))
     _claim_output(fs, root, url)  # every refusal is above: a refused run writes nothing
