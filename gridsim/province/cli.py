@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 __all__ = ["add_province_command", "cmd_province"]
 
@@ -85,16 +86,19 @@ def cmd_province(args: argparse.Namespace) -> int:
     except ExecutorOptionError as exc:  # name the option as it was typed (--workers)
         raise ExecutorOptionError("", f"--{exc.field}", exc.expected) from None
     out = args.out or str(Path(DEFAULT_ROOT) / Path(args.province).stem)
-    bar = None
-    if not args.quiet:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(desc=province.settings.name, unit="county", file=sys.stderr)
+    bar: Any = None
 
     def progress(done: int, total: int) -> None:
-        if bar is not None:
-            bar.total = total
-            bar.update(done - bar.n)
+        # The bar appears when the counties start: a refusal before that is one line alone.
+        nonlocal bar
+        if args.quiet:
+            return
+        if bar is None:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(desc=province.settings.name, unit="county", file=sys.stderr, total=total)
+        bar.total = total
+        bar.update(done - bar.n)
 
     try:
         result = run_province(

@@ -18,7 +18,9 @@ policies, rates per resident) on its own population. What changes, and how:
    departments' staff and sunk staff, the county centre's desks and the exclusive grids
    (markets, enterprises, business districts) are the template's times the county's
    population over the template's, rounded (a department or desk keeps at least one
-   officer). Town desks are per 100,000 residents already and do not need it.
+   officer, a kind of exclusive grid the template has keeps at least one grid: a small
+   county still has its markets' and enterprises' grid). Town desks are per 100,000
+   residents already and do not need it.
 6. **Names and seed.** ``meta.name`` is the county's name, ``county.name_zh`` its Chinese
    name; its seed is ``SeedSequence(province seed, spawn_key=(crc32(key),))``, so a county's
    numbers do not depend on which other counties are in the file or in what order.
@@ -225,4 +227,5 @@ def _scale_counts(data: dict[str, Any], factor: float) -> None:
     if isinstance(exclusive, dict):
         for kind in ("markets", "enterprises", "business_districts"):
             if kind in exclusive:
-                exclusive[kind] = round(exclusive[kind] * factor)
+                count = exclusive[kind]
+                exclusive[kind] = max(1, round(count * factor)) if count else 0

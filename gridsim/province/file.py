@@ -37,8 +37,13 @@ from pydantic import Field, ValidationError
 
 from gridsim.errors import UserError
 from gridsim.model.fields import Strict
-from gridsim.model.loader import describe_validation_error, read_toml
-from gridsim.model.scenario import MAX_HORIZON_DAYS, MAX_HOUSEHOLD, MAX_TOWN_POPULATION
+from gridsim.model.loader import describe_validation_error, load_scenario, read_toml
+from gridsim.model.scenario import (
+    MAX_HORIZON_DAYS,
+    MAX_HOUSEHOLD,
+    MAX_TOWN_POPULATION,
+    ScenarioError,
+)
 
 #: The kinds of county-level unit (市辖区, 县级市, 县).
 KINDS: tuple[str, ...] = ("district", "city", "county")
@@ -181,11 +186,13 @@ def load_province(path: str | Path) -> Province:
         raise ProvinceFileError(source, field, expected) from None
     here = source.parent
     template = _existing(here / parsed.province.template, source, "province.template")
+    _check_template(template)
     counties_file = _existing(here / parsed.province.counties, source, "province.counties")
     cities: tuple[City, ...] = ()
     if parsed.province.cities is not None:
         cities_file = _existing(here / parsed.province.cities, source, "province.cities")
         cities = tuple(_rows(cities_file, City, "key"))
+        _check_unique([c.key for c in cities], cities_file)
     counties = tuple(_rows(counties_file, County, "key"))
     _check_counties(counties, cities, counties_file)
     return Province(
@@ -200,6 +207,15 @@ def _existing(path: Path, source: Path, field: str) -> Path:
     return path
 
 
+def _check_template(template: Path) -> None:
+    """Refuse a template that is not a valid scenario, naming the template's own field."""
+    try:
+        load_scenario(template)
+    except ScenarioError as err:
+        expected = f"a template scenario ({err.expected})"
+        raise ProvinceFileError(template, err.field, expected) from None
+
+
 def _rows(path: Path, model: type[Strict], key: str) -> Iterator[Any]:
     """Validated records, one per CSV row; empty cells are absent optional fields."""
     try:
@@ -208,7 +224,8 @@ def _rows(path: Path, model: type[Strict], key: str) -> Iterator[Any]:
             header = reader.fieldnames or []
             _check_header(path, header, model)
             for number, row in enumerate(reader, start=2):  # row 1 is the header
-                if len(row) > len(header) or None in row:
+                if len(row) > len(header) or None in row or None in row.values():
+                    # more cells than the header (a None key) or fewer (None values)
                     raise ProvinceFileError(path, f"row {number}", f"{len(header)} cells")
                 if number - 1 > MAX_COUNTIES:
                     raise ProvinceFileError(path, "", f"at most {MAX_COUNTIES} rows")
@@ -222,7 +239,9 @@ def _rows(path: Path, model: type[Strict], key: str) -> Iterator[Any]:
 def _check_header(path: Path, header: Sequence[str], model: type[Strict]) -> None:
     known = set(model.model_fields)
     required = [n for n, f in model.model_fields.items() if f.is_required()]
-    for name in header:
+    for i, name in enumerate(header):
+        if name in header[:i]:
+            raise ProvinceFileError(path, f"column {name!r}", "a column named once in the header")
         if name not in known:
             raise ProvinceFileError(
                 path, f"column {name!r}", f"one of the columns {', '.join(model.model_fields)}"
@@ -259,14 +278,18 @@ def _cell(text: str, model: type[Strict], name: str) -> Any:
     return text
 
 
+def _check_unique(keys: Sequence[str], path: Path) -> None:
+    seen: set[str] = set()
+    for key in keys:
+        if key in seen:
+            raise ProvinceFileError(path, f"key {key!r}", "a key used by one row only")
+        seen.add(key)
+
+
 def _check_counties(counties: tuple[County, ...], cities: tuple[City, ...], path: Path) -> None:
     if not counties:
         raise ProvinceFileError(path, "", "at least one county row")
-    seen: set[str] = set()
-    for county in counties:
-        if county.key in seen:
-            raise ProvinceFileError(path, f"key {county.key!r}", "a key used by one row only")
-        seen.add(county.key)
+    _check_unique([c.key for c in counties], path)
     known = {c.key for c in cities}
     for county in counties if cities else ():
         if county.city not in known:

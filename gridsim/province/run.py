@@ -14,7 +14,9 @@ largest first so the last to finish are small, and writes to the output location
     figures/                    the province figures, zh and en (a local output only)
 
 A county whose summary is already there with the same fingerprint (scenario, seed, days,
-tables, gridsim version) is not recomputed: an interrupted province run resumes.
+tables, gridsim version) is not recomputed: an interrupted province run resumes. What an
+earlier run into the same location wrote for counties or tables this run leaves out is
+removed, so the partitions are always this run's.
 
 Example:
     >>> import tempfile
@@ -180,7 +182,8 @@ def run_province(
         cities: run only the counties of these cities (keys).
         events: write the event log too (the largest table).
         figures: draw the province figures (local output only).
-        progress: called with (counties done, counties to do) after each county.
+        progress: called with (counties done, counties to do): once with 0 when the
+            counties start (after every check), then after each county.
 
     Raises:
         ProvinceFileError: the province file or its tables are wrong.
@@ -191,16 +194,24 @@ def run_province(
     if days is not None:
         check_days(days)
     url = str(out)
-    fs, root = _prepare_output(url)
+    fs, root = _open_output(url)
     tasks = plan_counties(loaded, url, days, cities, events)
     done = _finished(fs, root, tasks)
     todo = [t for t in tasks if t.key not in done]
     chosen = executor if not isinstance(executor, str) else make_executor(
         "dask" if address else executor, workers, address)  # fmt: skip
+    if url.startswith("memory://") and getattr(chosen, "name", "") != "serial":
+        # each worker process has its own memory filesystem: the tables would be lost
+        raise ProvinceRunError("", "--out", "a location every worker can reach (memory:// is "
+                               "one process's own: use the serial executor)")  # fmt: skip
     if todo:
         check_memory(todo, min(chosen.workers, len(todo)))
+    _claim_output(fs, root, url)  # every refusal is above: a refused run writes nothing
+    _prune(fs, root, tasks)
     summaries = dict(done)
     if todo:
+        if progress is not None:
+            progress(0, len(todo))
         with chosen:
             for summary in chosen.run(run_county, todo):
                 summaries[summary["key"]] = summary
@@ -214,7 +225,7 @@ def run_province(
     if figures and _is_local(url):
         from gridsim.province.figures import draw_province_figures
 
-        draw_province_figures(counties, loaded, Path(url) / "figures")
+        draw_province_figures(counties, loaded, _local_path(url) / "figures")
     return ProvinceResult(url, counties, summary, len(todo), len(done),
                           time.perf_counter() - start)  # fmt: skip
 
@@ -223,27 +234,67 @@ def _is_local(url: str) -> bool:
     return "://" not in url or url.startswith("file://")
 
 
-def _prepare_output(url: str) -> tuple[Any, str]:
-    """The filesystem and root of ``url``, refusing a location holding someone else's files."""
+def _local_path(url: str) -> Path:
+    """The directory of a local output location (a path or a ``file://`` URL)."""
+    return Path(url.removeprefix("file://"))
+
+
+def _open_output(url: str) -> tuple[Any, str]:
+    """The filesystem and root of ``url``, refusing a location holding someone else's files.
+
+    Writes nothing: :func:`_claim_output` creates and marks the location once the run is
+    known to go ahead.
+    """
     if _is_local(url):
-        local = Path(url.removeprefix("file://"))
-        reason = foreign_directory(local, KIND)
+        reason = foreign_directory(_local_path(url), KIND)
         if reason is not None:
-            raise ProvinceRunError(local, "", reason)
-        local.mkdir(parents=True, exist_ok=True)
-        write_marker(local, KIND)
+            raise ProvinceRunError(_local_path(url), "", reason)
     try:
         fs, root = fsspec.core.url_to_fs(url)
     except (ImportError, ValueError) as exc:
         raise ProvinceRunError("", "--out", f"a local path or an fsspec URL ({exc})") from None
     if not _is_local(url):
-        marker = f"{root}/.gridsim"
-        if fs.exists(root) and fs.ls(root) and not fs.exists(marker):
+        if fs.exists(root) and fs.ls(root) and not fs.exists(f"{root}/.gridsim"):
             raise ProvinceRunError(url, "", "an empty location or one gridsim wrote (no .gridsim)")
-        fs.makedirs(root, exist_ok=True)
-        with fs.open(marker, "w") as f:
-            f.write(json.dumps({"generator": "gridsim", "kind": KIND}) + "\n")
     return fs, root
+
+
+def _claim_output(fs: Any, root: str, url: str) -> None:
+    """Create the output location and its ``.gridsim`` marker."""
+    if _is_local(url):
+        local = _local_path(url)
+        local.mkdir(parents=True, exist_ok=True)
+        write_marker(local, KIND)
+        return
+    fs.makedirs(root, exist_ok=True)
+    with fs.open(f"{root}/.gridsim", "w") as f:
+        f.write(json.dumps({"generator": "gridsim", "kind": KIND}) + "\n")
+
+
+def _prune(fs: Any, root: str, tasks: Sequence[CountyTask]) -> None:
+    """Remove what an earlier run left and this one does not write.
+
+    A county not in this run (another ``--cities``), or a table this run leaves out
+    (``--no-events``), would otherwise stay among the partitions, mixed with this run's
+    tables though the counties table does not list it. A county's summary goes before its
+    partitions: a summary always means complete partitions.
+    """
+    keys = {t.key for t in tasks}
+    tables = set(tasks[0].tables) if tasks else set()
+    summaries = f"{root}/{SUMMARY_DIR}"
+    if fs.exists(summaries):
+        for path in fs.ls(summaries, detail=False):
+            name = path.rstrip("/").rsplit("/", 1)[-1]
+            if name.endswith(".json") and name.removesuffix(".json") not in keys:
+                fs.rm(path)
+    for table in TABLES:
+        base = f"{root}/tables/{table}"
+        if not fs.exists(base):
+            continue
+        for path in fs.ls(base, detail=False):
+            name = path.rstrip("/").rsplit("/", 1)[-1]
+            if table not in tables or name.removeprefix("county=") not in keys:
+                fs.rm(path, recursive=True)
 
 
 def _finished(fs: Any, root: str, tasks: Iterable[CountyTask]) -> dict[str, dict]:
