@@ -149,8 +149,14 @@ def _split(total: int, parts: int) -> list[int]:
     return [each + (1 if i < extra else 0) for i in range(parts)]
 
 
-@cache
 def _template_data(path: Path) -> dict[str, Any]:
+    # Read once per version of the file: 136 counties derive from one template, and a
+    # notebook that edits the template between runs gets the edited one.
+    return _read_template(path, path.stat().st_mtime_ns)
+
+
+@cache
+def _read_template(path: Path, mtime_ns: int) -> dict[str, Any]:
     data, _ = read_toml(path, ProvinceFileError, "template scenario")
     return data
 

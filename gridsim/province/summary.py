@@ -35,8 +35,13 @@ IDENTITY = (
 #: The computing cost of a county, after its KPIs.
 COST = ("cpu_s", "wall_s", "simulate_cpu_s", "simulate_wall_s", "peak_rss_mb", "worker",
         "gridsim_version", "lock_hash", "fingerprint")  # fmt: skip
-#: KPIs that are counts: summed over the province, not averaged.
-TOTALS = ("appeals", "orders", "issues", "merged_appeals", "incidents", "open_at_end")
+#: KPIs that add up over counties (counts, points, yuan; not a maximum, not a rate "per"):
+#: the province's is their sum, not an average.
+TOTALS = tuple(
+    k.name for k in KPIS.values()
+    if k.unit in ("count", "points", "yuan") and "per_" not in k.name
+    and not k.name.endswith("_max")
+)  # fmt: skip
 
 
 def counties_table(summaries: Sequence[dict]) -> pd.DataFrame:
