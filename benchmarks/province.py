@@ -46,6 +46,9 @@ from gridsim.province.run import run_province  # noqa: E402
 
 #: Clusters to project onto: (label, worker processes).
 CLUSTERS = (("16 cores (4 nodes of 4)", 16), ("64 cores (4 nodes of 16)", 64))
+#: Write bandwidth of the cluster's shared storage, bytes a second (ASSUMPTION: an NFS volume
+#: on a 1 Gbit/s network, and a parallel file system or object store).
+STORAGE = (("shared NFS, ~100 MB/s", 100e6), ("object store or parallel FS, ~1 GB/s", 1e9))
 
 
 def makespan(costs: list[float], workers: int) -> float:
@@ -59,6 +62,11 @@ def makespan(costs: list[float], workers: int) -> float:
     for cost in sorted(costs, reverse=True):
         heapq.heapreplace(free, free[0] + cost)
     return float(max(free))
+
+
+def bytes_under(path: str) -> int:
+    """Bytes of every file under a local directory (what the run wrote)."""
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
 
 
 def main() -> None:
@@ -95,8 +103,10 @@ def main() -> None:
         "peak_rss_mib_max": float(c["peak_rss_mb"].max()),
         "peak_rss_mib_median": float(c["peak_rss_mb"].median()),
         "guard_bound_per_worker_gib": bound / 2**30,
+        "bytes_written": bytes_under(out),
         "projection": {label: makespan(list(cpu), n) / efficiency for label, n in CLUSTERS},
     }  # fmt: skip
+    report["writing_s"] = {label: report["bytes_written"] / bw for label, bw in STORAGE}
     if not args.no_plain:
         from _common import plain_simpy_year
 
@@ -107,21 +117,36 @@ def main() -> None:
         )
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
-    print(f"{report['counties']} counties, {report['residents']:,} residents, "
-          f"{report['appeals']:,} appeals, {args.days:g} days, {args.executor} x {args.workers}")
+    print(
+        f"{report['counties']} counties, {report['residents']:,} residents, "
+        f"{report['appeals']:,} appeals, {args.days:g} days, {args.executor} x {args.workers}"
+    )
     print(f"wall {wall:.0f} s; CPU {cpu.sum():.0f} s (efficiency {efficiency:.2f})")
-    print(f"CPU per county: mean {cpu.mean():.1f} s, largest {cpu.max():.1f} s; "
-          f"{report['cpu_us_per_appeal']:.1f} µs an appeal; {per_100k:.2f} s per 100,000 "
-          "residents")
-    print(f"peak memory per county: median {report['peak_rss_mib_median']:.0f} MiB, largest "
-          f"{report['peak_rss_mib_max']:.0f} MiB; guard bound per worker "
-          f"{report['guard_bound_per_worker_gib']:.1f} GiB")
+    print(
+        f"CPU per county: mean {cpu.mean():.1f} s, largest {cpu.max():.1f} s; "
+        f"{report['cpu_us_per_appeal']:.1f} µs an appeal; {per_100k:.2f} s per 100,000 "
+        "residents"
+    )
+    print(
+        f"peak memory per county: median {report['peak_rss_mib_median']:.0f} MiB, largest "
+        f"{report['peak_rss_mib_max']:.0f} MiB; guard bound per worker "
+        f"{report['guard_bound_per_worker_gib']:.1f} GiB"
+    )
     if "ratio_per_appeal_to_plain_simpy" in report:
-        print(f"per appeal, all in (simulate + tables + writing): "
-              f"{report['ratio_per_appeal_to_plain_simpy']:.2f} x the plain-SimPy network's "
-              f"({report['plain_simpy_us_per_appeal']:.1f} µs)")
+        print(
+            f"per appeal, all in (simulate + tables + writing): "
+            f"{report['ratio_per_appeal_to_plain_simpy']:.2f} x the plain-SimPy network's "
+            f"({report['plain_simpy_us_per_appeal']:.1f} µs)"
+        )
+    written = report["bytes_written"]
+    print(f"wrote {written / 1e9:.2f} GB ({written / len(c) / 1e6:.0f} MB a county)")
     for label, seconds in report["projection"].items():
-        print(f"projected wall on {label}: {seconds / 60:.1f} min")  # fmt: skip
+        print(f"projected compute on {label}: {seconds / 60:.1f} min")  # fmt: skip
+    for label, seconds in report["writing_s"].items():
+        print(
+            f"writing the tables to {label}: {seconds / 60:.1f} min (overlaps the compute; "
+            "the wall is at least the larger of the two)"
+        )
 
 
 if __name__ == "__main__":

@@ -181,6 +181,27 @@ def _axis_format(ax: Any, metric: str, axis: str = "x") -> None:
         (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(PercentTicks())
 
 
+def spread_text(metric: str, values: pd.Series, lang: str) -> str:
+    """How far apart the counties are: a share's range in percentage points, else its ends.
+
+    Read beside an axis that zooms onto the counties' values: without it, a 0.2-point
+    spread drawn across the whole plot looks like a large difference.
+
+    Example:
+        >>> spread_text("share_settled_in_grid", pd.Series([0.914, 0.916]), "en")
+        'counties span 0.2 percentage points'
+    """
+    v = values.dropna().astype(float)
+    if v.empty:
+        return ""
+    record = KPIS.get(metric)
+    if record is not None and record.share:
+        span = label("province_points", lang, n=f"{(v.max() - v.min()) * 100:.1f}")
+    else:
+        span = f"{_show(metric, v.min(), lang)}–{_show(metric, v.max(), lang)}"
+    return label("province_spread", lang, span=span)
+
+
 def _residents(n: float, lang: str) -> str:
     # Chinese counts residents in 万 (ten thousands), as the census bulletins do
     return label("province_residents", lang, n=f"{n / 1e4:.1f}" if lang == "zh" else f"{n:,.0f}")
@@ -252,7 +273,8 @@ def counties_ranked(
     pop = float(counties["population"].sum())
     fig.suptitle(label("province_ranked_title", lang, province=_province_name(province, lang),
                        kpi=kpi_label(metric, lang)) + "\n"
-                 + label("province_counties_note", lang, n=n, residents=_residents(pop, lang)),
+                 + label("province_counties_note", lang, n=n, residents=_residents(pop, lang))
+                 + label("province_separator", lang) + spread_text(metric, values, lang),
                  x=0.01, ha="left")  # fmt: skip
     # inside the axes, where the ranking leaves room (a corner the best and worst avoid):
     # beside it the legend narrowed the plot, above it the mean's label met the ticks
@@ -294,6 +316,9 @@ def kpi_by_city(
     for ax, metric in zip(axes, metrics, strict=False):
         values = _values(counties, metric)
         ax.set_title(kpi_label(metric, lang), loc="left")
+        if values is not None:  # how far apart the counties are, beside the zoomed axis
+            ax.set_title(spread_text(metric, values, lang), loc="right", fontsize=8,
+                         color=_NOTE)  # fmt: skip
         if values is None:
             note = label("province_missing_kpi", lang, kpi=kpi_label(metric, lang))
             ax.text(0.5, 0.5, note, ha="center", va="center", transform=ax.transAxes,
