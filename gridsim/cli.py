@@ -231,15 +231,11 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from gridsim.experiment.executors import ExecutorOptionError, make_executor
     from gridsim.experiment.runner import run_experiment
-
-    kind = args.executor or ("dask" if args.address else "processes")
-    try:
-        executor = make_executor(kind, args.workers, args.address)
-    except ExecutorOptionError as exc:  # name the option as it was typed (--workers)
-        raise ExecutorOptionError("", f"--{exc.field}", exc.expected) from None
+    from gridsim.output.cli_options import executor_from_args
     from gridsim.output.quick_cli import sweep_target
+
+    executor = executor_from_args(args)
 
     experiment, out = sweep_target(args)
     result = run_experiment(
@@ -442,7 +438,7 @@ def _add_calibrate(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_sweep(sub: argparse._SubParsersAction) -> None:
-    from gridsim.experiment.executors import EXECUTORS
+    from gridsim.output.cli_options import add_executor_options
     from gridsim.output.quick_cli import add_inline_options
 
     p = sub.add_parser(
@@ -454,14 +450,7 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("experiment", metavar="FILE", help="experiment file (scenario with --variant)")
     add_inline_options(p, _positive(int), _positive(float))
-    p.add_argument(
-        "--executor",
-        choices=EXECUTORS,
-        default=None,
-        help="where runs are computed (default: processes, or dask with --address)",
-    )
-    p.add_argument("--address", help="Dask scheduler address, e.g. tcp://HOST:8786")
-    p.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
+    add_executor_options(p, "runs")
     p.add_argument("--out", help="results directory (default results/experiments/<name>[-<hash>]/)")
     p.add_argument("--fresh", action="store_true", help="discard earlier results in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")

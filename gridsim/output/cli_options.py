@@ -1,4 +1,4 @@
-"""Options that several ``gridsim`` commands share: ``--max-memory GB``.
+"""Options that several ``gridsim`` commands share: ``--max-memory GB``, the executor.
 
 Kept apart from :mod:`gridsim.cli` so that the command-line module stays small.
 """
@@ -9,9 +9,15 @@ import argparse
 import math
 import os
 
+from gridsim.experiment.executors import (
+    EXECUTORS,
+    Executor,
+    ExecutorOptionError,
+    make_executor,
+)
 from gridsim.model.guard import DEFAULT_MAX_MEMORY_GB, MEMORY_ENV
 
-__all__ = ["add_memory_option"]
+__all__ = ["add_executor_options", "add_memory_option", "executor_from_args"]
 
 
 class _SetMemoryBound(argparse.Action):
@@ -48,3 +54,32 @@ def add_memory_option(parser: argparse.ArgumentParser) -> None:
         help=f"refuse runs estimated above this much memory (default {DEFAULT_MAX_MEMORY_GB:g} "
         f"GB, or ${MEMORY_ENV}; never more than the machine has free)",
     )
+
+
+def add_executor_options(parser: argparse.ArgumentParser, what: str) -> None:
+    """Add ``--executor``, ``--address`` and ``--workers`` (where ``what`` are computed).
+
+    Example:
+        >>> p = argparse.ArgumentParser()
+        >>> add_executor_options(p, "runs")
+        >>> executor_from_args(p.parse_args(["--executor", "serial"])).name
+        'serial'
+    """
+    parser.add_argument("--executor", choices=EXECUTORS, default=None,
+                        help=f"where {what} are computed (default: processes, or dask with "
+                        "--address)")  # fmt: skip
+    parser.add_argument("--address", help="Dask scheduler address, e.g. tcp://HOST:8786")
+    parser.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
+
+
+def executor_from_args(args: argparse.Namespace) -> Executor:
+    """The executor the options ask for (Dask when only ``--address`` is given).
+
+    Raises:
+        ExecutorOptionError: a bad combination, naming the option as it was typed.
+    """
+    kind = args.executor or ("dask" if args.address else "processes")
+    try:
+        return make_executor(kind, args.workers, args.address)
+    except ExecutorOptionError as exc:  # name the option as it was typed (--workers)
+        raise ExecutorOptionError("", f"--{exc.field}", exc.expected) from None

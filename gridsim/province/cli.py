@@ -41,8 +41,7 @@ def _days(text: str) -> float:
 
 def add_province_command(subparsers: argparse._SubParsersAction) -> None:
     """Add ``province`` to the ``gridsim`` command's subparsers."""
-    from gridsim.experiment.executors import EXECUTORS
-    from gridsim.output.cli_options import add_memory_option
+    from gridsim.output.cli_options import add_executor_options, add_memory_option
 
     p = subparsers.add_parser(
         "province",
@@ -59,10 +58,7 @@ def add_province_command(subparsers: argparse._SubParsersAction) -> None:
                    help="simulated days per county (default: the file's)")  # fmt: skip
     p.add_argument("--cities", type=_cities, default=None,
                    help="only the counties of these cities (comma-separated keys)")  # fmt: skip
-    p.add_argument("--executor", choices=EXECUTORS, default=None,
-                   help="default: processes, or dask with --address")  # fmt: skip
-    p.add_argument("--address", help="Dask scheduler address, e.g. tcp://HOST:8786")
-    p.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
+    add_executor_options(p, "counties")
     p.add_argument("--no-events", action="store_true", help="leave out the event log table")
     p.add_argument("--no-figures", action="store_true", help="no figures")
     p.add_argument("--quiet", action="store_true", help="no progress")
@@ -74,17 +70,13 @@ def cmd_province(args: argparse.Namespace) -> int:
     """Handle ``gridsim province``; returns the exit status (0)."""
     from pathlib import Path
 
-    from gridsim.experiment.executors import ExecutorOptionError, make_executor
+    from gridsim.output.cli_options import executor_from_args
     from gridsim.province.file import load_province
     from gridsim.province.run import run_province
     from gridsim.province.summary import summary_text
 
     province = load_province(args.province)
-    kind = args.executor or ("dask" if args.address else "processes")
-    try:
-        executor = make_executor(kind, args.workers, args.address)
-    except ExecutorOptionError as exc:  # name the option as it was typed (--workers)
-        raise ExecutorOptionError("", f"--{exc.field}", exc.expected) from None
+    executor = executor_from_args(args)
     out = args.out or str(Path(DEFAULT_ROOT) / Path(args.province).stem)
     bar: Any = None
 
