@@ -207,7 +207,7 @@ def run_province(
     if todo:
         check_memory(todo, min(chosen.workers, len(todo)))
     _claim_output(fs, root, url)  # every refusal is above: a refused run writes nothing
-    _prune(fs, root, tasks)
+    _prune(fs, root, tasks, todo)
     summaries = dict(done)
     if todo:
         if progress is not None:
@@ -271,21 +271,27 @@ def _claim_output(fs: Any, root: str, url: str) -> None:
         f.write(json.dumps({"generator": "gridsim", "kind": KIND}) + "\n")
 
 
-def _prune(fs: Any, root: str, tasks: Sequence[CountyTask]) -> None:
-    """Remove what an earlier run left and this one does not write.
+def _prune(
+    fs: Any, root: str, tasks: Sequence[CountyTask], todo: Sequence[CountyTask]
+) -> None:
+    """Remove what an earlier run left and this one does not write or will rewrite.
 
     A county not in this run (another ``--cities``), or a table this run leaves out
     (``--no-events``), would otherwise stay among the partitions, mixed with this run's
     tables though the counties table does not list it. A county's summary goes before its
-    partitions: a summary always means complete partitions.
+    partitions, and the summary of a county about to be computed again (other days, other
+    rules) goes at once: a summary always means complete partitions of that summary's run,
+    even when this run is interrupted while rewriting them.
     """
     keys = {t.key for t in tasks}
+    redo = {t.key for t in todo}
     tables = set(tasks[0].tables) if tasks else set()
     summaries = f"{root}/{SUMMARY_DIR}"
     if fs.exists(summaries):
         for path in fs.ls(summaries, detail=False):
             name = path.rstrip("/").rsplit("/", 1)[-1]
-            if name.endswith(".json") and name.removesuffix(".json") not in keys:
+            key = name.removesuffix(".json")
+            if name.endswith(".json") and (key not in keys or key in redo):
                 fs.rm(path)
     for table in TABLES:
         base = f"{root}/tables/{table}"
@@ -305,7 +311,7 @@ def _finished(fs: Any, root: str, tasks: Iterable[CountyTask]) -> dict[str, dict
         try:
             with fs.open(path, "rb") as f:
                 summary = json.loads(f.read())
-        except (FileNotFoundError, ValueError):
+        except (OSError, ValueError):  # absent, unreadable or half-written: compute it
             continue
         if isinstance(summary, dict) and summary.get("fingerprint") == task.fingerprint():
             done[task.key] = summary
