@@ -195,7 +195,9 @@ def run_province(
         check_days(days)
     url = str(out)
     fs, root = _open_output(url)
-    tasks = plan_counties(loaded, url, days, cities, events)
+    # Workers may run elsewhere (another directory, a cluster's node): an absolute location.
+    where = str(_local_path(url).resolve()) if _is_local(url) else url
+    tasks = plan_counties(loaded, where, days, cities, events)
     done = _finished(fs, root, tasks)
     todo = [t for t in tasks if t.key not in done]
     chosen = executor if not isinstance(executor, str) else make_executor(
