@@ -14,9 +14,9 @@ largest first so the last to finish are small, and writes to the output location
     figures/                    the province figures, zh and en (a local output only)
 
 A county whose summary is already there with the same fingerprint (scenario, seed, days,
-tables, gridsim version) is not recomputed: an interrupted province run resumes. What an
-earlier run into the same location wrote for counties or tables this run leaves out is
-removed, so the partitions are always this run's.
+tables, gridsim version and lock hash) is not recomputed: an interrupted province run
+resumes. What an earlier run into the same location wrote for counties or tables this run
+leaves out is removed, so the partitions are always this run's.
 
 Example:
     >>> import tempfile

@@ -38,6 +38,7 @@ import fsspec
 from gridsim.model.loader import scenario_from_dict
 from gridsim.model.records import RUN_TABLES
 from gridsim.model.simulate import simulate
+from gridsim.output.run_dir import write_table
 from gridsim.province.derive import county_seed
 from gridsim.version import provenance
 
@@ -75,7 +76,7 @@ class CountyTask:
         """A hash of what decides the county's results: a resumed run reuses a match only."""
         text = json.dumps(
             [self.scenario, self.province_seed, self.days, self.tables, self.key,
-             provenance()["gridsim_version"]],
+             *provenance().values()],  # the code and its locked environment
             sort_keys=True, default=str,
         )  # fmt: skip
         return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -100,7 +101,7 @@ def run_county(task: CountyTask) -> dict[str, Any]:
         for name in task.tables:
             local = Path(scratch) / f"{name}.parquet"
             if name != "events":
-                _write_parquet(getattr(result, name), local)
+                write_table(getattr(result, name), local)
             _publish(fs, local, f"{root}/tables/{name}/county={task.key}/part-0.parquet")
     kpis = {k: float(v) for k, v in result.kpis.items()}
     summary = {
@@ -122,14 +123,6 @@ def run_county(task: CountyTask) -> dict[str, Any]:
     _publish_bytes(fs, json.dumps(summary, indent=1).encode(),
                    f"{root}/{SUMMARY_DIR}/{task.key}.json")  # fmt: skip
     return summary
-
-
-def _write_parquet(table: Any, path: Path) -> None:
-    # The run directory's writer (zstd, dictionary on text only) lives in gridsim.output,
-    # downstream of this room; the same settings, kept in one line here.
-    numeric = [c for c in table.columns if table[c].dtype.kind in "biuf"]
-    text = [str(c) for c in table.columns if c not in numeric]
-    table.to_parquet(path, index=False, compression="zstd", use_dictionary=text)
 
 
 def _publish(fs: Any, local: Path, target: str) -> None:
