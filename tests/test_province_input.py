@@ -148,3 +148,29 @@ def test_a_template_that_is_not_a_scenario_is_refused_before_any_output(tmp_path
     assert code == 2 and err.count("\n") == 1, err
     assert "template.toml: meta.horizon_days: a template scenario" in err, err
     assert not out.exists()
+
+
+PROVINCE = Path(__file__).resolve().parents[1] / "scenarios" / "provinces" / "synthetic_20.toml"
+
+
+@pytest.mark.parametrize(
+    ("option", "fragment"),
+    [
+        (["--days", "-1"], "--days: a finite positive number of days, got -1"),
+        (["--days", "nan"], "--days: a finite positive number of days, got nan"),
+        (["--days", "x"], "--days: a number of days, got 'x'"),
+        (["--workers", "0"], "--workers: a positive integer, got 0"),
+        (["--cities", "mars"], "--cities: cities of synthetic_20.toml (east, north, south)"),
+        (["--executor", "processes", "--address", "tcp://h:1"], "--address: none with the"),
+    ],
+)
+def test_a_bad_option_is_one_line_and_writes_nothing(tmp_path, capsys, option, fragment):
+    out = tmp_path / "out"
+    try:  # argparse's own refusals (a bad --days) exit from inside the parser
+        code = main(["province", str(PROVINCE), "--out", str(out), "--quiet", *option])
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and fragment in err and "Traceback" not in err, err
+    assert not out.exists()

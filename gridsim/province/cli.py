@@ -29,13 +29,17 @@ def _cities(text: str) -> list[str]:
 
 
 def _days(text: str) -> float:
+    """``--days``: a finite positive number (argparse reports anything else as one line)."""
+    from gridsim.errors import UserError
     from gridsim.model.guard import check_days
 
     try:
         value = float(text)
+        check_days(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"a number of days, got {text!r}") from None
-    check_days(value)
+    except UserError as err:
+        raise argparse.ArgumentTypeError(err.expected) from None
     return value
 
 
