@@ -299,6 +299,9 @@ def _prune(
         base = f"{root}/tables/{table}"
         if not fs.exists(base):
             continue
+        if table not in tables:  # the whole table, not only its partitions
+            fs.rm(base, recursive=True)
+            continue
         for path in fs.ls(base, detail=False):
             name = path.rstrip("/").rsplit("/", 1)[-1]
             if table not in tables or name.removeprefix("county=") not in keys:
