@@ -202,7 +202,8 @@ def main(argv: list[str]) -> int:
         return run(BIN / "gridsim", "run", "scenarios/pingyi_baseline.toml",
                    "--out", "results/baseline", "--figures", "all", *rest, env=env)  # fmt: skip
     if command == "test":
-        run(BIN / "ruff", "check", "gridsim", "tests", "benchmarks", "dev.py", env=env)
+        linted = ("gridsim", "tests", "benchmarks", "scenarios", "notebooks", "dev.py")
+        run(BIN / "ruff", "check", *linted, env=env)
         run(BIN / "mypy", env=env)  # the package is type-checked: [tool.mypy] in pyproject.toml
         # The documentation site (mkdocs.yml), warnings as errors; its examples run as it builds.
         # (NO_MKDOCS_2_WARNING: Material's banner about MkDocs 2 is news, not a problem here.)

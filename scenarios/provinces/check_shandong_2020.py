@@ -22,10 +22,12 @@ errors = []
 
 
 def fmt(n):
+    """A whole number with thousands separators."""
     return f"{int(n):,}"
 
 
 def slug(text):
+    """A name as a key part: lower case ASCII words joined by hyphens."""
     return re.sub(r"[^a-z0-9]+", "-", text.lower().replace("'", "")).strip("-")
 
 
@@ -42,8 +44,11 @@ def excerpt_blocks():
 
 
 def last_column_is(line, zh, value):
-    """citypopulation.de row: the figures after the Chinese name end with `value` as a whole
-    number, and what precedes it must itself end with a complete ',ddd' group."""
+    """Whether a citypopulation.de row ends with ``value``.
+
+    The figures after the Chinese name end with `value` as a whole number, and what precedes
+    it must itself end with a complete ',ddd' group.
+    """
     m = re.search(re.escape(zh) + r"([\d,]+)$", line)
     if not m:
         return False
@@ -52,9 +57,12 @@ def last_column_is(line, zh, value):
 
 
 def census_lines(lines, name, zh, value):
-    """Excerpt lines that state `value` for this unit or city, in one of the three forms the
-    excerpt file holds: a citypopulation.de row, the notes' "Name: n,nnn residents", or the
-    bulletin's "...11月1日... 常住人口數為nnnnnnn人" (pinyin glosses in brackets removed)."""
+    """Excerpt lines that state `value` for this unit or city.
+
+    In one of the three forms the excerpt file holds: a citypopulation.de row, the notes'
+    "Name: n,nnn residents", or the bulletin's "...11月1日... 常住人口數為nnnnnnn人"
+    (pinyin glosses in brackets removed).
+    """
     hits = []
     for line in lines:
         plain = re.sub(r"\([a-z]+\)", "", line)
@@ -67,15 +75,16 @@ def census_lines(lines, name, zh, value):
 
 
 def read(name, header):
+    """A CSV file's rows as dicts (a wrong header is recorded as an error)."""
     with open(HERE / name, encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f))
     if rows[0] != header:
         errors.append(f"{name}: header {rows[0]} != {header}")
-    return [dict(zip(header, r)) for r in rows[1:]]
+    return [dict(zip(header, r, strict=False)) for r in rows[1:]]
 
 
 blocks = excerpt_blocks()
-all_lines = [l for ls in blocks.values() for l in ls]
+all_lines = [line for block in blocks.values() for line in block]
 units = read("shandong_2020_counties.csv",
              ["key", "code", "name", "name_zh", "city", "kind", "population", "population_source"])
 cities = read("shandong_2020_cities.csv",
@@ -147,9 +156,16 @@ spec = importlib.util.spec_from_file_location("make_shandong_2020", HERE / "make
 make = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(make)
 gen_units, gen_cities = make.build()
-as_text = lambda rows, header: [[str(r[h]) for h in header] for r in rows]
-if as_text(gen_units, make.UNIT_HEADER) != [[u[h] for h in make.UNIT_HEADER] for u in units] \
-        or as_text(gen_cities, make.CITY_HEADER) != [[c[h] for h in make.CITY_HEADER] for c in cities]:
+
+
+def as_text(rows, header):
+    """Rows as lists of strings, in the header's order."""
+    return [[str(r[h]) for h in header] for r in rows]
+
+
+same_units = as_text(gen_units, make.UNIT_HEADER) == as_text(units, make.UNIT_HEADER)
+same_cities = as_text(gen_cities, make.CITY_HEADER) == as_text(cities, make.CITY_HEADER)
+if not (same_units and same_cities):
     errors.append("CSV files differ from what make_shandong_2020.py writes: rerun it")
 
 print()

@@ -209,6 +209,7 @@ def slug(text):
 
 
 def units():
+    """Every county-level unit of the code table, with its city and kind, no population yet."""
     rows = []
     for line in UNITS.strip().splitlines():
         code, zh, name = line.split(maxsplit=2)
@@ -226,7 +227,8 @@ def units():
 def split(total, rows):
     """Give `total` residents to `rows` in proportion to WEIGHT[kind], largest remainder.
 
-    Integer arithmetic: weights are taken in tenths, so quotas are exact fractions."""
+    Integer arithmetic: weights are taken in tenths, so quotas are exact fractions.
+    """
     w = [round(WEIGHT[r["kind"]] * 10) for r in rows]
     wsum = sum(w)
     base = [total * wi // wsum for wi in w]
@@ -235,12 +237,13 @@ def split(total, rows):
     order = sorted(range(len(rows)), key=lambda i: (-rem[i], rows[i]["code"]))
     for i in order[:left]:
         base[i] += 1
-    for r, n in zip(rows, base):
+    for r, n in zip(rows, base, strict=True):
         r["population"] = n
         r["population_source"] = "synthetic"
 
 
 def build():
+    """The counties and cities tables: census rows as given, the rest by the rule."""
     rows = units()
     for r in rows:
         if r["code"] in CENSUS_UNITS:
@@ -280,6 +283,7 @@ CITY_HEADER = ["key", "name", "name_zh", "population", "urban_population", "popu
 
 
 def write(path, header, rows):
+    """Write rows (dicts) as a UTF-8 CSV with ``header``."""
     with open(path, "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(header)
@@ -288,6 +292,7 @@ def write(path, header, rows):
 
 
 def main():
+    """Write both CSV files and print what the rule made."""
     rows, cities = build()
     write(HERE / "shandong_2020_counties.csv", UNIT_HEADER, rows)
     write(HERE / "shandong_2020_cities.csv", CITY_HEADER, cities)
@@ -299,7 +304,8 @@ def main():
         for kind in ("district", "city", "county"):
             ps = [r["population"] for r in members if r["kind"] == kind]
             if ps:
-                print(f"  synthetic {group:<5} {kind:<8} n={len(ps):>3}  mean {sum(ps) / len(ps):>12,.1f}"
+                mean = sum(ps) / len(ps)
+                print(f"  synthetic {group:<5} {kind:<8} n={len(ps):>3}  mean {mean:>12,.1f}"
                       f"  min {min(ps):,}  max {max(ps):,}")
 
 
