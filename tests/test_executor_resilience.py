@@ -7,7 +7,6 @@ still a real worker death.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import signal
@@ -18,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from killing import first_time, kill_this_worker, needs_dask
 
 from gridsim.experiment import dask_executor
 from gridsim.experiment.executors import (
@@ -32,37 +32,15 @@ from gridsim.model.simulate import simulate as engine_simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 ONE_TOWN = (ROOT / "scenarios" / "one_town.toml").as_posix()
-TEST_PID = os.getpid()
-
-needs_dask = pytest.mark.skipif(
-    importlib.util.find_spec("distributed") is None,
-    reason="dask.distributed is not installed (pip install 'gridsim[dask]')",
-)
-
-
-def _kill_this_worker() -> None:
-    """SIGKILL the process running this call (never the test process itself)."""
-    assert os.getpid() != TEST_PID, "a killing run must not run in the test process"
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _first_time(marker: Path) -> bool:
-    """True once per marker path across all processes (atomic create)."""
-    try:
-        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-    except FileExistsError:
-        return False
-    return True
-
 
 def square(spec: tuple[int, str, str]) -> int:
     """``value**2 + 1``; the spec says whether this run kills its worker (once or always)."""
     value, folder, mode = spec
     Path(folder, f"try-{value}-{uuid.uuid4().hex}").touch()  # every attempt leaves a file
-    if mode == "once" and _first_time(Path(folder, f"killed-{value}")):
-        _kill_this_worker()
+    if mode == "once" and first_time(Path(folder, f"killed-{value}")):
+        kill_this_worker()
     if mode == "always":
-        _kill_this_worker()
+        kill_this_worker()
     if mode == "raise":
         raise ValueError(f"run {value} failed on its own")
     return value * value + 1
@@ -85,8 +63,8 @@ class KillOnce:
         self.marker = folder / "killed"
 
     def __call__(self, scenario: Any, seed: Any, days: Any = None, log_events: bool = True) -> Any:
-        if scenario.centre.merged_town and _first_time(self.marker):
-            _kill_this_worker()
+        if scenario.centre.merged_town and first_time(self.marker):
+            kill_this_worker()
         return engine_simulate(scenario, seed, days, log_events=log_events)
 
 

@@ -10,15 +10,14 @@ worker, and every table of the province must come out the same as the undisturbe
 from __future__ import annotations
 
 import functools
-import importlib.util
 import os
-import signal
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from killing import first_time, gone, kill_this_worker, needs_dask
 
 from gridsim.experiment.executors import DaskExecutor, LocalProcessesExecutor
 from gridsim.province.run import run_province
@@ -26,35 +25,23 @@ from gridsim.province.tasks import TABLES, CountyTask
 
 ROOT = Path(__file__).resolve().parents[1]
 PROVINCE = ROOT / "scenarios" / "provinces" / "synthetic_20.toml"
-TEST_PID = os.getpid()
 #: The county whose worker dies, and how many days each county runs.
 VICTIM, DAYS = "north-xicheng", 4
 #: Columns of the counties table that measure the machine, not the model.
 COST = ["cpu_s", "wall_s", "simulate_cpu_s", "simulate_wall_s", "peak_rss_mb", "worker"]
 
-needs_dask = pytest.mark.skipif(
-    importlib.util.find_spec("distributed") is None, reason="dask.distributed is not installed"
-)
-
-
-def _first_time(marker: Path) -> bool:
-    try:
-        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-    except FileExistsError:
-        return False
-    return True
-
-
 def dying(fn: Callable[[CountyTask], Any], folder: str, when: str, task: CountyTask) -> Any:
-    """Run ``fn(task)``, but the first time the victim comes, kill this worker ``when`` says."""
-    Path(folder, f"try-{task.key}-{os.urandom(4).hex()}").touch()
-    kill = task.key == VICTIM and _first_time(Path(folder, f"killed-{task.key}"))
-    assert not kill or os.getpid() != TEST_PID, "the victim must run in a worker"
+    """Run ``fn(task)``, but the first time the victim comes, kill this worker ``when`` says.
+
+    Every try leaves a file named after the county and the process that tried it.
+    """
+    Path(folder, f"try-{task.key}-{os.getpid()}-{os.urandom(4).hex()}").touch()
+    kill = task.key == VICTIM and first_time(Path(folder, f"killed-{task.key}"))
     if kill and when == "before":
-        os.kill(os.getpid(), signal.SIGKILL)
+        kill_this_worker()
     result = fn(task)
     if kill and when == "after":  # everything written, the summary never sent
-        os.kill(os.getpid(), signal.SIGKILL)
+        kill_this_worker()
     return result
 
 
@@ -112,6 +99,9 @@ def test_a_killed_worker_leaves_the_province_identical(
         PROVINCE, out, executor=Dying(inner, tmp_path, when), days=DAYS, figures=False
     )
     assert (tmp_path / f"killed-{VICTIM}").exists(), "the victim's worker was never killed"
-    assert len(list(tmp_path.glob(f"try-{VICTIM}-*"))) == 2  # died once, then ran through
+    tries = list(tmp_path.glob(f"try-{VICTIM}-*"))
+    assert len(tries) == 2  # died once, then ran through
+    pids = {int(t.name.split("-")[-2]) for t in tries}
+    assert len(pids) == 2 and any(gone(pid) for pid in pids), "no worker process died"
     assert result.computed == 20
     _same_province(undisturbed, out)
