@@ -43,6 +43,7 @@ from gridsim.errors import UserError
 from gridsim.experiment.executors import Executor, make_executor
 from gridsim.files import foreign_directory, write_csv, write_marker
 from gridsim.model.guard import check_days, estimate, memory_bound
+from gridsim.model.loader import scenario_from_dict
 from gridsim.province.derive import county_scenario, towns_of, urban_shares
 from gridsim.province.file import Province, load_province
 from gridsim.province.summary import counties_table, province_summary
@@ -140,8 +141,6 @@ def check_memory(tasks: Sequence[CountyTask], parallel: int) -> float:
     Raises:
         ProvinceRunError: naming the county, its estimate and the bound.
     """
-    from gridsim.model.loader import scenario_from_dict
-
     bound = memory_bound() / max(1, parallel)
     largest = 0.0
     for task in tasks[: max(1, parallel)]:  # largest first: the rest are smaller

@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -29,6 +30,7 @@ import socket
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,7 +104,8 @@ def run_county(task: CountyTask) -> dict[str, Any]:
             local = Path(scratch) / f"{name}.parquet"
             if name != "events":
                 write_table(getattr(result, name), local)
-            _publish(fs, local, f"{root}/tables/{name}/county={task.key}/part-0.parquet")
+            target = f"{root}/tables/{name}/county={task.key}/part-0.parquet"
+            _publish(fs, target, functools.partial(fs.put_file, str(local)))
     kpis = {k: float(v) for k, v in result.kpis.items()}
     summary = {
         **task.identity,
@@ -120,26 +123,19 @@ def run_county(task: CountyTask) -> dict[str, Any]:
         "worker": f"{socket.gethostname()}:{os.getpid()}",
         **provenance(),
     }
-    _publish_bytes(fs, json.dumps(summary, indent=1).encode(),
-                   f"{root}/{SUMMARY_DIR}/{task.key}.json")  # fmt: skip
+    payload = json.dumps(summary, indent=1).encode()
+    _publish(
+        fs, f"{root}/{SUMMARY_DIR}/{task.key}.json", lambda partial: fs.pipe_file(partial, payload)
+    )
     return summary
 
 
-def _publish(fs: Any, local: Path, target: str) -> None:
-    """Copy a finished file to ``target`` under a temporary name, then rename it into place."""
+def _publish(fs: Any, target: str, write: Callable[[str], object]) -> None:
+    """Write ``target`` under a temporary name (``write(partial)``), then rename it into place."""
     parent = target.rsplit("/", 1)[0]
     fs.makedirs(parent, exist_ok=True)
     partial = f"{parent}/.{uuid.uuid4().hex}.partial"
-    fs.put_file(str(local), partial)
-    fs.mv(partial, target)
-
-
-def _publish_bytes(fs: Any, payload: bytes, target: str) -> None:
-    parent = target.rsplit("/", 1)[0]
-    fs.makedirs(parent, exist_ok=True)
-    partial = f"{parent}/.{uuid.uuid4().hex}.partial"
-    with fs.open(partial, "wb") as f:
-        f.write(payload)
+    write(partial)
     fs.mv(partial, target)
 
 
