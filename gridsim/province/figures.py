@@ -54,6 +54,7 @@ from gridsim.output.style import (
     save_figure,
 )
 from gridsim.province.file import Province
+from gridsim.province.summary import weighted_mean
 
 __all__ = [
     "CITY_KPIS",
@@ -153,18 +154,6 @@ def _values(counties: pd.DataFrame, metric: str) -> pd.Series | None:
         return None
     values = pd.to_numeric(counties[metric], errors="coerce").astype(float)
     return values if values.notna().any() else None
-
-
-def weighted_mean(values: pd.Series, weights: pd.Series) -> float:
-    """The mean of the counties' values weighted by their residents (NaN values left out).
-
-    Example:
-        >>> weighted_mean(pd.Series([0.5, 0.9, np.nan]), pd.Series([100, 300, 50]))
-        0.8
-    """
-    ok = values.notna() & weights.notna()
-    w = weights[ok].astype(float)
-    return float(np.average(values[ok], weights=w)) if w.sum() > 0 else float("nan")
 
 
 def _show(metric: str, value: float, lang: str) -> str:

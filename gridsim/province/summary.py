@@ -85,6 +85,18 @@ def province_summary(counties: pd.DataFrame) -> pd.DataFrame:
                                        "p90", "min", "max", "counties"])  # fmt: skip
 
 
+def weighted_mean(values: pd.Series, weights: pd.Series) -> float:
+    """The mean of the counties' values weighted by their residents (NaN values left out).
+
+    Example:
+        >>> weighted_mean(pd.Series([0.5, 0.9, np.nan]), pd.Series([100, 300, 50]))
+        0.8
+    """
+    ok = values.notna() & weights.notna()
+    w = weights[ok].astype(float)
+    return float(np.average(values[ok], weights=w)) if w.sum() > 0 else float("nan")
+
+
 def _row(name: str, values: pd.Series, weights: pd.Series | None, total: bool) -> dict:
     v = pd.to_numeric(values, errors="coerce").astype(float)
     ok = v.notna().to_numpy()
@@ -95,8 +107,7 @@ def _row(name: str, values: pd.Series, weights: pd.Series | None, total: bool) -
     if total:
         row["total"] = float(x.sum())
     if weights is not None and not total:
-        w = weights.to_numpy(dtype=float)[ok]
-        row["weighted_mean"] = float(np.average(x, weights=w)) if w.sum() > 0 else np.nan
+        row["weighted_mean"] = weighted_mean(v, weights)
     row.update(median=float(np.median(x)), p10=float(np.percentile(x, 10)),
                p90=float(np.percentile(x, 90)), min=float(x.min()), max=float(x.max()))  # fmt: skip
     return row
