@@ -12,11 +12,10 @@ updates the digests in the same commit and says why.
 from __future__ import annotations
 
 import pytest
+from test_tables_speed import _run_digest
 
 import gridsim
 from gridsim.model.loader import with_overrides
-
-from test_tables_speed import _run_digest
 
 CASES = [
     # (scenario, days, seed, overrides, digest)
