@@ -110,7 +110,7 @@ def test_choice_tables_are_bit_for_bit_the_team_by_team_ones():
 # ------------------------------------------------------------------ the engine's sequences
 
 
-def test_issue_lists_hold_the_same_values_as_the_arrays(one_town):
+def test_issue_columns_read_the_arrays_values_as_python_numbers(one_town):
     from gridsim.model.attention import plan_attention
     from gridsim.model.capability import settle_probabilities
     from gridsim.model.noticing import draw_arrivals
@@ -120,19 +120,23 @@ def test_issue_lists_hold_the_same_values_as_the_arrays(one_town):
     att = plan_attention(one_town, county)
     settle = settle_probabilities(one_town, county)
     issues: Issues = gridsim.model.appeals.draw_issues(one_town, county, att, 240.0, rngs)
-    arrivals = draw_arrivals(one_town, county, att, settle, issues, 240.0, rngs)
-    seen = np.unique(arrivals.issue)
-    names = ("work", "u_shirk", "u_route", "origin", "category", "urgent", "externality")
-    columns = issues.lists(names, seen)
-    for name, column in zip(names, columns, strict=True):
+    draw_arrivals(one_town, county, att, settle, issues, 240.0, rngs)
+    names = ("work", "u_shirk", "u_route", "origin", "category", "urgent", "externality", None)
+    columns = issues.columns(names)
+    assert columns[-1] is None
+    for name, column in zip(names[:-1], columns[:-1], strict=True):
         values = getattr(issues, name)
         assert len(column) == len(issues)
+        want = values.tolist()  # Python numbers, the values of the arrays
         if values.ndim == 2:
-            assert all(column[i] is None for i in np.setdiff1d(np.arange(len(issues)), seen))
-            assert [list(column[i]) for i in seen] == values[seen].tolist()
+            got = [[column[i, j] for j in range(values.shape[1])] for i in range(len(issues))]
         else:
-            assert list(column) == values.tolist()
-            assert all(type(v) is type(values.tolist()[0]) for v in column[:5])
+            got = [column[i] for i in range(len(issues))]
+        assert got == want
+        flat = np.ravel(want).tolist() if values.ndim == 2 else want
+        assert {type(v) for v in np.ravel(got).tolist()} == {type(v) for v in flat}
+        assert all(type(column[i] if values.ndim == 1 else column[i, 0]) in (int, float, bool)
+                   for i in range(5))  # fmt: skip
 
 
 # ------------------------------------------------------------------ KPIs

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import copy
 import math
-from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,6 +81,17 @@ def later_draws(rng: np.random.Generator, *shapes: tuple[int, ...]) -> list[Late
     return out
 
 
+#: A column per-event code reads by index: a ``memoryview`` of a numpy array (``None`` for
+#: one a run does not draw). Typed ``Any``: typeshed types a view's items as ``int``, where
+#: these are the array's floats, ints and bools.
+Column = Any
+
+
+def column(values: np.ndarray) -> Column:
+    """A :data:`Column` over ``values``: reads (and writes) the array's items, no copy."""
+    return memoryview(values)  # type: ignore[arg-type]  # numpy arrays are buffers
+
+
 @dataclass
 class Issues:
     """Per-issue arrays (one entry per latent issue, in order of arising)."""
@@ -141,34 +151,29 @@ class Issues:
         """Uniforms: a callback finds a false closure if u < callback rate × detection."""
         return self.later_callback.draw()
 
-    def lists(self, names: Sequence[str], seen: np.ndarray) -> list[Sequence[Any]]:
-        """Columns as sequences that per-event code indexes by issue id.
+    def columns(self, names: Sequence[str | None]) -> list[Column]:
+        """Columns as memoryviews that per-event code indexes by issue id.
 
-        Per-event code reads Python sequences much faster than numpy arrays. A column of
-        numbers becomes an ``array.array`` (8 bytes an issue; a Python number is made on each
-        read), a column of flags a list of ``True``/``False``. A 2-D column becomes a list of
-        rows, one ``array.array`` of a value per level, made only for the issues in ``seen``
-        (the other entries are ``None`` and never looked up: an issue settled on the spot,
-        faded or never known). The values are the same float64 and int64 as the arrays'.
+        A 1-D column is read as ``column[issue]``, a 2-D one as ``column[issue, level]``;
+        each read makes a plain Python ``float``, ``int`` or ``bool`` with the array's value.
+        The views share the arrays' memory (nothing is copied: a Python list of the same
+        values would take four to twelve times the bytes, a ten-year run's gigabytes), and
+        reading one costs about 10-30 ns more than a list's item. A name of a later draw
+        (``u_shirk`` ...) makes those draws here, once; ``None`` gives ``None`` (a column
+        the run does not use is not drawn).
+
+        Example:
+            >>> from gridsim.model.appeals import Issues
+            >>> import numpy as np
+            >>> iss = Issues.__new__(Issues)
+            >>> iss.origin, iss.work = np.array([7, 9]), np.array([[1.0, 2.0], [3.0, 4.0]])
+            >>> origin, work, unused = iss.columns(["origin", "work", None])
+            >>> origin[1], work[1, 0], unused
+            (9, 3.0, None)
         """
-        out: list[Sequence[Any]] = []
+        out: list[Column] = []
         for name in names:
-            column = getattr(self, name)
-            if column.ndim == 1:
-                kind = column.dtype.kind
-                if kind == "b":
-                    out.append(column.tolist())
-                else:
-                    code, dtype = ("d", np.float64) if kind == "f" else ("q", np.int64)
-                    out.append(array(code, column.astype(dtype, copy=False).tobytes()))
-                continue
-            width = column.shape[1]
-            flat = array("d", np.ascontiguousarray(column[seen], dtype=np.float64).tobytes())
-            # Slices of one array are arrays of their exact size (a row: 4 doubles, no floats).
-            rows = [flat[i : i + width] for i in range(0, len(flat), width)]
-            full = np.full(len(self), None, dtype=object)
-            full[seen] = np.fromiter(rows, dtype=object, count=len(rows))
-            out.append(full.tolist())
+            out.append(None if name is None else column(getattr(self, name)))
         return out
 
 
@@ -320,6 +325,20 @@ def _draw_incident_hazards(
     return budget, scale, shape
 
 
+#: Issues per slice in the incident computations: their temporaries stay a few MB each
+#: however long the run (elementwise, so slicing changes no value).
+INCIDENT_CHUNK = 1 << 18
+
+
+def _by_slices(n: int, compute: Callable[[slice], np.ndarray]) -> np.ndarray:
+    """``compute`` applied to consecutive slices of ``range(n)``, gathered in one array."""
+    out = np.empty(n)
+    for lo in range(0, n, INCIDENT_CHUNK):
+        part = slice(lo, min(lo + INCIDENT_CHUNK, n))
+        out[part] = compute(part)
+    return out
+
+
 def incident_times(
     issues: Issues, known: np.ndarray, mediated: np.ndarray, factor: float
 ) -> np.ndarray:
@@ -332,16 +351,21 @@ def incident_times(
             known (minority-interest appeals sent to mediation).
         factor: the hazard multiplier under mediation (0 stops the clock).
     """
-    lam, k, budget = issues.incident_scale, issues.incident_shape, issues.incident_budget
-    with np.errstate(invalid="ignore", over="ignore"):
-        unmediated = issues.arose + lam * budget ** (1 / k)
-        since = np.nan_to_num(known - issues.arose, nan=np.inf)
-        used = (since / lam) ** k  # hazard used up before mediation began
-        left = budget - used
-        later = np.inf if factor == 0 else lam * (used + left / max(factor, 1e-300)) ** (1 / k)
-        mediated_time = issues.arose + later
-    switch = mediated & np.isfinite(since) & (left > 0)
-    return np.where(switch, mediated_time, unmediated)
+
+    def times(p: slice) -> np.ndarray:
+        lam, k = issues.incident_scale[p], issues.incident_shape[p]
+        budget, arose = issues.incident_budget[p], issues.arose[p]
+        with np.errstate(invalid="ignore", over="ignore"):
+            unmediated = arose + lam * budget ** (1 / k)
+            since = np.nan_to_num(known[p] - arose, nan=np.inf)
+            used = (since / lam) ** k  # hazard used up before mediation began
+            left = budget - used
+            later = np.inf if factor == 0 else lam * (used + left / max(factor, 1e-300)) ** (1 / k)
+            mediated_time = arose + later
+        switch = mediated[p] & np.isfinite(since) & (left > 0)
+        return np.where(switch, mediated_time, unmediated)
+
+    return _by_slices(len(issues), times)
 
 
 def incident_probabilities(
@@ -353,12 +377,16 @@ def incident_probabilities(
     settled (or the horizon): its sum is the expected number of incidents, which varies
     smoothly with a policy where the rare count does not, so comparisons have power.
     """
-    lam, k = issues.incident_scale, issues.incident_shape
-    has_hazard = np.isfinite(issues.incident_budget)
-    with np.errstate(invalid="ignore", over="ignore"):
-        total = (np.clip(until - issues.arose, 0, None) / lam) ** k
-        since = np.nan_to_num(known - issues.arose, nan=np.inf)
-        used = (np.clip(np.minimum(since, until - issues.arose), 0, None) / lam) ** k
-        switch = mediated & np.isfinite(since)
-        hazard = np.where(switch, used + factor * (total - used), total)
-    return np.where(has_hazard, -np.expm1(-hazard), 0.0)
+
+    def probabilities(p: slice) -> np.ndarray:
+        lam, k, arose = issues.incident_scale[p], issues.incident_shape[p], issues.arose[p]
+        has_hazard = np.isfinite(issues.incident_budget[p])
+        with np.errstate(invalid="ignore", over="ignore"):
+            total = (np.clip(until[p] - arose, 0, None) / lam) ** k
+            since = np.nan_to_num(known[p] - arose, nan=np.inf)
+            used = (np.clip(np.minimum(since, until[p] - arose), 0, None) / lam) ** k
+            switch = mediated[p] & np.isfinite(since)
+            hazard = np.where(switch, used + factor * (total - used), total)
+        return np.where(has_hazard, -np.expm1(-hazard), 0.0)
+
+    return _by_slices(len(issues), probabilities)

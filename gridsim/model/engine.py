@@ -87,8 +87,8 @@ class Engine(EngineSetup):
             return  # the household would not report an issue that is already fixed
         filed = self.arr_filed[i]
         channel = self.arr_channel[i]
-        appeal_rows = self.appeal_rows
-        appeal = len(appeal_rows)
+        appeal = self.n_appeals
+        self.n_appeals = appeal + 1
         open_order = self.issue_order[issue]
         merged = (
             open_order is not None
@@ -102,8 +102,9 @@ class Engine(EngineSetup):
             oid = open_order.id
             open_order.appeals += 1
         else:
-            oid = len(self.orders)
-        appeal_rows.append((issue, oid, channel, filed, self.arr_no_phone[i], merged))
+            oid = self.n_orders
+        self.appeal_write(self.appeal_pack(issue, oid, channel, filed, self.arr_no_phone[i],
+                                           merged))  # fmt: skip
         origin = self.iss_origin[issue]
         log, pack = self.log_write, self.log_pack
         log(pack(filed, oid, appeal, ARRIVE, -1, origin, -1, channel))
@@ -136,10 +137,10 @@ class Engine(EngineSetup):
         """
         if self.cat_to_department[order.category]:
             return COUNTY
-        draws = self.iss_settle[order.issue]
+        draws, issue = self.iss_settle, order.issue
         cat = order.category
         for level in range(order.origin_level, COUNTY):
-            if draws[level] < self.settle[self._unit_for(order, level)][cat]:
+            if draws[issue, level] < self.settle[self._unit_for(order, level)][cat]:
                 return level
         return COUNTY
 
@@ -163,7 +164,8 @@ class Engine(EngineSetup):
             self.business_priority and self.cat_enterprise[cat] and origin_level == GRID,
             duplicate,
         )  # fmt: skip
-        self.orders.append(order)
+        self.open_orders[oid] = order
+        self.n_orders = oid + 1
         if not duplicate:
             self.issue_order[issue] = order
         return order
@@ -182,8 +184,8 @@ class Engine(EngineSetup):
     def _send(self, order: Order, level: int) -> None:
         """Send an order to the unit at ``level``; a shirking level passes it straight up."""
         if self.shirk > 0:
-            draws = self.iss_shirk[order.issue]
-            while level < COUNTY and draws[level] < self.shirk:
+            draws, issue = self.iss_shirk, order.issue
+            while level < COUNTY and draws[issue, level] < self.shirk:
                 unit = self._unit_for(order, level)
                 self._note(ESCALATE, order.id, level, unit, -1, 1.0)
                 order.escalations += 1
@@ -258,7 +260,7 @@ class Engine(EngineSetup):
         if order.first_response != order.first_response:
             order.first_response = now if cal is None else cal.next_open(now)
         # The plan: (outcome, work hours, extra delay).
-        work = self.iss_work[issue][level] * self.level_factor[level]
+        work = self.iss_work[issue, level] * self.level_factor[level]
         outcome = RESOLVE_OUTCOME
         delay = 0.0
         if order.externality == MINORITY_NEGATIVE or order.misrouted:
@@ -266,7 +268,7 @@ class Engine(EngineSetup):
         else:
             cat = order.category
             p = self.settle[unit][cat]
-            if level < COUNTY and self.iss_settle[issue][level] >= p:
+            if level < COUNTY and self.iss_settle[issue, level] >= p:
                 outcome = ESCALATE_OUTCOME
                 if self.brush_on and self._brushes_off(order, unit, level, p):
                     outcome = BRUSH_OUTCOME
@@ -327,7 +329,7 @@ class Engine(EngineSetup):
             return RETURN_OUTCOME, self.misroute_hours, 0.0
         cat = order.category
         p = self.settle[unit][cat]
-        if level < COUNTY and self.iss_settle[order.issue][level] >= p:
+        if level < COUNTY and self.iss_settle[order.issue, level] >= p:
             if self.brush_on and self._brushes_off(order, unit, level, p):
                 return BRUSH_OUTCOME, base * self.attempt, 0.0
             return ESCALATE_OUTCOME, base * self.attempt, 0.0
@@ -344,7 +346,7 @@ class Engine(EngineSetup):
     def _brushes_off(self, order: Order, unit: int, level: int, p: float) -> bool:
         """Whether a unit that cannot settle the order closes it as "not compliant"."""
         waiting = len(self.queue[unit]) / self.servers[unit]
-        return self.iss_brush[order.issue][level] < brush_off_probability(self.brush, p, waiting)
+        return self.iss_brush[order.issue, level] < brush_off_probability(self.brush, p, waiting)
 
     def _on_done(self, ev: Any) -> None:
         order, outcome = ev._value
@@ -421,6 +423,11 @@ class Engine(EngineSetup):
         self.satisfied_by[staff] += satisfied
         self.feedback_by[staff] += 1
         log(pack(now, order.id, -1, FEEDBACK, level, unit, staff, order.satisfied))
+        # The order is closed: packed into a row, it is let go (what follows reads only its
+        # issue, origin and desk, from the object the callback or reopening holds).
+        del self.open_orders[order.id]
+        self.order_seek(order.id * self.order_size)  # row k is order k
+        self.order_write(self.order_pack(*self.order_values(order)))
         if order.brushed_off and self.iss_callback[issue] < self.callback:
             # The centre's callback (回访) finds the false closure (责任倒查).
             self.env.wake(self.callback_delay, self._on_callback, (order, level))
@@ -436,7 +443,7 @@ class Engine(EngineSetup):
         previous, level = ev._value
         if self.issue_order[previous.issue] is not None:
             return  # a new order for the issue is already open
-        previous.false_closure_found = True
+        self.found_false.append(previous.id)  # its row is packed already: set at the end
         self.false_closures += 1
         self._note(CALLBACK, previous.id, level, -1, -1, 0.0)
         self._reissue(previous, level)
@@ -453,9 +460,10 @@ class Engine(EngineSetup):
         issue = previous.issue
         self.issue_resolved[issue] = math.nan
         now = self.env._now
-        appeal = len(self.appeal_rows)
-        oid = len(self.orders)
-        self.appeal_rows.append((issue, oid, self.reopen_channel, now, False, False))
+        appeal = self.n_appeals
+        self.n_appeals = appeal + 1
+        oid = self.n_orders
+        self.appeal_write(self.appeal_pack(issue, oid, self.reopen_channel, now, False, False))
         self.log_write(self.log_pack(now, oid, appeal, ARRIVE, -1, previous.origin, -1,
                                      self.reopen_channel))  # fmt: skip
         order = self._new_order(oid, issue, self.reopen_channel, now, False)

@@ -9,17 +9,19 @@ engine's bookkeeping over, as an :class:`~gridsim.model.records.EngineState`, fo
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import deque
+from operator import attrgetter
 
 import numpy as np
 
-from gridsim.model.appeals import Issues
+from gridsim.model.appeals import Column, Issues, column
 from gridsim.model.calendar import WeeklyCalendar, make_calendar
 from gridsim.model.clock import Clock
 from gridsim.model.county import County
 from gridsim.model.noticing import Arrivals
-from gridsim.model.orders import EventLog, LogSink, Order
+from gridsim.model.orders import APPEAL_ROW, ORDER_ROW, EventLog, LogSink, Order, RowBuffer
 from gridsim.model.policies import DeadlineLadder, StrictLadder, make_policy
 from gridsim.model.records import EngineState
 from gridsim.model.scenario import Scenario
@@ -66,35 +68,49 @@ class EngineSetup:
         self.settle = settle.tolist()
         self._setup_units()
         self._setup_categories()
-        # Plain Python lists: numpy scalars are several times slower in per-event code.
-        self.arr_time = arrivals.time.tolist()
-        self.arr_filed = arrivals.filed.tolist()
-        self.arr_issue = arrivals.issue.tolist()
-        self.arr_channel = arrivals.channel.tolist()
-        self.arr_no_phone = arrivals.no_smartphone.tolist()
-        # Per-issue values as plain lists, filled only for the issues that reach the engine
-        # (about half: the others are settled on the spot, fade or are never known).
-        # The issues some arrival reports, ascending (np.unique would sort all the arrivals).
-        seen = np.flatnonzero(np.bincount(arrivals.issue, minlength=len(issues)))
+        # Arrivals and per-issue values are read through memoryviews of their arrays: a
+        # read makes a plain Python number (numpy scalars are several times slower in
+        # per-event code) and nothing is copied, so a long run holds each value once.
+        self.arr_time: Column = column(arrivals.time)
+        self.arr_filed: Column = column(arrivals.filed)
+        self.arr_issue: Column = column(arrivals.issue)
+        self.arr_channel: Column = column(arrivals.channel)
+        self.arr_no_phone: Column = column(arrivals.no_smartphone)
+        # A column only a switched-off mechanism reads is not drawn (its values would not
+        # change a number: each stream was moved past its draws when the issues were drawn).
+        brush = self.brush_on
         (self.iss_work, self.iss_shirk, self.iss_route, self.iss_feedback, self.iss_origin,
          self.iss_category, self.iss_settle, self.iss_callback, self.iss_brush, self.iss_urgent,
-         self.iss_joint, self.iss_externality) = issues.lists(
-            ("work", "u_shirk", "u_route", "u_feedback", "origin", "category", "u_settle",
-             "u_callback", "u_brush", "urgent", "joint", "externality"), seen)  # fmt: skip
+         self.iss_joint, self.iss_externality) = issues.columns(
+            ("work", "u_shirk" if scenario.escalation.shirking_probability > 0 else None,
+             None if self.ladder else "u_route", "u_feedback", "origin", "category", "u_settle",
+             "u_callback" if brush else None, "u_brush" if brush else None,
+             "urgent", "joint", "externality"))  # fmt: skip
         self.grid_of = county.grid_of.tolist()
         self.town_of = county.town_of.tolist()
         n = len(issues)
-        self.issue_order: list[Order | None] = [None] * n
+        self.issue_order: list[Order | None] = [None] * n  # the open order of each issue
         # Issues settled on the spot when found are known and settled before the run sees
         # them (gridsim.model.noticing); every other issue is open until an order settles it.
         spot = np.where(issues.on_spot, issues.found + scenario.visits.hours_per_spot_settlement,
                         np.nan)  # fmt: skip
-        self.issue_resolved = spot.tolist()
-        self.issue_known = np.where(issues.on_spot, issues.found, np.nan).tolist()
+        self.issue_resolved: Column = column(spot)
+        self.issue_known: Column = column(np.where(issues.on_spot, issues.found, np.nan))
         self.false_closures = 0
-        self.orders: list[Order] = []
-        # One tuple per appeal: (issue, order, channel, created, no_smartphone, merged).
-        self.appeal_rows: list[tuple] = []
+        # Orders in hand, by id; a finished order is packed into ``order_rows`` and let go.
+        self.open_orders: dict[int, Order] = {}
+        self.order_rows = RowBuffer(ORDER_ROW)
+        rows = self.order_rows
+        self.order_write, self.order_pack, self.order_seek = rows.write, rows.pack, rows.seek
+        self.order_size = rows.size
+        self.order_values = attrgetter(*ORDER_ROW.names)  # an Order's row, in one C call
+        self.n_orders = 0
+        #: Ids of closed orders a callback later found falsely closed (set after packing).
+        self.found_false: list[int] = []
+        # (issue, order, channel, created, no_smartphone, merged) per appeal, packed.
+        self.appeal_rows = RowBuffer(APPEAL_ROW)
+        self.appeal_write, self.appeal_pack = self.appeal_rows.write, self.appeal_rows.pack
+        self.n_appeals = 0
 
     # ------------------------------------------------------------------ set-up
 
@@ -192,15 +208,25 @@ class EngineSetup:
         Called after :meth:`run`; the tables of a :class:`~gridsim.model.records.RunResult`
         are built from this record alone (:func:`gridsim.model.records.assemble_result`).
         """
+        # Orders still in hand at the horizon are packed too, each at its row.
+        for order in self.open_orders.values():
+            self.order_seek(order.id * self.order_size)
+            self.order_write(self.order_pack(*self.order_values(order)))
+        self.open_orders.clear()
+        self.order_rows.set("false_closure_found", self.found_false, True)
+        # The tables read neither the work nor the settling draws per level: a long run's
+        # largest per-issue arrays go with the engine, before the tables are built.
+        empty = np.empty((0, len(LEVELS)))
+        issues = dataclasses.replace(self.issues, work=empty, u_settle=empty)
         return EngineState(
             scenario=self.scenario,
             county=self.county,
-            issues=self.issues,
+            issues=issues,
             horizon=self.horizon,
-            orders=self.orders,
+            orders=self.order_rows,
             appeal_rows=self.appeal_rows,
-            issue_resolved=self.issue_resolved,
-            issue_known=self.issue_known,
+            issue_resolved=np.asarray(self.issue_resolved),  # the arrays the views write to
+            issue_known=np.asarray(self.issue_known),
             staff_calendar=self.staff_calendar,
             busy_hours=self.busy_hours,
             handled=self.handled,

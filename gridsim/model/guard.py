@@ -22,32 +22,35 @@ stays above the peak on a few sizes):
 ================================ ======== ======== ======= ======= ============= ===========
 run                               issues   appeals  units   staff   peak (MB)     estimate
 ================================ ======== ======== ======= ======= ============= ===========
-one_town, 30 days                    1310      672     258     942     2.6           40
-one_town, 90 days                    3811     2201     258     942     5.6           52
-one_town x10 population, 30 days    13222     7067    2355    9167    25.4          118
-pingyi_baseline, 30 days            39007    20897    7432   30526    78            297
-pingyi_baseline, 90 days           117293    69570    7432   30526   176            628
-pingyi_baseline, 365 days          471570   291024    7432   30526   780 (RSS)     2148
+one_town, 30 days                    1310      672     258     942     2.0           36
+one_town, 90 days                    3811     2201     258     942     3.6           42
+one_town x10 population, 30 days    13222     7067    2355    9167    18.9           84
+pingyi_baseline, 30 days            39007    20897    7432   30526    58            193
+pingyi_baseline, 90 days           117293    69570    7432   30526   108            318
+pingyi_baseline, 365 days          474201   292894    7432   30526   483 (RSS)      891
+pingyi_baseline, 3650 days        4726090  2957598    7432   30526  3180 (RSS)     7737
 ================================ ======== ======== ======= ======= ============= ===========
 
 Most issues never become an order: an everyday household need is noticed on a visit and
 settled on the spot, or fades unnoticed. So an issue and an appeal are costed apart: an
-issue holds its arrays, the noticing race's draws, the engine's per-issue rows and its row
+issue holds its arrays, the noticing race's draws, the engine's per-issue reads and its row
 of the issues table; an affected household its report draws; an appeal that opens an order
-the order, its events (64 bytes each while the run goes on, then columns) and its table
-rows; a staff member or unit its node of the networkx graph and its rows. The expected
-appeals are the households' reports (each affected household reports with its category's
-``report_probability``, raised by ``party.trust_report_gain``) plus the finds by staff that
-are not settled on the spot (at most one per issue; with visits on, a share
-``visits.on_spot_share`` of them is settled there). The constants
+the order (a packed row once closed), its events (64 bytes each while the run goes on, then
+columns) and its table rows; a staff member or unit its node of the networkx graph and its
+rows. The expected appeals are the households' reports (each affected household reports
+with its category's ``report_probability``, raised by ``party.trust_report_gain``) plus the
+finds by staff that are not settled on the spot (at most one per issue; with visits on, a
+share ``visits.on_spot_share`` of them is settled there). The constants
 (:data:`BYTES_PER_ISSUE`, :data:`BYTES_PER_REPORT`, :data:`BYTES_PER_APPEAL`,
-:data:`BYTES_PER_STAFF`, :data:`BYTES_PER_UNIT`, plus :data:`BYTES_FIXED`) were lowered in
-0.4.0, when the engine began to free its state before the tables are built and to pack its
-log: past the fixed part the estimate is 2.5 to 4 times the peaks above and about 2.8 times
-the peak RSS of a county-year, so it stays an upper bound without refusing what fits
-(``tests/test_guard.py`` checks both). With the default bound of 8 GB the baseline county
-runs about two years (``tests/test_user_files.py`` sweeps it for 730 days); a ten-year run
-needs ``--max-memory`` (its estimate is about 20 GB).
+:data:`BYTES_PER_STAFF`, :data:`BYTES_PER_UNIT`, plus :data:`BYTES_FIXED`) were lowered
+again after 0.4.0 (issue 13), when the engine began to read its per-issue values through
+views of the drawn arrays and to pack closed orders and appeals into rows: past the fixed
+part the estimate is 2.7 to 3.2 times the traced peaks above, and about twice the peak RSS
+of a county-year (2.4 times a ten-year run's with its event log in memory), so it stays an
+upper bound without refusing what fits (``tests/test_guard.py`` checks both). The 3650-day row's
+peak is with the event log in memory; streamed to a file (``simulate(...,
+events_path=...)``, ``benchmarks/long_horizon.py``) it is 1.8 GiB. With the default bound
+of 8 GB the baseline county runs ten years.
 
 Example:
     >>> from gridsim import load_scenario
@@ -76,9 +79,9 @@ AVAILABLE_SHARE = 0.8
 #: Peak bytes per expected issue, per affected household (a possible report), per expected
 #: appeal (an order, its events and rows), per staff member, per unit, per horizon hour and
 #: category, and the fixed part (measured, with a margin: see the module docstring).
-BYTES_PER_ISSUE = 1_500
-BYTES_PER_REPORT = 300
-BYTES_PER_APPEAL = 3_000
+BYTES_PER_ISSUE = 600
+BYTES_PER_REPORT = 150
+BYTES_PER_APPEAL = 1_000
 BYTES_PER_STAFF = 2_500
 BYTES_PER_UNIT = 2_500
 BYTES_PER_HOUR_AND_CATEGORY = 64

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter
 from typing import Protocol
 
 import numpy as np
@@ -25,6 +24,7 @@ from gridsim.model.appeals import Issues, incident_probabilities, incident_times
 from gridsim.model.attention import linked_contacts
 from gridsim.model.calendar import HOURS_PER_MONTH, HOURS_PER_YEAR
 from gridsim.model.county import County
+from gridsim.model.orders import RowBuffer
 from gridsim.model.scenario import Scenario
 from gridsim.model.vocabulary import (
     BY_PARTY_MEMBER,
@@ -108,10 +108,13 @@ class EngineState:
     Attributes:
         scenario: the scenario that was run.
         county: the built county (units, staff, towns).
-        issues: the latent issues drawn up front.
+        issues: the latent issues drawn up front (without ``work`` and ``u_settle``, which
+            only the engine reads).
         horizon: simulated hours.
-        orders: every work order, in order of creation (objects with the ORDER_FIELDS).
-        appeal_rows: one tuple per appeal, as in APPEAL_DTYPE.
+        orders: every work order, a row each in order of id (creation), packed as
+            ``gridsim.model.orders.ORDER_ROW``; read once, by :func:`orders_table`.
+        appeal_rows: one row per appeal, packed as ``gridsim.model.orders.APPEAL_ROW``;
+            read once, by :func:`appeals_table`.
         issue_resolved: per issue, when it was last resolved (NaN: open).
         issue_known: per issue, when the platform first heard of it (NaN: never).
         staff_calendar: per staff member, their working calendar.
@@ -132,10 +135,10 @@ class EngineState:
     county: County
     issues: Issues
     horizon: float
-    orders: Sequence[object]
-    appeal_rows: Sequence[tuple[int, int, int, float, bool, bool]]
-    issue_resolved: Sequence[float]
-    issue_known: Sequence[float]
+    orders: RowBuffer
+    appeal_rows: RowBuffer
+    issue_resolved: np.ndarray
+    issue_known: np.ndarray
     staff_calendar: Sequence[Calendar]
     busy_hours: Sequence[float]
     handled: Sequence[int]
@@ -171,10 +174,9 @@ ORDER_FIELDS = (
 def orders_table(state: EngineState) -> pd.DataFrame:
     """One row per work order."""
     s = state.scenario
-    n = len(state.orders)
-    # One C-level pass over the orders, then one typed column per field.
-    getter = attrgetter(*(name for name, _ in ORDER_FIELDS))
-    c = np.fromiter(map(getter, state.orders), dtype=np.dtype(list(ORDER_FIELDS)), count=n)
+    # The engine's packed rows, widened column by column to the table's types (every value
+    # is kept; a column at a time, so a long run's orders are not held twice over).
+    c = state.orders.columns(dict(ORDER_FIELDS))
     county = state.county
     origin = c["origin"]
     town = county.town_of[origin]
@@ -218,7 +220,8 @@ def orders_table(state: EngineState) -> pd.DataFrame:
             "no_smartphone": state.issues.no_smartphone[c["issue"]],
             "arose": state.issues.arose[c["issue"]],
             "appeals": c["appeals"],
-        }
+        },
+        copy=False,  # the columns are new arrays: no second copy (pandas copies on write)
     )
 
 
@@ -230,14 +233,13 @@ APPEAL_DTYPE = np.dtype(
 
 def appeals_table(state: EngineState) -> pd.DataFrame:
     """One row per appeal."""
-    rows = state.appeal_rows
-    c = np.fromiter(rows, dtype=APPEAL_DTYPE, count=len(rows))
+    c = state.appeal_rows.columns({name: APPEAL_DTYPE[name] for name in APPEAL_DTYPE.names or ()})
     issue = c["issue"]
     origin = state.issues.origin[issue]
     cats = [x.key for x in state.scenario.categories]
     return pd.DataFrame(
         {
-            "appeal": np.arange(len(rows)),
+            "appeal": np.arange(len(c["issue"])),
             "issue": issue,
             "order": c["order"],
             "category": pd.Categorical.from_codes(state.issues.category[issue], cats),
@@ -247,7 +249,8 @@ def appeals_table(state: EngineState) -> pd.DataFrame:
             "created": c["created"],
             "no_smartphone": c["no_smartphone"],
             "merged": c["merged"],
-        }
+        },
+        copy=False,
     )
 
 
@@ -292,7 +295,8 @@ def issues_table(state: EngineState) -> pd.DataFrame:
             "incident_probability": incident_probabilities(iss, known, mediated, factor, until),
             "incident_time": np.where(incident, at, np.nan),
             "incident_type": np.where(incident, types[iss.category], ""),
-        }
+        },
+        copy=False,  # pandas copies on write: sharing the issues' arrays is safe
     )
 
 

@@ -103,6 +103,7 @@ def _simulate(
     try:
         sink = stream.write if stream is not None else None
         engine = Engine(scenario, county, issues, arrivals, rngs, horizon, log_events, settle, sink)
+        del issues  # the engine holds them, and lets the tables' part go when it is done
         if progress:
             from tqdm.auto import tqdm  # only a progress bar needs it: keep imports light
 
@@ -117,7 +118,7 @@ def _simulate(
         engine.discard()
         del engine, arrivals
         result = assemble_result(state, seed_info)
-        del state
+        del state  # the tables hold what they need: a long run's arrays go now
         if stream is not None:
             # The engine's rows are in the file; what the table holds now is the incidents.
             stream.write_frame(result.events)
