@@ -37,39 +37,55 @@ CERTAIN = 30.0
 
 
 def capability_logits(s: Scenario, county: County) -> np.ndarray:
-    """Log-odds that each unit settles each category, ``(n_units, n_categories)``."""
-    g = county.graph.nodes
+    """Log-odds that each unit settles each category, ``(n_units, n_categories)``.
+
+    Worked on whole columns (one entry per unit or staff member), not unit by unit: the
+    terms are added in the same order, each only where it applies, so every entry is the
+    same double the unit-by-unit sum gives (``tests/test_scale_exact.py`` checks it).
+    """
+    graph = county.graph
     staff = county.staff
     cap = s.capability
     cats = s.categories
-    complexity = np.array([c.complexity for c in cats])
-    needs = [frozenset(c.skills) for c in cats]
-    departments = [c.department for c in cats]
-    out = np.zeros((county.n_units, len(cats)))
-    for uid in range(county.n_units):
-        node = g[uid]
-        level = node["level"]
-        members = node["staff"]
-        base = cap.level_base.get(LEVELS[level], 0.0)
-        resolvers = staff.resolvers(members)
-        base += max((staff.training[m] for m in resolvers), default=0.0)
-        has = frozenset().union(*(staff.skills[m] for m in members)) if members else frozenset()
-        if level == GRID:
-            base += cap.quanke_grid
-        if node.get("party_active", False):
-            base += s.party.capability
-        if level == MICROGRID and any("help" in staff.duties[m] for m in members):
-            base += cap.helpers
-        sunk = frozenset(node.get("sunk", ()))
-        for k in range(len(cats)):
-            value = base - complexity[k]
-            if needs[k]:
-                value += cap.skill_match if needs[k] <= has else cap.skill_missing
-            if departments[k] in sunk:
-                value += cap.sunk_department
-            out[uid, k] = value
-        if level == COUNTY:
-            out[uid, :] = CERTAIN  # there is always a level that can decide
+    n = county.n_units
+    level = np.fromiter((lvl for _, lvl in graph.nodes(data="level")), np.int64, n)
+    party = np.fromiter((a for _, a in graph.nodes(data="party_active", default=False)), bool, n)
+    unit = np.asarray(staff.unit, dtype=np.int64)
+    # Per member: does it take orders, does it help (few distinct duty sets: looked up once).
+    duty_sets = {d: ("resolve" in d, "help" in d) for d in set(staff.duties)}
+    flags = np.array([duty_sets[d] for d in staff.duties], dtype=bool).reshape(-1, 2)
+    # The best training among a unit's resolvers (0 without one), as max() picks it.
+    best = np.full(n, -np.inf)
+    resolvers = flags[:, 0]
+    np.maximum.at(best, unit[resolvers], np.asarray(staff.training, dtype=float)[resolvers])
+    best[np.bincount(unit[resolvers], minlength=n) == 0] = 0.0
+    level_base = np.array([cap.level_base.get(name, 0.0) for name in LEVELS])
+    base = level_base[level] + best
+    base = np.where(level == GRID, base + cap.quanke_grid, base)
+    base = np.where(party, base + s.party.capability, base)
+    helped = np.bincount(unit[flags[:, 1]], minlength=n) > 0
+    base = np.where((level == MICROGRID) & helped, base + cap.helpers, base)
+    # Whether a unit's team has every skill a category needs: per needed skill, whether
+    # some member has it (only the skills some category needs matter).
+    needed = sorted({k for c in cats for k in c.skills})
+    has = np.zeros((n, len(needed)), dtype=bool)
+    if needed:
+        rows = {k: [x in k for x in needed] for k in set(staff.skills)}
+        member = np.array([rows[k] for k in staff.skills], dtype=bool).reshape(-1, len(needed))
+        for j in range(len(needed)):
+            has[:, j] = np.bincount(unit[member[:, j]], minlength=n) > 0
+    sunk = [(u, frozenset(d)) for u, d in graph.nodes(data="sunk") if d]
+    out = np.empty((n, len(cats)))
+    for k, c in enumerate(cats):
+        value = base - c.complexity
+        if c.skills:
+            match = has[:, [needed.index(x) for x in c.skills]].all(axis=1)
+            value = np.where(match, value + cap.skill_match, value + cap.skill_missing)
+        for u, deps in sunk:
+            if c.department in deps:
+                value[u] += cap.sunk_department
+        out[:, k] = value
+    out[level == COUNTY] = CERTAIN  # there is always a level that can decide
     return out
 
 
