@@ -95,7 +95,8 @@ def plan_attention(s: Scenario, county: County) -> Attention:
 
     Writes ``visit_hours_per_month`` and ``contact_hours_per_month`` of ``county.staff``.
     """
-    g = county.graph.nodes
+    graph = county.graph
+    attrs = dict(graph.nodes(data=True))
     staff = county.staff
     n = county.n_units
     visits = np.zeros(n)
@@ -103,32 +104,52 @@ def plan_attention(s: Scenario, county: County) -> Attention:
     contacts = np.zeros(n)
     visitors: list[list[int]] = [[] for _ in range(n)]
     effort = effort_multiplier(s)
-    grid_visits: dict[int, float] = {}
+    grid_visits = np.zeros(n)
     origins = set(county.origin_units.tolist())
     grids = set(county.grid_of[county.origin_units].tolist())
-    for uid in sorted(origins | grids):
-        node = g[uid]
+    # Whether a member visits or notices, per distinct duty set (there are few): in a large
+    # county most members do neither, and their units need no more than their visit hours.
+    visiting = s.proactive.enabled
+    duty_flags = {d: (visiting and "visit" in d, "notice" in d) for d in set(staff.duties)}
+    flagged = [sid for sid, d in enumerate(staff.duties) if any(duty_flags[d])]
+    hours_of: dict[tuple[int, bool], float] = {}  # units of one size share their visit hours
+
+    def hours_at(node: dict) -> float:
+        key = (max(node["households"], 1), node.get("urban", False))
+        if key not in hours_of:
+            hours_of[key] = _visit_hours(s, *key)
+        return hours_of[key]
+
+    units = sorted(origins | grids)
+    visit_hours[units] = [hours_at(attrs[u]) for u in units]
+    # Only units with a member who visits or notices plan anything (the others' sums stay 0).
+    for uid in sorted(origins.union(grids).intersection(staff.unit[sid] for sid in flagged)):
+        node = attrs[uid]
         covered = max(node["households"], 1)
-        hours = _visit_hours(s, covered, node.get("urban", False))
-        visit_hours[uid] = hours
+        hours = hours_at(node)
         per_household = 0.0
         for sid in node["staff"]:
-            if "visit" in staff.duties[sid] and s.proactive.enabled:
+            visit, notice = duty_flags[staff.duties[sid]]
+            if visit:
                 per_household += _plan_visits(s, staff, sid, covered, hours, effort)
                 visitors[uid].append(sid)
-            if "notice" in staff.duties[sid]:
+            if notice:
                 contacts[uid] += _plan_contacts(s, staff, sid, covered)
         if uid not in origins:
             grid_visits[uid] = per_household  # a grid's visitors cover all its micro-grids
         else:
             visits[uid] += per_household
-    for uid in county.origin_units:
-        grid = int(county.grid_of[uid])
-        if grid != uid:
-            visits[uid] += grid_visits.get(grid, 0.0)
-            visitors[uid] = visitors[uid] + visitors[grid]
+    # Micro-grids add their grid's visits (adding a grid's 0.0 leaves a sum of visits as it
+    # is) and its visitors.
+    origin = county.origin_units
+    grid = county.grid_of[origin]
+    below = grid != origin
+    visits[origin[below]] += grid_visits[grid[below]]
+    for uid, g in zip(origin[below].tolist(), grid[below].tolist(), strict=True):
+        if visitors[g]:
+            visitors[uid] = visitors[uid] + visitors[g]
     p = s.party
-    households = np.array([max(g[u]["households"], 1) for u in range(n)], dtype=float)
+    households = np.array([max(attrs[u]["households"], 1) for u in range(n)], dtype=float)
     coverage = np.clip(county.party_members * p.households_per_member / households, 0, 1)
     party_contacts = np.where(coverage > 0, linked_contacts(s), 0.0)
     return Attention(visits, visit_hours, contacts, coverage, party_contacts, visitors, effort)
