@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from bisect import insort
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -140,7 +141,7 @@ class Engine(EngineSetup):
         draws, issue = self.iss_settle, order.issue
         cat = order.category
         for level in range(order.origin_level, COUNTY):
-            if draws[issue, level] < self.settle[self._unit_for(order, level)][cat]:
+            if draws[issue, level] < self.settle[self._unit_for(order, level), cat]:
                 return level
         return COUNTY
 
@@ -226,7 +227,11 @@ class Engine(EngineSetup):
             self._granted(order, unit, free.pop()[1])
             return
         order.token += 1
-        (self.priority_queue if order.priority else self.queue)[unit].append((order, order.token))
+        queues = self.priority_queue if order.priority else self.queue
+        line = queues.get(unit)
+        if line is None:
+            line = queues[unit] = deque()
+        line.append((order, order.token))
         if self.policy.uses_deadlines and order.level < COUNTY:
             self.env.wake(self.level_limit[order.level], self._on_deadline,
                           (order, order.token, unit))  # fmt: skip
@@ -267,7 +272,7 @@ class Engine(EngineSetup):
             outcome, work, delay = self._plan_special(order, unit, level, work)
         else:
             cat = order.category
-            p = self.settle[unit][cat]
+            p = self.settle[unit, cat]
             if level < COUNTY and self.iss_settle[issue, level] >= p:
                 outcome = ESCALATE_OUTCOME
                 if self.brush_on and self._brushes_off(order, unit, level, p):
@@ -328,7 +333,7 @@ class Engine(EngineSetup):
         if order.misrouted and level > order.settle_level:
             return RETURN_OUTCOME, self.misroute_hours, 0.0
         cat = order.category
-        p = self.settle[unit][cat]
+        p = self.settle[unit, cat]
         if level < COUNTY and self.iss_settle[order.issue, level] >= p:
             if self.brush_on and self._brushes_off(order, unit, level, p):
                 return BRUSH_OUTCOME, base * self.attempt, 0.0
@@ -345,7 +350,8 @@ class Engine(EngineSetup):
 
     def _brushes_off(self, order: Order, unit: int, level: int, p: float) -> bool:
         """Whether a unit that cannot settle the order closes it as "not compliant"."""
-        waiting = len(self.queue[unit]) / self.servers[unit]
+        line = self.queue.get(unit)
+        waiting = (len(line) if line else 0) / self.servers[unit]
         return self.iss_brush[order.issue, level] < brush_off_probability(self.brush, p, waiting)
 
     def _on_done(self, ev: Any) -> None:
@@ -355,7 +361,7 @@ class Engine(EngineSetup):
         level = order.level
         main_unit, main_staff = held[0]
         for unit, staff in held:
-            if self.priority_queue[unit] or self.queue[unit]:
+            if unit in self.priority_queue or unit in self.queue:
                 self._release(unit, staff)
             else:  # nobody waiting: the member is free again
                 insort(self.free[unit], (self.staff_speed[staff], staff))
@@ -376,12 +382,19 @@ class Engine(EngineSetup):
             self._send(order, order.settle_level)
 
     def _release(self, unit: int, staff: int) -> None:
-        for q in (self.priority_queue[unit], self.queue[unit]):
-            while q:
-                order, token = q.popleft()
+        """A member is done: the next order waiting at the unit (still there) is theirs."""
+        for queues in (self.priority_queue, self.queue):
+            line = queues.get(unit)
+            if line is None:
+                continue
+            while line:
+                order, token = line.popleft()
                 if order.token == token:
+                    if not line:
+                        del queues[unit]
                     self._granted(order, unit, staff)
                     return
+            del queues[unit]  # only orders that had left it (their token moved on)
         insort(self.free[unit], (self.staff_speed[staff], staff))
 
     def _resolve(self, order: Order, level: int, unit: int, staff: int) -> None:

@@ -64,8 +64,9 @@ class EngineSetup:
         n_cat = len(scenario.categories)
         if settle is None:  # every unit settles everything (a textbook network)
             settle = np.ones((county.n_units, n_cat))
-        # P(unit settles category), per unit a plain list: read on every handling.
-        self.settle = settle.tolist()
+        # P(unit settles category), read as settle[unit, category] on every handling: a view
+        # of one compact array, whose size (units x categories) then costs no cache misses.
+        self.settle: Column = column(np.ascontiguousarray(settle, dtype=np.float64))
         self._setup_units()
         self._setup_categories()
         # Arrivals and per-issue values are read through memoryviews of their arrays: a
@@ -120,8 +121,11 @@ class EngineSetup:
         n = c.n_units
         staff = c.staff
         self.free: list[list[tuple[float, int]]] = [[] for _ in range(n)]
-        self.queue: list[deque] = [deque() for _ in range(n)]
-        self.priority_queue: list[deque] = [deque() for _ in range(n)]
+        # The lines of orders waiting, only for the units that have one (an empty line is
+        # removed): at any moment few of a county's thousands of units have a line, and a
+        # deque per unit would make the engine's working set grow with the unit count.
+        self.queue: dict[int, deque] = {}
+        self.priority_queue: dict[int, deque] = {}
         self.unit_has_woman: list[bool] = []
         self.unit_helpers: list[int] = []
         for u in range(n):
