@@ -126,17 +126,22 @@ class EngineSetup:
         # deque per unit would make the engine's working set grow with the unit count.
         self.queue: dict[int, deque] = {}
         self.priority_queue: dict[int, deque] = {}
+        # Each unit's attributes, looked up once (a NodeView lookup per unit and field costs
+        # more than the work here at tens of thousands of units).
+        node = dict(g.nodes(data=True))
+        speed, duties, female = staff.speed, staff.duties, staff.female
+        helping = {m for m, d in enumerate(duties) if "help" in d}
         self.unit_has_woman: list[bool] = []
         self.unit_helpers: list[int] = []
         for u in range(n):
-            members = g.nodes[u]["staff"]
-            self.free[u] = sorted((staff.speed[m], m) for m in staff.resolvers(members))
-            self.unit_helpers.append(sum("help" in staff.duties[m] for m in members))
-            self.unit_has_woman.append(any(staff.female[m] for m in members))
+            members = node[u]["staff"]
+            self.free[u] = sorted((speed[m], m) for m in staff.resolvers(members))
+            self.unit_helpers.append(len(helping.intersection(members)) if helping else 0)
+            self.unit_has_woman.append(any(female[m] for m in members))
         self.servers = [max(len(f), 1) for f in self.free]
         self.help_hours = [0.0] * n
-        self.is_centre = [g.nodes[u]["kind"] == "centre" for u in range(n)]
-        self.is_merged = [g.nodes[u].get("desk") == "pooled" for u in range(n)]
+        self.is_centre = [node[u]["kind"] == "centre" for u in range(n)]
+        self.is_merged = [node[u].get("desk") == "pooled" for u in range(n)]
         calendars = {name: make_calendar(s, name) for name in set(staff.calendar)}
         self.staff_calendar = [calendars[name] for name in staff.calendar]
         # Per member, their weekly calendar, or None for a 24/7 one: its answers are plain

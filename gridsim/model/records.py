@@ -325,6 +325,9 @@ def staff_table(state: EngineState) -> pd.DataFrame:
     wage = np.array([s.roles[r].wage_yuan_per_year for r in st.role]) * horizon / HOURS_PER_YEAR
     graph = state.county.graph
     unit = np.asarray(st.unit, dtype=np.int64)
+    unit_level = np.array([level for _, level in graph.nodes(data="level")], dtype=np.int64)
+    # Members with the same skills share one frozenset: its text is made once.
+    skills = {k: ";".join(sorted(k)) for k in set(st.skills)}
     helpers = np.array(["help" in d for d in st.duties], dtype=bool)
     help_hours = np.zeros(len(st))
     if helpers.any():
@@ -350,11 +353,11 @@ def staff_table(state: EngineState) -> pd.DataFrame:
         {
             "staff": np.arange(len(st)),
             "role": pd.Categorical(st.role),
-            "level": [graph.nodes[u]["level"] for u in st.unit],
+            "level": unit_level[unit],
             "unit": st.unit,
             "town": state.county.town_of[unit],
             "female": st.female,
-            "skills": [";".join(sorted(k)) for k in st.skills],
+            "skills": [skills[k] for k in st.skills],
             "available_hours": budget,
             "busy_hours": busy,
             "task_hours": tasks,
@@ -385,31 +388,34 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 def units_table(state: EngineState, staff: pd.DataFrame) -> pd.DataFrame:
     """One row per unit of the hierarchy."""
     g = state.county.graph
-    rows = []
-    for uid, d in g.nodes(data=True):
-        parent = next(iter(g.predecessors(uid)), -1)
-        kind = d["kind"]
-        if kind == "centre":
-            level = LEVELS[d["level"]]
-            kind = f"{level}_centre" if d.get("desk") == "pooled" else f"{level}_desk"
-        rows.append((uid, kind, d["level"], d["name"], d["town"], parent, len(d["staff"]),
-                     d["households"], d["population"]))  # fmt: skip
-    units = pd.DataFrame(
-        rows,
-        columns=[
-            "unit",
-            "kind",
-            "level",
-            "name",
-            "town",
-            "parent",
-            "servers",
-            "households",
-            "population",
-        ],  # fmt: skip
-    )
+    nodes = list(g.nodes(data=True))  # (unit id, attributes), in order of id
+    parent: dict[int, int] = {}
+    for above, uid in g.in_edges():  # per unit its first predecessor (its only one)
+        parent.setdefault(uid, above)
+
+    def kind(d: dict) -> str:
+        if d["kind"] != "centre":
+            return d["kind"]
+        pooled = d.get("desk") == "pooled"
+        return f"{LEVELS[d['level']]}_{'centre' if pooled else 'desk'}"
+
+    # Column by column: a row tuple per unit costs more at tens of thousands of units.
+    town = [d["town"] for _, d in nodes]
     names = state.county.town_names
-    units["town_name"] = [names[t] if t >= 0 else "" for t in units["town"]]
+    units = pd.DataFrame(
+        {
+            "unit": [uid for uid, _ in nodes],
+            "kind": [kind(d) for _, d in nodes],
+            "level": [d["level"] for _, d in nodes],
+            "name": [d["name"] for _, d in nodes],
+            "town": town,
+            "parent": [parent.get(uid, -1) for uid, _ in nodes],
+            "servers": [len(d["staff"]) for _, d in nodes],
+            "households": [d["households"] for _, d in nodes],
+            "population": [d["population"] for _, d in nodes],
+            "town_name": [names[t] if t >= 0 else "" for t in town],
+        }
+    )
     cols = ["busy_hours", "used_hours", "available_hours"]
     by_unit = staff.groupby("unit")[cols].sum()
     units = units.join(by_unit, on="unit")
