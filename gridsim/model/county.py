@@ -25,7 +25,7 @@ import numpy as np
 from gridsim.model.calendar import calendar_hours_per_week
 from gridsim.model.guard import check_county
 from gridsim.model.scenario import Scenario
-from gridsim.model.seeds import keyed_generators
+from gridsim.model.seeds import keyed_generators, keyed_uniforms
 from gridsim.model.vocabulary import COUNTY, DESKS, GRID, LEVELS, MICROGRID, TOWN
 
 
@@ -176,10 +176,14 @@ class _Builder:
 
     Units are added as the hierarchy is walked; their staffing is planned then and carried
     out in the same order by :meth:`staff_units`, once every unit exists, so that the
-    generators of all teams and Party groups are seeded in one go (see
-    :func:`gridsim.model.seeds.keyed_generators`). Staff ids follow the order of the plan,
+    numbers of all teams and Party groups are drawn in one go (see
+    :func:`gridsim.model.seeds.keyed_uniforms`). Staff ids follow the order of the plan,
     exactly as if each unit had been staffed as soon as it was added.
     """
+
+    #: A unit planned to draw more numbers than this gets a numpy generator of its own;
+    #: below, its numbers are drawn for all such units at once (a micro-grid takes a few).
+    PREFETCH = 24
 
     def __init__(self, scenario: Scenario, rng: np.random.Generator):
         self.scenario = scenario
@@ -188,6 +192,11 @@ class _Builder:
         # reshuffles who is on a micro-grid team: common random numbers across staffing.
         self.base = int(rng.integers(2**63))
         self.unit_rngs: dict[int, np.random.Generator] = {}
+        # Per unit, the first numbers of its generator drawn ahead, and how many are used:
+        # the same numbers, without a generator per unit (see :meth:`uniforms`).
+        self.drawn: dict[int, list[float]] = {}
+        self.used: dict[int, int] = {}
+        self.names: list[str] = []  # per unit id, its name (the key of its generators)
         self.calendar_hours: dict[str, float] = {}
         self.graph = nx.DiGraph()
         self.staff = StaffTable()
@@ -199,13 +208,27 @@ class _Builder:
 
     def key(self, uid: int) -> int:
         """The 32-bit key of a unit's generators: the crc32 of its name."""
-        return zlib.crc32(self.graph.nodes[uid]["name"].encode("utf-8"))
+        return zlib.crc32(self.names[uid].encode("utf-8"))
 
     def team_rng(self, uid: int) -> np.random.Generator:
-        """The generator of one unit's team composition."""
+        """The generator of one unit's team composition, past the numbers already used."""
         if uid not in self.unit_rngs:
-            self.unit_rngs[uid] = np.random.default_rng([self.base, self.key(uid)])
+            bits = np.random.PCG64([self.base, self.key(uid)])  # default_rng's generator
+            # One 64-bit output per double drawn (Generator.random): skip those used.
+            bits.advance(self.used.pop(uid, 0))
+            self.drawn.pop(uid, None)
+            self.unit_rngs[uid] = np.random.Generator(bits)
         return self.unit_rngs[uid]
+
+    def uniforms(self, uid: int, n: int) -> list[float]:
+        """The next ``n`` numbers of a unit's team generator (``team_rng(uid).random(n)``)."""
+        row = self.drawn.get(uid)
+        if row is not None:
+            used = self.used[uid]
+            if used + n <= len(row):
+                self.used[uid] = used + n
+                return row[used : used + n]
+        return self.team_rng(uid).random(n).tolist()
 
     def unit(self, kind: str, level: int, name: str, parent: int | None, **attrs: object) -> int:
         uid = self.graph.number_of_nodes()
@@ -213,6 +236,7 @@ class _Builder:
         attrs.setdefault("households", 0)
         attrs.setdefault("population", 0)
         self.graph.add_node(uid, kind=kind, level=level, name=name, staff=[], **attrs)
+        self.names.append(name)
         if parent is not None:
             self.graph.add_edge(parent, uid)
         return uid
@@ -235,15 +259,13 @@ class _Builder:
     def staff_units(self) -> None:
         """Carry out the plan, in order; later hires are carried out at once."""
         party_units = [uid for what, uid, *_ in self.plan if what != "hire"]
-        team_units = list(dict.fromkeys(uid for what, uid, *_ in self.plan if what != "party"))
-        keys = [self.key(uid) for uid in team_units]
-        self.unit_rngs.update(zip(team_units, keyed_generators(self.base, keys), strict=True))
         # Whether a unit has an active Party group: one draw from a generator of its own,
         # keyed by the unit's name, so a higher ``active_group_share`` only adds groups
         # (common random numbers across Party knobs).
         keys = [self.key(uid) for uid in party_units]
-        party = keyed_generators(self.base, keys, 1)
-        draws = {uid: g.random() for uid, g in zip(party_units, party, strict=True)}
+        party = keyed_uniforms(self.base, keys, [1] * len(keys), 1).tolist()
+        draws = {uid: row[0] for uid, row in zip(party_units, party, strict=True)}
+        self._draw_ahead(draws)
         self.planning = False
         for what, uid, role, count, factor in self.plan:
             if what == "hire":
@@ -254,13 +276,49 @@ class _Builder:
                 self._staff_microgrid(uid, active)
         self.plan.clear()
 
+    def _draw_ahead(self, party_draws: Mapping[int, float]) -> None:
+        """Draw the numbers each unit's plan will take from its team generator, for all at once.
+
+        Per member of a role one number for being a woman and one per skill (:meth:`_hire`);
+        a micro-grid takes one more when the rule of a woman on the team is enforced. Units
+        that will draw many numbers get their generator instead; a unit that later draws
+        past what was drawn ahead (sunk department staff) gets its generator then, moved on
+        past the numbers used (:meth:`team_rng`).
+        """
+        s = self.scenario
+        width = {name: 1 + len(role.skills) for name, role in s.roles.items()}
+        microgrid = sum(n * width[role] for role, n in s.staffing.microgrid.items())
+        in_service = round(s.party.in_service_members_per_urban_microgrid)
+        in_service *= width.get(s.party.in_service_role, 1)
+        share = s.party.active_group_share
+        wanted: dict[int, int] = {}
+        for what, uid, role, count, _ in self.plan:
+            if what == "hire":
+                n = count * width[role]
+            elif what == "microgrid":
+                n = microgrid + 1
+                if party_draws[uid] < share and self.graph.nodes[uid]["urban"]:
+                    n += in_service
+            else:
+                continue
+            wanted[uid] = wanted.get(uid, 0) + n
+        many = [uid for uid, n in wanted.items() if n > self.PREFETCH]
+        keys = [self.key(uid) for uid in many]
+        self.unit_rngs.update(zip(many, keyed_generators(self.base, keys), strict=True))
+        few = [uid for uid, n in wanted.items() if 0 < n <= self.PREFETCH]
+        counts = [wanted[uid] for uid in few]
+        drawn = keyed_uniforms(self.base, [self.key(uid) for uid in few], counts).tolist()
+        # Each row ends where its unit's numbers do (the NaN padding after is not drawn).
+        self.drawn.update((u, row[:n]) for u, row, n in zip(few, drawn, counts, strict=True))
+        self.used.update(dict.fromkeys(few, 0))
+
     def _hire(self, uid: int, role_name: str, count: int, budget_factor: float = 1.0) -> None:
         recipe = self._recipe(role_name, budget_factor)
         skills = recipe.skills
         width = 1 + len(skills)
         # Per member: one draw for being a woman, then one per skill, in that order: the
         # draws one call per member would make, taken in one call.
-        u = self.team_rng(uid).random(count * width).tolist()
+        u = self.uniforms(uid, count * width)
         rows = [u[i : i + width] for i in range(0, len(u), width)]
         female = [row[0] < recipe.female_share for row in rows]
         # One frozenset per combination of skills, shared by everyone who has it.
@@ -324,7 +382,7 @@ class _Builder:
         members = self.graph.nodes[uid]["staff"]
         if not members or any(self.staff.female[m] for m in members):
             return
-        if self.team_rng(uid).random() < self.scenario.staffing.woman_rule_compliance:
+        if self.uniforms(uid, 1)[0] < self.scenario.staffing.woman_rule_compliance:
             self.staff.female[members[-1]] = True
 
 
