@@ -16,6 +16,7 @@ who has which skill, each micro-grid's share of residents without a smartphone) 
 from __future__ import annotations
 
 import zlib
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,6 +134,10 @@ class _Builder:
         self.recipes: dict[tuple[str, float], int] = {}  # (role, factor) → recipe index
         self.recipe_list: list[Recipe] = []
         self.skill_sets: dict[frozenset[str], frozenset[str]] = {}
+        # Per unit, where its numbers drawn ahead lie in ``pool`` (units, first, end).
+        self.spans = (np.zeros(0, dtype=np.int64),) * 3
+        self.party_active = np.zeros(0, dtype=bool)  # per unit id (set by :meth:`staff_units`)
+        self.party_members = np.zeros(0)
 
     @property
     def drawn(self) -> dict[int, list[float]]:
@@ -146,7 +151,7 @@ class _Builder:
     def keys(self, uids: Sequence[int]) -> list[int]:
         """The keys of many units (each name's crc32 computed once per build)."""
         crc = self.crc
-        crc.extend(zlib.crc32(name.encode("utf-8")) for name in self.names[len(crc) :])
+        crc.extend([zlib.crc32(name.encode("utf-8")) for name in self.names[len(crc) :]])
         return [crc[u] for u in uids]
 
     def team_rng(self, uid: int) -> np.random.Generator:
@@ -212,13 +217,21 @@ class _Builder:
         graph = nx.DiGraph()
         n = len(self.nodes)
         graph._node.update(zip(range(n), self.nodes, strict=True))
-        succ: dict[int, dict[int, dict[str, Any]]] = {uid: {} for uid in range(n)}
-        pred: dict[int, dict[int, dict[str, Any]]] = {uid: {} for uid in range(n)}
-        for child, parent in enumerate(self.parents):
-            if parent >= 0:
-                succ[parent][child] = pred[child][parent] = {}  # one data dict per edge
-        graph._succ.update(succ)  # graph._adj is the same dict
-        graph._pred.update(pred)
+        # One data dict per edge, shared by both ends (as add_edge does).
+        data: list[dict[str, Any] | None] = [{} if p >= 0 else None for p in self.parents]
+        pred = [{} if d is None else {p: d} for p, d in zip(self.parents, data, strict=True)]
+        succ: list[dict[int, dict[str, Any]]] = [{} for _ in range(n)]
+        # Children in id order under each parent: a parent's dict in one go (a few hundred
+        # parents), not an insertion per edge.
+        parent = np.asarray(self.parents, dtype=np.int64)
+        children = np.argsort(parent, kind="stable")
+        children = children[parent[children] >= 0]
+        bounds = np.flatnonzero(np.diff(parent[children], prepend=-1, append=n))
+        for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            kids = children[lo:hi].tolist()
+            succ[self.parents[kids[0]]] = {kid: data[kid] for kid in kids}
+        graph._succ.update(zip(range(n), succ, strict=True))  # graph._adj is the same dict
+        graph._pred.update(zip(range(n), pred, strict=True))
         return graph
 
     def hire(self, uid: int, role_name: str, count: int, budget_factor: float = 1.0) -> None:
@@ -241,20 +254,26 @@ class _Builder:
 
         Hires asked for afterwards are carried out at once.
         """
-        party_units = [uid for what, uid, *_ in self.plan if what != "hire"]
+        party_units = [step[1] for step in self.plan if step[0] != "hire"]
+        self.party_active = np.zeros(len(self.nodes), dtype=bool)
+        self.party_members = np.zeros(len(self.nodes))
         # Whether a unit has an active Party group: one draw from a generator of its own,
         # keyed by the unit's name, so a higher ``active_group_share`` only adds groups
         # (common random numbers across Party knobs).
         ones = np.ones(len(party_units), dtype=np.int64)
-        party = keyed_uniforms(self.base, self.keys(party_units), ones, 1).ravel().tolist()
+        party = keyed_uniforms(self.base, self.keys(party_units), ones, 1).ravel()
         p = self.scenario.party
-        share, per_100 = p.active_group_share, p.members_per_100_households
-        for uid, u in zip(party_units, party, strict=True):
-            node = self.nodes[uid]
-            active = u < share
-            node["party_active"] = active
-            node["party_members"] = node["households"] * per_100 / 100 if active else 0.0
-        self._draw_ahead(dict(zip(party_units, party, strict=True)))
+        nodes = [self.nodes[uid] for uid in party_units]
+        active = party < p.active_group_share
+        households = np.array([node["households"] for node in nodes], dtype=np.int64)
+        # households * members_per_100_households / 100, as Python would compute it.
+        members = np.where(active, households * p.members_per_100_households / 100, 0.0)
+        for node, on, n in zip(nodes, active.tolist(), members.tolist(), strict=True):
+            node["party_active"] = on
+            node["party_members"] = n
+        self.party_active[party_units] = active
+        self.party_members[party_units] = members
+        self._draw_ahead(dict(zip(party_units, party.tolist(), strict=True)))
         self.planning = False
         self._hire_planned()
         self.plan.clear()
@@ -270,22 +289,23 @@ class _Builder:
         s = self.scenario
         share = s.party.active_group_share
         templates: list[list[tuple[int, int]]] = [[]]  # (recipe, count); 0: no hire
-        seen: dict[tuple[object, ...], int] = {}
-        steps: list[int] = []  # per plan step, its template
-        for what, uid, role, count, factor in self.plan:
-            if what == "hire":
-                key: tuple[object, ...] = (role, count, factor)
-            elif what == "microgrid":
-                key = (party_draws[uid] < share, bool(self.nodes[uid]["urban"]))
-            else:
-                steps.append(0)
-                continue
-            if key not in seen:
-                seen[key] = len(templates)
-                templates.append(
-                    [(self._recipe(role, factor), count)] if what == "hire"
-                    else self._microgrid_team(*key))  # type: ignore[arg-type]  # fmt: skip
-            steps.append(seen[key])
+        steps = np.zeros(len(self.plan), dtype=np.int64)  # per plan step, its template
+        seen: dict[tuple[str, int, float], int] = {}
+        for i in [i for i, step in enumerate(self.plan) if step[0] == "hire"]:
+            _, _, role, count, factor = self.plan[i]  # one template per role, count, factor
+            if (role, count, factor) not in seen:
+                seen[role, count, factor] = len(templates)
+                templates.append([(self._recipe(role, factor), count)])
+            steps[i] = seen[role, count, factor]
+        # Micro-grids (most steps), on whole columns: one template per (active, urban).
+        at = [i for i, step in enumerate(self.plan) if step[0] == "microgrid"]
+        uids = [self.plan[i][1] for i in at]
+        active = np.array([party_draws[uid] for uid in uids], dtype=float) < share
+        urban = np.array([bool(self.nodes[uid]["urban"]) for uid in uids], dtype=bool)
+        kind = 2 * active + urban
+        for k in np.unique(kind).tolist():  # only the kinds there are (as unit by unit)
+            steps[np.asarray(at)[kind == k]] = len(templates)
+            templates.append(self._microgrid_team(k >= 2, k % 2 == 1))
         self.hires = hires = self._hires(templates, steps)
         width = np.array([r.width for r in self.recipe_list] + [1], dtype=np.int64)
         numbers = np.where(hires.recipe >= 0, hires.count * width[hires.recipe], 1)
@@ -297,24 +317,24 @@ class _Builder:
         before = np.cumsum(taken) - taken
         group = np.cumsum(np.diff(units, prepend=-1) != 0) - 1
         wanted = np.add.reduceat(taken, head) if len(head) else taken[:0]
-        uids = units[head]
+        units = units[head]
         few = (wanted > 0) & (wanted <= self.PREFETCH)
         many = wanted > self.PREFETCH
         counts = wanted[few]
-        rows = keyed_uniforms(self.base, self.keys(uids[few].tolist()), counts)
-        generators = keyed_generators(self.base, self.keys(uids[many].tolist()))
+        rows = keyed_uniforms(self.base, self.keys(units[few].tolist()), counts)
+        generators = keyed_generators(self.base, self.keys(units[many].tolist()))
         long_ = [g.random(n) for g, n in zip(generators, wanted[many].tolist(), strict=True)]
         self.pool = np.concatenate([rows.ravel(), *long_])
-        first = np.zeros(len(uids), dtype=np.int64)
+        first = np.zeros(len(units), dtype=np.int64)
         first[few] = np.arange(len(counts)) * rows.shape[1]
         first[many] = rows.size + np.cumsum(wanted[many]) - wanted[many]
         start = np.empty_like(before)
         start[order] = first[group] + before - before[head][group]
         hires.start = start
         kept = np.flatnonzero(few | many)
-        ends = first + wanted
-        spans = zip(first[kept].tolist(), ends[kept].tolist(), strict=True)
-        self.ahead = dict(zip(uids[kept].tolist(), spans, strict=True))
+        self.spans = units[kept], first[kept], first[kept] + wanted[kept]
+        spans = zip(self.spans[1].tolist(), self.spans[2].tolist(), strict=True)
+        self.ahead = dict(zip(self.spans[0].tolist(), spans, strict=True))
         self.used = dict.fromkeys(self.ahead, 0)
 
     def _microgrid_team(self, active: bool, urban: bool) -> list[tuple[int, int]]:
@@ -329,17 +349,17 @@ class _Builder:
         team.append((-1, 0))  # the rule of a woman on the team
         return team
 
-    def _hires(self, templates: list[list[tuple[int, int]]], steps: list[int]) -> PlannedHires:
+    def _hires(self, templates: list[list[tuple[int, int]]], steps: np.ndarray) -> PlannedHires:
         """The hires of the plan's steps, each step's from its template, in plan order."""
         size = np.array([len(t) for t in templates], dtype=np.int64)
         offset = np.cumsum(size) - size
         flat = np.array([h for t in templates for h in t] or [(0, 0)], dtype=np.int64)
-        step = np.asarray(steps, dtype=np.int64)
+        step = steps
         per_step = size[step]
         of = np.repeat(np.arange(len(step)), per_step)  # per hire, its step
         step_first = np.cumsum(per_step) - per_step
         row = offset[step[of]] + np.arange(len(of)) - step_first[of]
-        unit = np.asarray([uid for _, uid, *_ in self.plan], dtype=np.int64)
+        unit = np.array([step[1] for step in self.plan], dtype=np.int64)
         start = np.zeros(len(of), dtype=np.int64)  # set by _draw_ahead
         return PlannedHires(unit=unit[of], recipe=flat[row, 0], count=flat[row, 1], start=start,
                             team=step_first[of])  # fmt: skip
@@ -358,12 +378,14 @@ class _Builder:
         new = np.flatnonzero(np.diff(unit, prepend=-1))
         last = np.append(new[1:], len(unit)) - 1
         nodes = self.nodes
-        for uid, a, b in zip(unit[new].tolist(), lo[new].tolist(), hi[last].tolist(),
-                             strict=True):  # fmt: skip
-            nodes[uid]["staff"].extend(range(a, b))
+        lists = [nodes[uid]["staff"] for uid in unit[new].tolist()]
+        ids = map(range, lo[new].tolist(), hi[last].tolist())
+        deque(map(list.extend, lists, ids), maxlen=0)  # list.extend per unit, without a loop
         # The numbers each unit used: all drawn ahead but a woman rule's that was not drawn.
         unused = np.bincount(hires.unit[(hires.recipe < 0) & ~taken], minlength=len(nodes))
-        self.used = {uid: end - a - int(unused[uid]) for uid, (a, end) in self.ahead.items()}
+        units, first, end = self.spans
+        used = (end - first - unused[units]).tolist()
+        self.used = dict(zip(units.tolist(), used, strict=True))
         self.hires = None
 
     def _hire(self, uid: int, role_name: str, count: int, budget_factor: float = 1.0) -> None:
@@ -463,8 +485,11 @@ def build_county(
                 continue
             n_mg = max(1, round(grid_hh / per_mg))
             split = _split(grid_hh, n_mg)
-            names = [f"{town.name} grid {gi + 1}.{mi + 1}" for mi in range(n_mg)]
-            heads = [round(hh * s.county.persons_per_household) for hh in split]
+            prefix = f"{town.name} grid {gi + 1}."
+            names = [f"{prefix}{mi}" for mi in range(1, n_mg + 1)]
+            # At most two sizes (_split): each size's head count rounded once.
+            rounded = {hh: round(hh * s.county.persons_per_household) for hh in set(split)}
+            heads = [rounded[hh] for hh in split]
             microgrids.extend(b.microgrids(gid, ti, town.urban, names, split, heads))
         for kind, _ in kinds:
             for k in range(ex_per_town[kind][ti]):
@@ -502,8 +527,8 @@ def build_county(
         department=departments,
         no_smartphone=no_phone,
         town_names=[t.name for t in s.county.towns],
-        party_members=np.array([node.get("party_members", 0.0) for node in nodes]),
-        party_active=np.array([node.get("party_active", False) for node in nodes]),
+        party_members=b.party_members,
+        party_active=b.party_active,
     )
 
 
