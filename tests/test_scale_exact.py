@@ -2,12 +2,13 @@
 gives the same numbers, bit for bit, as the unit-by-unit code it replaced.
 
 The references below are that code (commit a8526f2): the capability log-odds and the
-attention plan, unit by unit.
+attention plan, unit by unit, and a generator per unit for the team draws.
 """
 
 from __future__ import annotations
 
 import copy
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +24,9 @@ from gridsim.model.attention import (
     plan_attention,
 )
 from gridsim.model.capability import CERTAIN, capability_logits
-from gridsim.model.county import build_county
+from gridsim.model.county import _Builder, build_county
 from gridsim.model.loader import with_overrides
+from gridsim.model.seeds import keyed_uniforms
 from gridsim.model.vocabulary import COUNTY, GRID, LEVELS, MICROGRID
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,3 +156,28 @@ def test_the_attention_plan_is_the_unit_by_unit_one(s):
     assert got.effort == ref[6]
     for column in ("visit_hours_per_month", "visits_per_month", "contact_hours_per_month"):
         assert getattr(county.staff, column) == getattr(ref_county.staff, column), column
+
+
+@pytest.mark.parametrize("base", [0, 1, 2**32 - 1, 2**32, 12345, 2**62 + 99, 2**63 - 1])
+@pytest.mark.parametrize("tail", [(), (1,), (2**40,)])
+def test_keyed_uniforms_are_numpys_default_rng(base, tail):
+    keys = [0, 1, 2**32 - 1] + [zlib.crc32(f"unit {i}".encode()) for i in range(60)]
+    counts = [(7 * i) % 26 for i in range(len(keys))]  # 0 to 25, ragged
+    drawn = keyed_uniforms(base, keys, counts, *tail)
+    assert drawn.shape == (len(keys), max(counts))
+    for key, n, row in zip(keys, counts, drawn, strict=True):
+        assert row[:n].tolist() == np.random.default_rng([base, key, *tail]).random(n).tolist()
+        assert np.isnan(row[n:]).all()
+
+
+def test_a_unit_drawing_past_its_numbers_drawn_ahead_goes_on_with_its_generator():
+    s = SCENARIOS[0]
+    b = _Builder(s, np.random.default_rng(3))
+    uid = b.unit("grid", GRID, "a grid", None)
+    b.plan.append(("hire", uid, "grid_worker", 2, 1.0))
+    b._draw_ahead({})
+    ahead = len(b.drawn[uid])
+    ref = np.random.default_rng([b.base, zlib.crc32(b"a grid")]).random(ahead + 8).tolist()
+    got = b.uniforms(uid, ahead - 1) + b.uniforms(uid, 3) + b.uniforms(uid, 1)
+    got += b.uniforms(uid, 5)
+    assert got == ref

@@ -154,3 +154,77 @@ def keyed_generators(base: int, keys: Sequence[int], *tail: int) -> list[np.rand
     seeds = _pcg64_seeds(entropy)
     # numpy accepts any ISeedSequence here; its stubs list only SeedSequence.
     return [np.random.Generator(np.random.PCG64(_Seeded(row))) for row in seeds]  # type: ignore[arg-type]
+
+
+# PCG64 (numpy/random/src/pcg64): a 128-bit LCG, state = state * _PCG_MULT + inc, whose
+# output is the XSL-RR permutation of the new state; held here as (high, low) uint64 columns.
+_PCG_MULT_HI, _PCG_MULT_LO = np.uint64(0x2360ED051FC65DA4), np.uint64(0x4385DF649FCCF645)
+_LOW32 = np.uint64(_MASK32)
+_U32, _U1, _U11, _U58, _U63 = (np.uint64(v) for v in (32, 1, 11, 58, 63))
+
+
+def _pcg64_step(hi: np.ndarray, lo: np.ndarray, inc_hi: np.ndarray, inc_lo: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """One LCG step of every row, modulo 2**128 (uint64 arithmetic wraps, as in C)."""
+    # lo * MULT_LO, full 128 bits, from 32-bit halves.
+    a0, a1 = lo & _LOW32, lo >> _U32
+    b0, b1 = _PCG_MULT_LO & _LOW32, _PCG_MULT_LO >> _U32
+    p00, p01, p10 = a0 * b0, a0 * b1, a1 * b0
+    mid = (p00 >> _U32) + (p01 & _LOW32) + (p10 & _LOW32)
+    new_lo = (mid << _U32) | (p00 & _LOW32)
+    new_hi = a1 * b1 + (p01 >> _U32) + (p10 >> _U32) + (mid >> _U32)
+    new_hi = new_hi + hi * _PCG_MULT_LO + lo * _PCG_MULT_HI
+    out_lo = new_lo + inc_lo
+    out_hi = new_hi + inc_hi + (out_lo < new_lo).astype(np.uint64)
+    return out_hi, out_lo
+
+
+def keyed_uniforms(
+    base: int, keys: Sequence[int], counts: Sequence[int] | np.ndarray, *tail: int
+) -> np.ndarray:
+    """The first ``counts[i]`` numbers of ``default_rng([base, keys[i], *tail]).random()``.
+
+    The same numbers :func:`keyed_generators` would give, without creating a generator per
+    key (a numpy Generator costs more than the few draws a small unit takes): PCG64 is
+    stepped on whole columns, as numpy steps it (seeding as ``pcg64_set_seed``; a double is
+    the top 53 bits of one 64-bit output). Row ``i`` holds its numbers in its first
+    ``counts[i]`` columns and NaN after. ``tests/test_scale_exact.py`` checks it against
+    numpy's own. Cheap for a few numbers per key; take a generator for long streams.
+
+    Example:
+        >>> u = keyed_uniforms(2**40 + 7, [0, 5], [1, 3], 1)
+        >>> u[1].tolist() == np.random.default_rng([2**40 + 7, 5, 1]).random(3).tolist()
+        True
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    n = len(keys)
+    width = int(counts.max(initial=0))
+    out = np.full((n, width), np.nan)
+    if width == 0:
+        return out
+    head = _words32(base)
+    tail_words = [w for t in tail for w in _words32(t)]
+    entropy = np.empty((n, len(head) + 1 + len(tail_words)), dtype=np.uint32)
+    entropy[:, : len(head)] = head
+    entropy[:, len(head)] = np.asarray(keys, dtype=np.uint32)
+    entropy[:, len(head) + 1 :] = tail_words
+    seeds = _pcg64_seeds(entropy)  # per row: initstate (high, low), initseq (high, low)
+    # pcg_setseq_128_srandom_r: inc = initseq << 1 | 1; state = 0, step, += initstate, step.
+    inc_hi = (seeds[:, 2] << _U1) | (seeds[:, 3] >> _U63)
+    inc_lo = (seeds[:, 3] << _U1) | _U1
+    lo = inc_lo + seeds[:, 1]
+    hi = inc_hi + seeds[:, 0] + (lo < inc_lo).astype(np.uint64)
+    hi, lo = _pcg64_step(hi, lo, inc_hi, inc_lo)
+    rows, left = np.arange(n), counts
+    for j in range(width):
+        keep = left > j
+        if not keep.all():  # only the rows that want a number in column j go on
+            rows, left, hi, lo = rows[keep], left[keep], hi[keep], lo[keep]
+            inc_hi, inc_lo = inc_hi[keep], inc_lo[keep]
+        hi, lo = _pcg64_step(hi, lo, inc_hi, inc_lo)
+        # XSL-RR: (high ^ low) rotated right by the state's top six bits.
+        x = hi ^ lo
+        rot = hi >> _U58
+        word = (x >> rot) | (x << ((np.uint64(64) - rot) & _U63))
+        out[rows, j] = (word >> _U11).astype(np.float64) * (1.0 / 9007199254740992.0)
+    return out
