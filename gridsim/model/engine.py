@@ -439,8 +439,7 @@ class Engine(EngineSetup):
         # The order is closed: packed into a row, it is let go (what follows reads only its
         # issue, origin and desk, from the object the callback or reopening holds).
         del self.open_orders[order.id]
-        self.order_seek(order.id * self.order_size)  # row k is order k
-        self.order_write(self.order_pack(*self.order_values(order)))
+        self.order_rows.put(order.id, self.order_values(order))  # row k is order k
         if order.brushed_off and self.iss_callback[issue] < self.callback:
             # The centre's callback (回访) finds the false closure (责任倒查).
             self.env.wake(self.callback_delay, self._on_callback, (order, level))

@@ -101,9 +101,6 @@ class EngineSetup:
         # Orders in hand, by id; a finished order is packed into ``order_rows`` and let go.
         self.open_orders: dict[int, Order] = {}
         self.order_rows = RowBuffer(ORDER_ROW)
-        rows = self.order_rows
-        self.order_write, self.order_pack, self.order_seek = rows.write, rows.pack, rows.seek
-        self.order_size = rows.size
         self.order_values = attrgetter(*ORDER_ROW.names)  # an Order's row, in one C call
         self.n_orders = 0
         #: Ids of closed orders a callback later found falsely closed (set after packing).
@@ -219,8 +216,7 @@ class EngineSetup:
         """
         # Orders still in hand at the horizon are packed too, each at its row.
         for order in self.open_orders.values():
-            self.order_seek(order.id * self.order_size)
-            self.order_write(self.order_pack(*self.order_values(order)))
+            self.order_rows.put(order.id, self.order_values(order))
         self.open_orders.clear()
         self.order_rows.set("false_closure_found", self.found_false, True)
         # The tables read neither the work nor the settling draws per level: a long run's

@@ -22,24 +22,6 @@ from numpy.typing import DTypeLike
 
 from gridsim.model.vocabulary import NO_LEVEL
 
-LOG_DTYPE = np.dtype(
-    [("time", "f8"), ("order", "i4"), ("appeal", "i4"), ("event", "i1"), ("level", "i1"),
-     ("unit", "i4"), ("staff", "i4"), ("value", "f4")]
-)  # fmt: skip
-_FLOATS = ("time", "value")
-_NAMES: tuple[str, ...] = LOG_DTYPE.names or ()
-#: A row as the engine packs it: LOG_DTYPE's fields in its order, ``time`` and ``value`` as
-#: doubles, the others as 64-bit integers (so packing never rounds; the columns are cast to
-#: LOG_DTYPE's narrower types once, in numpy). In the rows the engine writes, -1 means
-#: "none" (no appeal, no level, no staff): a literal, so that per-event code does not look
-#: up a global name for it.
-ROW_DTYPE = np.dtype([(name, "<f8" if name in _FLOATS else "<i8") for name in _NAMES])
-ROW = Struct("<" + "".join("d" if name in _FLOATS else "q" for name in _NAMES))
-#: Rows a streamed log holds before it hands them to its sink (64 MB).
-FLUSH_ROWS = 1_000_000
-#: Where a streamed log goes, a chunk of columns at a time (``gridsim.model.event_file``).
-LogSink = Callable[[dict[str, np.ndarray]], None]
-
 
 class RowLayout:
     """A fixed row of named fields: its ``struct`` packing and the numpy dtype that reads it.
@@ -63,15 +45,20 @@ class RowLayout:
         self.struct = Struct("<" + "".join(code for _, code in fields))
         self.dtype = np.dtype([(name, self._NUMPY[code]) for name, code in fields])
         assert self.dtype.itemsize == self.struct.size
+        #: Per field, the type of its table column: integers widened to 64 bits.
+        self.table_dtypes: dict[str, np.dtype] = {
+            name: np.dtype(np.int64 if code in "qihb" else self._NUMPY[code])
+            for name, code in fields
+        }
 
 
 class RowBuffer:
     """Rows of one :class:`RowLayout`, packed into one growing buffer.
 
-    The engine writes a row as ``write(pack(*values))`` (two C calls), after
-    ``seek(k * size)`` to put it at row ``k``. The rows are read once, as columns
-    (:meth:`columns`), which empties the buffer: a run's millions of rows are never held
-    twice over.
+    Rows go in one after the other as ``write(pack(*values))`` (two C calls, for the
+    per-event code) or at a given row with :meth:`put`, and are read as columns
+    (:meth:`columns`); :meth:`clear` then lets them go, so that a run's millions of rows are
+    not held twice over.
     """
 
     def __init__(self, layout: RowLayout):
@@ -79,11 +66,15 @@ class RowBuffer:
         self.buffer = io.BytesIO()
         self.pack = layout.struct.pack
         self.write = self.buffer.write
-        self.seek = self.buffer.seek
         self.size = layout.struct.size
 
     def __len__(self) -> int:
-        return self.buffer.tell() // self.layout.struct.size
+        return self.buffer.tell() // self.size
+
+    def put(self, k: int, values: Sequence[object]) -> None:
+        """Write ``values`` as row ``k`` (rows may come in any order; gaps read as zeros)."""
+        self.buffer.seek(k * self.size)
+        self.buffer.write(self.pack(*values))
 
     def set(self, name: str, rows: Sequence[int], value: object) -> None:
         """Set field ``name`` of the given rows (a fix-up after they were packed)."""
@@ -92,19 +83,36 @@ class RowBuffer:
         view.release()
 
     def columns(self, dtypes: Mapping[str, DTypeLike]) -> dict[str, np.ndarray]:
-        """The rows' fields named in ``dtypes``, each as a new array of its dtype; then empty.
-
-        Each value is kept exactly (the table's types are as wide or wider than the packed
-        ones). Read once: the buffer is emptied afterwards.
-        """
+        """The rows' fields named in ``dtypes``, each as a new array of its dtype."""
         view = self.buffer.getbuffer()
         rows = np.frombuffer(view, dtype=self.layout.dtype)
         out = {name: rows[name].astype(dtype) for name, dtype in dtypes.items()}
         del rows
-        view.release()
+        view.release()  # so that the buffer can grow again
+        return out
+
+    def clear(self) -> None:
+        """Forget every row (and give their memory back)."""
         self.buffer.seek(0)
         self.buffer.truncate()
-        return out
+
+
+LOG_DTYPE = np.dtype(
+    [("time", "f8"), ("order", "i4"), ("appeal", "i4"), ("event", "i1"), ("level", "i1"),
+     ("unit", "i4"), ("staff", "i4"), ("value", "f4")]
+)  # fmt: skip
+#: A log row as the engine packs it: LOG_DTYPE's fields in its order, ``time`` and
+#: ``value`` as doubles, the others as 64-bit integers (so packing never rounds; the columns
+#: are cast to LOG_DTYPE's narrower types once, in numpy). In the rows the engine writes, -1
+#: means "none" (no appeal, no level, no staff): a literal, so that per-event code does not
+#: look up a global name for it.
+LOG_ROW = RowLayout(
+    tuple((name, "d" if name in ("time", "value") else "q") for name in LOG_DTYPE.names or ())
+)
+#: Rows a streamed log holds before it hands them to its sink (64 MB).
+FLUSH_ROWS = 1_000_000
+#: Where a streamed log goes, a chunk of columns at a time (``gridsim.model.event_file``).
+LogSink = Callable[[dict[str, np.ndarray]], None]
 
 
 #: A closed order, packed (``Engine`` writes it from the ``Order``'s attributes of these
@@ -142,42 +150,36 @@ class EventLog:
     def __init__(self, enabled: bool = True, sink: LogSink | None = None,
                  flush_rows: int | None = None):  # fmt: skip
         self.enabled = enabled
-        self.buffer = io.BytesIO()
+        self.rows = RowBuffer(LOG_ROW)
         self.sink = sink if enabled else None
         self.flush_rows = FLUSH_ROWS if flush_rows is None else flush_rows
         self.rows_flushed = 0
-        self.pack = ROW.pack
+        self.pack = self.rows.pack
         # When logging is off, a deque that keeps nothing swallows the row in C: cheaper
         # than calling a Python no-op.
-        self.write: Callable[[bytes], object] = self.buffer.write
+        self.write: Callable[[bytes], object] = self.rows.write
         if not enabled:
             swallow: deque[bytes] = deque(maxlen=0)
             self.write = swallow.append
 
     def __len__(self) -> int:
-        return self.buffer.tell() // ROW.size
+        return len(self.rows)
 
     def columns(self) -> dict[str, np.ndarray]:
         """The rows held in memory as numpy arrays, one per column, with LOG_DTYPE's types."""
-        view = self.buffer.getbuffer()
-        rows = np.frombuffer(view, dtype=ROW_DTYPE)
-        out = {name: rows[name].astype(LOG_DTYPE[name]) for name in _NAMES}
-        del rows
-        view.release()  # so that the buffer can grow again
-        return out
+        return self.rows.columns({name: LOG_DTYPE[name] for name in LOG_DTYPE.names or ()})
 
     def flush(self, everything: bool = False) -> None:
         """Hand the rows held to the sink and forget them, if there are enough (or ``everything``).
 
         Without a sink this does nothing: the rows stay for :meth:`columns`.
         """
-        if self.sink is None or not self.buffer.tell():
+        if self.sink is None or not len(self):
             return
         if everything or len(self) >= self.flush_rows:
             self.rows_flushed += len(self)
             self.sink(self.columns())
-            self.buffer.seek(0)
-            self.buffer.truncate()
+            self.rows.clear()
 
 
 class Order:

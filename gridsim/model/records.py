@@ -24,7 +24,7 @@ from gridsim.model.appeals import Issues, incident_probabilities, incident_times
 from gridsim.model.attention import linked_contacts
 from gridsim.model.calendar import HOURS_PER_MONTH, HOURS_PER_YEAR
 from gridsim.model.county import County
-from gridsim.model.orders import RowBuffer
+from gridsim.model.orders import APPEAL_ROW, ORDER_ROW, RowBuffer
 from gridsim.model.scenario import Scenario
 from gridsim.model.vocabulary import (
     BY_PARTY_MEMBER,
@@ -112,9 +112,9 @@ class EngineState:
             only the engine reads).
         horizon: simulated hours.
         orders: every work order, a row each in order of id (creation), packed as
-            ``gridsim.model.orders.ORDER_ROW``; read once, by :func:`orders_table`.
+            ``gridsim.model.orders.ORDER_ROW``; read, then cleared, by :func:`orders_table`.
         appeal_rows: one row per appeal, packed as ``gridsim.model.orders.APPEAL_ROW``;
-            read once, by :func:`appeals_table`.
+            read, then cleared, by :func:`appeals_table`.
         issue_resolved: per issue, when it was last resolved (NaN: open).
         issue_known: per issue, when the platform first heard of it (NaN: never).
         staff_calendar: per staff member, their working calendar.
@@ -160,23 +160,13 @@ def _channel_names(state: EngineState) -> list[str]:
     return [c.key for c in state.scenario.channels] + [VISIT_CHANNEL, REOPEN_CHANNEL]
 
 
-ORDER_FIELDS = (
-    ("id", np.int64), ("issue", np.int64), ("category", np.int64), ("channel", np.int64),
-    ("desk", np.int64), ("origin", np.int64), ("created", float), ("first_response", float),
-    ("resolved", float), ("resolved_level", np.int64), ("escalations", np.int64),
-    ("on_time", float), ("satisfied", float), ("proactive", bool), ("urgent", bool),
-    ("joint", bool), ("priority", bool), ("duplicate", bool), ("declined", bool),
-    ("externality", np.int64), ("appeals", np.int64), ("brushed_off", bool),
-    ("false_closure_found", bool), ("handoff_hours", float), ("limit", float),
-)  # fmt: skip
-
-
 def orders_table(state: EngineState) -> pd.DataFrame:
     """One row per work order."""
     s = state.scenario
     # The engine's packed rows, widened column by column to the table's types (every value
     # is kept; a column at a time, so a long run's orders are not held twice over).
-    c = state.orders.columns(dict(ORDER_FIELDS))
+    c = state.orders.columns(ORDER_ROW.table_dtypes)
+    state.orders.clear()
     county = state.county
     origin = c["origin"]
     town = county.town_of[origin]
@@ -225,15 +215,10 @@ def orders_table(state: EngineState) -> pd.DataFrame:
     )
 
 
-APPEAL_DTYPE = np.dtype(
-    [("issue", np.int64), ("order", np.int64), ("channel", np.int64), ("created", float),
-     ("no_smartphone", bool), ("merged", bool)]
-)  # fmt: skip
-
-
 def appeals_table(state: EngineState) -> pd.DataFrame:
     """One row per appeal."""
-    c = state.appeal_rows.columns({name: APPEAL_DTYPE[name] for name in APPEAL_DTYPE.names or ()})
+    c = state.appeal_rows.columns(APPEAL_ROW.table_dtypes)
+    state.appeal_rows.clear()
     issue = c["issue"]
     origin = state.issues.origin[issue]
     cats = [x.key for x in state.scenario.categories]
