@@ -16,7 +16,6 @@ who has which skill, each micro-grid's share of residents without a smartphone) 
 from __future__ import annotations
 
 import zlib
-from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,8 +133,6 @@ class _Builder:
         self.recipes: dict[tuple[str, float], int] = {}  # (role, factor) → recipe index
         self.recipe_list: list[Recipe] = []
         self.skill_sets: dict[frozenset[str], frozenset[str]] = {}
-        # Per unit, where its numbers drawn ahead lie in ``pool`` (units, first, end).
-        self.spans = (np.zeros(0, dtype=np.int64),) * 3
         self.party_active = np.zeros(0, dtype=bool)  # per unit id (set by :meth:`staff_units`)
         self.party_members = np.zeros(0)
 
@@ -144,12 +141,8 @@ class _Builder:
         """Per unit, the numbers drawn ahead from its generator (a copy, for inspection)."""
         return {uid: self.pool[a:b].tolist() for uid, (a, b) in self.ahead.items()}
 
-    def key(self, uid: int) -> int:
-        """The 32-bit key of a unit's generators: the crc32 of its name."""
-        return zlib.crc32(self.names[uid].encode("utf-8"))
-
     def keys(self, uids: Sequence[int]) -> list[int]:
-        """The keys of many units (each name's crc32 computed once per build)."""
+        """The 32-bit keys of units' generators: the crc32 of each name (once per build)."""
         crc = self.crc
         crc.extend([zlib.crc32(name.encode("utf-8")) for name in self.names[len(crc) :]])
         return [crc[u] for u in uids]
@@ -157,7 +150,7 @@ class _Builder:
     def team_rng(self, uid: int) -> np.random.Generator:
         """The generator of one unit's team composition, past the numbers already used."""
         if uid not in self.unit_rngs:
-            bits = np.random.PCG64([self.base, self.key(uid)])  # default_rng's generator
+            bits = np.random.PCG64([self.base, *self.keys([uid])])  # default_rng's generator
             # One 64-bit output per double drawn (Generator.random): skip those used.
             bits.advance(self.used.pop(uid, 0))
             self.ahead.pop(uid, None)
@@ -316,9 +309,8 @@ class _Builder:
         start[order] = first[group] + before - before[head][group]
         hires.start = start
         kept = np.flatnonzero(few | many)
-        self.spans = units[kept], first[kept], first[kept] + wanted[kept]
-        spans = zip(self.spans[1].tolist(), self.spans[2].tolist(), strict=True)
-        self.ahead = dict(zip(self.spans[0].tolist(), spans, strict=True))
+        spans = zip(first[kept].tolist(), (first + wanted)[kept].tolist(), strict=True)
+        self.ahead = dict(zip(units[kept].tolist(), spans, strict=True))
         self.used = dict.fromkeys(self.ahead, 0)
 
     def _microgrid_team(self, active: bool, urban: bool) -> list[tuple[int, int]]:
@@ -338,12 +330,11 @@ class _Builder:
         size = np.array([len(t) for t in templates], dtype=np.int64)
         offset = np.cumsum(size) - size
         flat = np.array([h for t in templates for h in t] or [(0, 0)], dtype=np.int64)
-        step = steps
-        per_step = size[step]
-        of = np.repeat(np.arange(len(step)), per_step)  # per hire, its step
+        per_step = size[steps]
+        of = np.repeat(np.arange(len(steps)), per_step)  # per hire, its step
         step_first = np.cumsum(per_step) - per_step
-        row = offset[step[of]] + np.arange(len(of)) - step_first[of]
-        unit = np.array([step[1] for step in self.plan], dtype=np.int64)
+        row = offset[steps[of]] + np.arange(len(of)) - step_first[of]
+        unit = np.array([uid for _, uid, *_ in self.plan], dtype=np.int64)
         start = np.zeros(len(of), dtype=np.int64)  # set by _draw_ahead
         return PlannedHires(unit=unit[of], recipe=flat[row, 0], count=flat[row, 1], start=start,
                             team=step_first[of])  # fmt: skip
@@ -362,14 +353,11 @@ class _Builder:
         new = np.flatnonzero(np.diff(unit, prepend=-1))
         last = np.append(new[1:], len(unit)) - 1
         nodes = self.nodes
-        lists = [nodes[uid]["staff"] for uid in unit[new].tolist()]
-        ids = map(range, lo[new].tolist(), hi[last].tolist())
-        deque(map(list.extend, lists, ids), maxlen=0)  # list.extend per unit, without a loop
+        for uid, a, b in zip(unit[new].tolist(), lo[new].tolist(), hi[last].tolist(), strict=True):
+            nodes[uid]["staff"].extend(range(a, b))
         # The numbers each unit used: all drawn ahead but a woman rule's that was not drawn.
         unused = np.bincount(hires.unit[(hires.recipe < 0) & ~taken], minlength=len(nodes))
-        units, first, end = self.spans
-        used = (end - first - unused[units]).tolist()
-        self.used = dict(zip(units.tolist(), used, strict=True))
+        self.used = {uid: b - a - int(unused[uid]) for uid, (a, b) in self.ahead.items()}
         self.hires = None
 
     def _hire(self, uid: int, role_name: str, count: int, budget_factor: float = 1.0) -> None:

@@ -40,42 +40,40 @@ class StaffTable:
     def __len__(self) -> int:
         return len(self.role)
 
-    def add(self, role: str, unit: int, female: bool, skills: frozenset[str], calendar: str) -> int:
-        """Append a staff member; returns their id."""
-        self.role.append(role)
-        self.unit.append(unit)
-        self.female.append(female)
-        self.skills.append(skills)
-        self.speed.append(1.0)
-        self.calendar.append(calendar)
-        self.hours_per_week.append(0.0)
-        self.task_hours_per_week.append(0.0)
-        self.duties.append(frozenset())
-        self.training.append(0.0)
-        self.visit_hours_per_month.append(0.0)
-        self.visits_per_month.append(0.0)
-        self.contact_hours_per_month.append(0.0)
-        return len(self.role) - 1
-
     def extend(self, role: str, unit: int, female: list[bool], skills: list[frozenset[str]],
                recipe: Recipe) -> int:  # fmt: skip
         """Append members of one role and unit, one per entry of ``female``; returns the first id.
 
         What they share (pace, hours, duties, training) comes from ``recipe``.
         """
-        first = len(self.role)
         count = len(female)
-        self.role.extend([role] * count)
-        self.unit.extend([unit] * count)
+        return self.append_members(
+            [role] * count, [unit] * count, female, skills, [recipe.speed] * count,
+            [recipe.calendar] * count, [recipe.budget] * count, [recipe.tasks] * count,
+            [recipe.duties] * count, [recipe.training] * count,
+        )  # fmt: skip
+
+    def append_members(
+        self, role: list[str], unit: list[int], female: list[bool], skills: list[frozenset[str]],
+        speed: list[float], calendar: list[str], budget: list[float], tasks: list[float],
+        duties: list[frozenset[str]], training: list[float],
+    ) -> int:  # fmt: skip
+        """Append members, a value of each column per member; returns the first id.
+
+        Their visit and contact hours start at zero (``gridsim.model.attention`` plans them).
+        """
+        first = len(self.role)
+        self.role.extend(role)
+        self.unit.extend(unit)
         self.female.extend(female)
         self.skills.extend(skills)
-        self.speed.extend([recipe.speed] * count)
-        self.calendar.extend([recipe.calendar] * count)
-        self.hours_per_week.extend([recipe.budget] * count)
-        self.task_hours_per_week.extend([recipe.tasks] * count)
-        self.duties.extend([recipe.duties] * count)
-        self.training.extend([recipe.training] * count)
-        zeros = [0.0] * count
+        self.speed.extend(speed)
+        self.calendar.extend(calendar)
+        self.hours_per_week.extend(budget)
+        self.task_hours_per_week.extend(tasks)
+        self.duties.extend(duties)
+        self.training.extend(training)
+        zeros = [0.0] * len(role)
         self.visit_hours_per_month.extend(zeros)
         self.visits_per_month.extend(zeros)
         self.contact_hours_per_month.extend(zeros)
@@ -230,19 +228,16 @@ def hire_planned(
     taken[rules[drawn]] = True
     complied = pool[hires.start[rules[drawn]]] < compliance
     female[hi[drawn][complied] - 1] = True
-    offset = len(staff)
-    staff.role.extend(_per_member([r.role for r in recipes], recipe))
-    staff.unit.extend(hires.unit[hire].tolist())
-    staff.female.extend(female.tolist())
-    staff.skills.extend(_skills(recipes, recipe, first, pool, skill_set))
-    staff.speed.extend(_per_member([r.speed for r in recipes], recipe))
-    staff.calendar.extend(_per_member([r.calendar for r in recipes], recipe))
-    staff.hours_per_week.extend(_per_member([r.budget for r in recipes], recipe))
-    staff.task_hours_per_week.extend(_per_member([r.tasks for r in recipes], recipe))
-    staff.duties.extend(_per_member([r.duties for r in recipes], recipe))
-    staff.training.extend(_per_member([r.training for r in recipes], recipe))
-    zeros = [0.0] * n
-    staff.visit_hours_per_month.extend(zeros)
-    staff.visits_per_month.extend(zeros)
-    staff.contact_hours_per_month.extend(zeros)
+    offset = staff.append_members(
+        _per_member([r.role for r in recipes], recipe),
+        hires.unit[hire].tolist(),
+        female.tolist(),
+        _skills(recipes, recipe, first, pool, skill_set),
+        _per_member([r.speed for r in recipes], recipe),
+        _per_member([r.calendar for r in recipes], recipe),
+        _per_member([r.budget for r in recipes], recipe),
+        _per_member([r.tasks for r in recipes], recipe),
+        _per_member([r.duties for r in recipes], recipe),
+        _per_member([r.training for r in recipes], recipe),
+    )
     return first_member + offset, taken
